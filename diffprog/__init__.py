@@ -1,0 +1,17 @@
+"""diffprog: a differentiable programming system with a PyTorch-compatible API."""
+__version__ = "0.1.0"
+
+from . import dtypes as _dtypes
+from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,  # noqa: A001
+                     complex64, complex128, get_default_dtype, set_default_dtype, promote_types)
+from .tensor import (Tensor, Size, device, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
+                     IntTensor, ShortTensor, ByteTensor, CharTensor, BoolTensor)
+from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
+                                 is_grad_enabled, is_inference_mode_enabled)
+from .ops import *  # noqa: F401,F403
+from .creation import *  # noqa: F401,F403
+from . import autograd  # noqa: E402
+
+half, float, double, long, short = float16, float32, float64, int64, int16  # noqa: A001
+cfloat, cdouble = complex64, complex128
+dtype = _dtypes.DType

@@ -1,0 +1,5 @@
+"""Automatic differentiation: reverse mode (`backward`, `grad`), forward mode
+(`forward_ad`), custom functions, functional transforms and checks."""
+from .engine import backward, grad
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, inference_mode
+from . import forward_ad

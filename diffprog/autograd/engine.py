@@ -1,0 +1,243 @@
+"""Reverse mode: walk the graph from the outputs back to the leaves.
+
+The walk is iterative (no recursion limit on deep graphs): one depth-first pass orders
+the nodes so that every node comes after all nodes that consume it; a second pass calls
+each node's `vjp` once, with the sum of the gradients flowing into it.  Unless
+`retain_graph`, each node drops what it saved as soon as its `vjp` has run.
+"""
+from ..backend import xp
+from ..tensor import Tensor
+from .grad_mode import state
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    roots = _root_grads(tensors, grad_tensors, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = _run(roots, retain_graph, create_graph, inputs)
+        for t, g in zip(inputs, grads):
+            if g is not None:
+                _accumulate(t, g, create_graph, set())
+        return
+    _run(roots, retain_graph, create_graph, None)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Return d(outputs)/d(inputs) without touching any `.grad`."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is not None and isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    for t in inputs:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    roots = _root_grads(outputs, grad_outputs, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = _run(roots, retain_graph, create_graph, inputs)
+    for i, g in enumerate(grads):
+        if g is None:
+            if materialize_grads:
+                grads[i] = Tensor._make(xp.zeros_like(inputs[i]._data))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                                   "in the graph. Set allow_unused=True if this is the desired behavior.")
+    return tuple(grads)
+
+
+def _root_grads(tensors, grad_tensors, who):
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise RuntimeError(f"{who}: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t._requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = Tensor._make(xp.ones_like(t._data))
+        elif not isinstance(g, Tensor):
+            g = Tensor._make(xp.asarray(g, dtype=t._data.dtype))
+        elif g.shape != t.shape:
+            raise RuntimeError(f"{who}: mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
+                               f"and output has a shape of {tuple(t.shape)}")
+        roots.append((t, g))
+    return roots
+
+
+def _topological(root_nodes):
+    """Nodes reachable from the roots, each after every node that feeds it a gradient."""
+    order, seen = [], set()
+    stack = [(n, False) for n in root_nodes]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node._freed:
+            from ..ops.op import _freed_error
+            raise _freed_error()
+        stack.append((node, True))
+        for e in node.edges:
+            if e is not None and e[1] is not None and id(e[0]) not in seen:
+                stack.append((e[0], False))
+    order.reverse()           # consumers first
+    return order
+
+
+def _run(roots, retain_graph, create_graph, inputs):
+    buffers = {}              # node -> list of summed gradients, one per output
+    leaves = {}               # id(leaf) -> [leaf, summed gradient]
+    for t, g in roots:
+        _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g)
+    order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None])
+
+    # With `inputs`, capture the gradient of each and skip nodes that cannot reach one.
+    wanted = None
+    if inputs is not None:
+        wanted = {}
+        for i, t in enumerate(inputs):
+            key = (id(t.grad_fn), t._out_nr) if t.grad_fn is not None else (id(t), None)
+            wanted.setdefault(key, []).append(i)
+        useful = _useful_nodes(order, wanted)
+    captured = [None] * (len(inputs) if inputs is not None else 0)
+
+    prev = state.grad_enabled
+    state.grad_enabled = create_graph
+    try:
+        for node in order:
+            grads = buffers.pop(node, None)
+            if grads is None or (wanted is not None and node not in useful):
+                continue
+            grads = _node_hooks(node, grads)
+            if wanted is not None:
+                for k, g in enumerate(grads):
+                    for i in wanted.get((id(node), k), ()):
+                        captured[i] = g
+            if node.n_out > 1 and any(g is None for g in grads):
+                grads = [g if g is not None else Tensor._make(xp.zeros_like(o))
+                         for g, o in zip(grads, node._out)]
+            in_grads = node.vjp(*grads)
+            if not isinstance(in_grads, (tuple, list)):
+                in_grads = (in_grads,)
+            if state.anomaly:
+                _check_anomaly(node, in_grads)
+            for e, g, a in zip(node.edges, in_grads, node.args):
+                if e is None or g is None:
+                    continue
+                _add(buffers, leaves, e, _fit(g, a, node))
+            if not retain_graph:
+                node.release()
+    finally:
+        state.grad_enabled = prev
+
+    if inputs is not None:
+        for key, (leaf, g) in leaves.items():
+            g = _leaf_hooks(leaf, g)
+            for i in wanted.get((key, None), ()):
+                captured[i] = g
+        return captured
+    taken = {id(g._data) for _, g in roots}       # never alias a caller's gradient
+    for leaf, g in leaves.values():
+        _accumulate(leaf, _leaf_hooks(leaf, g), create_graph, taken)
+    return None
+
+
+def _useful_nodes(order, wanted):
+    """Nodes from which some wanted tensor is reachable (order has consumers first)."""
+    wanted_nodes = {k[0] for k in wanted if k[1] is not None}
+    wanted_leaves = {k[0] for k in wanted if k[1] is None}
+    useful = set()
+    for node in reversed(order):          # producers first
+        if id(node) in wanted_nodes or any(
+                e is not None and ((e[1] is None and id(e[0]) in wanted_leaves) or e[0] in useful)
+                for e in node.edges):
+            useful.add(node)
+    return useful
+
+
+def _add(buffers, leaves, edge, g):
+    target, nr = edge
+    if nr is None:                                   # a leaf
+        entry = leaves.get(id(target))
+        if entry is None:
+            leaves[id(target)] = [target, g]
+        else:
+            entry[1] = entry[1] + g
+        return
+    slots = buffers.get(target)
+    if slots is None:
+        slots = buffers[target] = [None] * target.n_out
+    slots[nr] = g if slots[nr] is None else slots[nr] + g
+
+
+def _fit(g, a, node):
+    """Reduce a gradient over broadcast dimensions and cast it to the input's dtype."""
+    if not isinstance(g, Tensor):
+        raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
+    if g._data.shape != a._data.shape:
+        g = g.sum_to_size(a._data.shape)
+    if g._data.dtype != a._data.dtype and a._data.dtype.kind in "fc":
+        g = g.to(a.dtype)
+    return g
+
+
+def _node_hooks(node, grads):
+    if node._hooks:
+        for k, hooks in node._hooks.items():
+            for h in hooks:
+                out = h(grads[k])
+                if out is not None:
+                    grads[k] = out
+    if node._retained:
+        for k, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[k] is not None and t.grad_fn is node:
+                g = grads[k] if state.grad_enabled else grads[k].detach()
+                t._grad = g if t._grad is None else t._grad + g
+    return grads
+
+
+def _leaf_hooks(leaf, g):
+    for h in leaf._hooks or ():
+        out = h(g)
+        if out is not None:
+            g = out
+    return g
+
+
+def _accumulate(leaf, g, create_graph, taken):
+    """Add g into leaf.grad; the stored array is always the leaf's own (never an alias)."""
+    if not create_graph:
+        data = g._data
+        if leaf._grad is not None:
+            data = leaf._grad._data + data
+        elif id(data) in taken or not (data.flags.owndata and data.flags.writeable):
+            data = data.copy()
+        taken.add(id(data))
+        g = Tensor._make(data)
+    elif leaf._grad is not None:
+        g = leaf._grad + g
+    leaf._grad = g
+
+
+def _check_anomaly(node, grads):
+    for i, g in enumerate(grads):
+        if g is not None and not xp.all(xp.isfinite(g._data)):
+            where = getattr(node, "_trace", "") or "(enable detect_anomaly before the forward pass)"
+            raise RuntimeError(
+                f"Function '{type(node).__name__}Backward0' returned nan values in its {i}th output.\n"
+                f"The forward call that created it ({node.name()}) was made at:\n{where}")

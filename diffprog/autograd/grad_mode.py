@@ -1,0 +1,80 @@
+"""Global autograd switches: grad recording, forward-AD level, anomaly detection.
+
+They are context managers (and decorators), as in PyTorch; state is module-global, not
+per-thread, which matches how course code uses them.
+"""
+import functools
+
+
+class _State:
+    __slots__ = ("grad_enabled", "fw_level", "anomaly")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.fw_level = 0        # > 0 while a forward-AD dual level is open
+        self.anomaly = False
+
+
+state = _State()
+
+
+class _GradSwitch:
+    """Base for no_grad / enable_grad / set_grad_enabled: a context manager and decorator."""
+
+    mode = True
+
+    def __enter__(self):
+        self._prev = state.grad_enabled
+        state.grad_enabled = self.mode
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._prev
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev, state.grad_enabled = state.grad_enabled, mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                state.grad_enabled = prev
+        return wrapper
+
+
+class no_grad(_GradSwitch):
+    """Operations inside do not record a graph (evaluation, optimiser updates)."""
+    mode = False
+
+
+class enable_grad(_GradSwitch):
+    """Turn recording back on inside a `no_grad` block."""
+    mode = True
+
+
+class inference_mode(_GradSwitch):
+    """Like `no_grad` (diffprog has no separate inference tensors)."""
+
+    def __init__(self, mode=True):
+        self.mode = not mode
+
+
+class set_grad_enabled(_GradSwitch):
+    """Turn recording on or off; works as a function call too, like PyTorch's."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self._prev = state.grad_enabled
+        state.grad_enabled = self.mode
+
+    def __enter__(self):
+        pass
+
+
+def is_grad_enabled():
+    return state.grad_enabled
+
+
+def is_inference_mode_enabled():
+    return not state.grad_enabled

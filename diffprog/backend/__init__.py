@@ -1,0 +1,8 @@
+"""The array library behind tensors.
+
+Everything above this layer does tensor math through `xp`, never by importing NumPy for it.
+Today `xp` is NumPy (CPU); a CuPy backend for NVIDIA GPUs plugs in here.
+"""
+import numpy as xp
+
+__all__ = ["xp"]

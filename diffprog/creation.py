@@ -1,0 +1,134 @@
+"""Creating tensors: from data, filled, ranges, and identity."""
+import builtins
+
+from . import dtypes as _dt
+from .backend import xp
+from .tensor import Tensor, _to_array, check_device
+
+
+def _finish(data, dtype, device, requires_grad, where):
+    check_device(device, where)
+    t = Tensor._make(data)
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def _size(size):
+    if len(size) == 1 and not isinstance(size[0], int):
+        return tuple(size[0])
+    return tuple(size)
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of `data` (nested lists, scalars, arrays, tensors)."""
+    dtype = _dt.to_dtype(dtype) if dtype is not None else None
+    a = _to_array(data, dtype)
+    a = xp.array(a, copy=True)
+    return _finish(a, dtype, device, requires_grad, "tensor")
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like `tensor`, but shares memory with `data` when it can (NumPy arrays, tensors)."""
+    if isinstance(data, Tensor) and (dtype is None or _dt.to_dtype(dtype) is data.dtype):
+        return data
+    dtype = _dt.to_dtype(dtype) if dtype is not None else None
+    return _finish(_to_array(data, dtype), dtype, device, False, "as_tensor")
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with a NumPy array."""
+    if not isinstance(ndarray, xp.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    _dt.from_numpy_dtype(ndarray.dtype)
+    return Tensor._make(ndarray)
+
+
+def _filled(fill, size, dtype, device, requires_grad, where):
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    return _finish(fill(_size(size), dtype=dtype.np), dtype, device, requires_grad, where)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(xp.zeros, size, dtype, device, requires_grad, "zeros")
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    return _filled(xp.ones, size, dtype, device, requires_grad, "ones")
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          memory_format=None, pin_memory=False):
+    return _filled(xp.empty, size, dtype, device, requires_grad, "empty")
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    if dtype is None:
+        dtype = _dt.result_type(fill_value)
+    dtype = _dt.to_dtype(dtype)
+    data = xp.full(tuple(size), fill_value, dtype=dtype.np)
+    return _finish(data, dtype, device, requires_grad, "full")
+
+
+def _like(fn, input, dtype, device, requires_grad, **kw):
+    dtype = input.dtype if dtype is None else dtype
+    return fn(input.shape, dtype=dtype, device=device, requires_grad=requires_grad, **kw)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return _like(zeros, input, dtype, device, requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return _like(ones, input, dtype, device, requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
+    return _like(empty, input, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None,
+              layout=None):
+    dtype = input.dtype if dtype is None else dtype
+    return full(input.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """Values in [start, end) spaced by step; int64 unless an argument is a float."""
+    if end is None:
+        start, end = 0, start
+    start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    if dtype is None:
+        dtype = _dt.result_type(start, end, step)
+    dtype = _dt.to_dtype(dtype)
+    n = builtins.max(0, -int(-(end - start) // step))
+    data = (start + xp.arange(n, dtype=xp.float64) * step).astype(dtype.np) if dtype.is_floating_point \
+        else xp.arange(start, end, step, dtype=dtype.np)
+    return _finish(data, dtype, device, requires_grad, "arange")
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    data = xp.linspace(float(start), float(end), int(steps)).astype(dtype.np)
+    return _finish(data, dtype, device, requires_grad, "linspace")
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None):
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    data = xp.logspace(float(start), float(end), int(steps), base=base).astype(dtype.np)
+    return _finish(data, dtype, device, requires_grad, "logspace")
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    return _finish(xp.eye(n, m, dtype=dtype.np), dtype, device, requires_grad, "eye")
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    return _finish(xp.asarray(s, dtype=dtype.np), dtype, device, requires_grad, "scalar_tensor")

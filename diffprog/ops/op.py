@@ -1,0 +1,364 @@
+"""`Op`: the one place where an operation meets the autograd engine.
+
+Each operation is a subclass with three rules side by side:
+
+    class Mul(Op):
+        promote = "common"
+        def forward(ctx, x, y):          # backend arrays in, backend array out
+            return x * y
+        def vjp(ctx, g):                 # tensors in and out: differentiable again
+            x, y = ctx.inputs
+            return g * y, g * x          # the engine sums over broadcast dimensions
+        def jvp(ctx, dx, dy):
+            x, y = ctx.inputs
+            return dx * y + x * dy
+
+An instance of the op is the graph node (`ctx`, shown as `grad_fn=<MulBackward0>`).
+Everything shared lives here, once: dtype promotion, error messages, deciding whether to
+record, wiring graph edges, the saved-tensor version check (`ctx.inputs`, `ctx.output`),
+forward-mode tangents, in-place application and views.
+
+Positional arguments of `apply` are the operands (tensors or Python scalars); options
+(dim, keepdim, shape, ...) are keyword arguments.
+`ctx.inputs` are the operands as given;
+`ctx.needs_input_grad[i]` says whether argument i needs a gradient.  `vjp` returns one
+gradient per operand (None where there is none); `jvp` receives one tangent per operand
+(a zero for operands without one).
+"""
+import traceback
+
+from .. import dtypes as _dt
+from ..autograd.forward_ad import track
+from ..autograd.grad_mode import state
+from ..backend import xp
+from ..tensor import Tensor
+
+
+class Op:
+    __slots__ = ("args", "edges", "needs_input_grad", "_versions", "_out", "_out_vc", "_out_version",
+                 "_freed", "_hooks", "_retained", "_trace", "__dict__", "__weakref__")
+
+    promote = None          # None: no promotion; "common": PyTorch result type; "float": ints -> float
+    n_out = 1               # number of outputs forward returns (a tuple when > 1)
+    is_view = False         # outputs share the first input's storage (slices, reshape, ...)
+
+    # --- the rules a subclass writes -------------------------------------------------
+
+    def forward(ctx, *arrays, **kwargs):
+        raise NotImplementedError
+
+    def vjp(ctx, *grads):
+        raise RuntimeError(f"{ctx.name()}: derivative not implemented")
+
+    def jvp(ctx, *tangents):
+        raise RuntimeError(f"{ctx.name()}: forward-mode derivative (jvp) not implemented")
+
+    # --- what a rule reads -----------------------------------------------------------
+
+    @property
+    def inputs(self):
+        """The positional arguments, checked not to have been modified in place since."""
+        if self._freed:
+            raise _freed_error()
+        for a, v in zip(self.args, self._versions):
+            if v is not None and a._vc[0] != v:
+                raise _modified_error(a, v, self)
+        return self.args
+
+    @property
+    def output(self):
+        """The (first) output as a tensor of this node, checked like `inputs`."""
+        return self.outputs[0]
+
+    @property
+    def outputs(self):
+        if self._freed:
+            raise _freed_error()
+        if self._out_vc[0] != self._out_version:
+            raise _modified_error(None, self._out_version, self, self._out_vc[0])
+        recorded = self.edges is not None
+        outs = []
+        for i, a in enumerate(self._out):
+            t = Tensor._make(a, recorded and a.dtype.kind in "fc")
+            if t._requires_grad:
+                t.grad_fn, t._out_nr = self, i
+            t._vc = self._out_vc
+            outs.append(t)
+        return outs
+
+    @classmethod
+    def name(cls):
+        return getattr(cls, "op_name", None) or cls.__name__.lower()
+
+    # --- applying an op --------------------------------------------------------------
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward on the arguments' arrays and record a node when a gradient is needed."""
+        ctx = object.__new__(cls)
+        ctx.args = args
+        if cls.promote is None:
+            arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        else:
+            arrays = _promoted_arrays(cls, args)
+        try:
+            out = ctx.forward(*arrays, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            raise _wrap_error(cls, args, e) from None
+
+        outs = out if cls.n_out != 1 else (out,)
+        record = False
+        if state.grad_enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    record = True
+                    break
+        results = []
+        for i, o in enumerate(outs):
+            t = Tensor._make(o)
+            if record and o.dtype.kind in "fc":
+                t._requires_grad = True
+                t.grad_fn = ctx
+                t._out_nr = i
+            results.append(t)
+        if record:
+            ctx._connect(args, outs, results)
+        if cls.is_view:
+            _mark_views(ctx, args[0], results, args[1:], kwargs)
+        if state.fw_level:
+            _forward_ad(ctx, args, results)
+        return results[0] if cls.n_out == 1 else tuple(results)
+
+    def _connect(ctx, args, outs, results):
+        edges, needs, versions = [], [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                versions.append(a._vc[0])
+                if a._requires_grad:
+                    edges.append((a.grad_fn, a._out_nr) if a.grad_fn is not None else (a, None))
+                    needs.append(True)
+                    continue
+            else:
+                versions.append(None)
+            edges.append(None)
+            needs.append(False)
+        ctx.edges = edges
+        ctx.needs_input_grad = tuple(needs)
+        ctx._versions = versions
+        ctx._out = outs
+        vc = results[0]._vc
+        for r in results[1:]:
+            r._vc = vc
+        ctx._out_vc, ctx._out_version = vc, vc[0]
+        ctx._freed = False
+        ctx._hooks = ctx._retained = None
+        if state.anomaly:
+            ctx._trace = "".join(traceback.format_stack()[:-3])
+
+    def release(self):
+        """Drop everything saved for backward (after a backward without retain_graph)."""
+        self.args = self._out = None
+        self._freed = True
+        self.__dict__.clear()
+
+    # --- hooks on non-leaf outputs (Tensor.register_hook / retain_grad) ----------------
+
+    def output_hooks(self, out_nr):
+        if self._hooks is None:
+            self._hooks = {}
+        return self._hooks.setdefault(out_nr, [])
+
+    def retain_output(self, out_nr, tensor):
+        import weakref
+        if self._retained is None:
+            self._retained = {}
+        self._retained[out_nr] = weakref.ref(tensor)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward0 object at {id(self):#x}>"
+
+    @property
+    def next_functions(self):
+        return tuple((None, 0) if e is None else
+                     (_AccumulateGrad(e[0]) if e[1] is None else e[0], e[1] or 0)
+                     for e in self.edges)
+
+
+class _AccumulateGrad:
+    """What `next_functions` shows for a leaf, as in PyTorch."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+# --- dtype promotion -------------------------------------------------------------------
+
+def _promoted_arrays(cls, args):
+    dtype = _dt.result_type(*args)
+    if cls.promote == "float" and dtype._cat < 2:
+        dtype = _dt.get_default_dtype()
+    npd = dtype.np
+    arrays = []
+    for a in args:
+        if isinstance(a, Tensor):
+            a = a._data
+            if a.dtype != npd:
+                a = a.astype(npd)
+        elif isinstance(a, (int, float)) and not isinstance(a, bool) and cls.promote == "float" \
+                and dtype._cat == 2:
+            a = float(a)
+        arrays.append(a)
+    return arrays
+
+
+def _mark_views(ctx, src, results, rest, kwargs):
+    """Outputs that alias src's storage become views: same version counter, and a
+    function that recreates them from the base (used when a view is modified in place)."""
+    cls = type(ctx)
+    base = src._base if src._base is not None else src
+    parent_fn = src._view_fn
+    for i, r in enumerate(results):
+        if not xp.may_share_memory(r._data, src._data):
+            continue
+        r._vc, r._base = src._vc, base
+
+        def view_fn(t, i=i):
+            if parent_fn is not None:
+                t = parent_fn(t)
+            out = cls.apply(t, *rest, **kwargs)
+            return out[i] if cls.n_out != 1 else out
+        r._view_fn = view_fn
+
+
+# --- forward mode ----------------------------------------------------------------------
+
+def _forward_ad(ctx, args, results):
+    """Give the outputs tangents when any input carries one (inside a dual level)."""
+    tangents, any_t = [], False
+    for a in args:
+        if isinstance(a, Tensor):
+            t = a._tangent
+            if t is not None:
+                any_t = True
+            elif a._data.dtype.kind in "fc":
+                t = Tensor._make(xp.zeros_like(a._data))
+            else:
+                t = 0
+            tangents.append(t)
+        else:
+            tangents.append(0)
+    if not any_t:
+        return
+    if not hasattr(ctx, "edges"):
+        ctx.edges = None
+        ctx._versions = [a._vc[0] if isinstance(a, Tensor) else None for a in args]
+        ctx._out = [r._data for r in results]
+        ctx._out_vc, ctx._out_version, ctx._freed = results[0]._vc, 0, False
+    # The tangent computation is itself differentiable (forward-over-reverse), but its
+    # own ops must not be given tangents of this level (no perturbation confusion).
+    level, state.fw_level = state.fw_level, 0
+    try:
+        out_t = ctx.jvp(*tangents)
+    finally:
+        state.fw_level = level
+    if len(results) == 1:
+        out_t = (out_t,)
+    for r, t in zip(results, out_t):
+        if t is None or r._data.dtype.kind not in "fc":
+            continue
+        if not isinstance(t, Tensor):
+            t = Tensor._make(xp.asarray(t, dtype=r._data.dtype))
+        if t.shape != r.shape:
+            t = t.expand(r.shape) if t.ndim <= r.ndim else t.reshape(r.shape)
+        if t._data.dtype != r._data.dtype:
+            t = t.to(r.dtype)
+        r._tangent = t
+        track(r)
+
+
+# --- errors ----------------------------------------------------------------------------
+
+def describe(args):
+    """'(2, 3) float32 and (4,) int64': shapes and dtypes of the tensor arguments."""
+    parts = [f"{tuple(a.shape)} {a.dtype.name}" for a in args if isinstance(a, Tensor)]
+    return " and ".join(parts)
+
+
+def _wrap_error(cls, args, e):
+    msg = str(e)
+    if "broadcast" in msg:
+        shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
+        return RuntimeError(f"{cls.name()}: shapes {shapes} cannot be broadcast together "
+                            f"({describe(args)})")
+    return type(e)(f"{cls.name()}: {msg} (inputs: {describe(args)})")
+
+
+def _freed_error():
+    return RuntimeError(
+        "Trying to backward through the graph a second time (or directly access saved tensors "
+        "after they have already been freed). Saved intermediate values of the graph are freed "
+        "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+        "backward through the graph a second time or if you need to access saved tensors after "
+        "calling backward.")
+
+
+def _modified_error(tensor, saved_version, node, now=None):
+    if tensor is not None:
+        now = tensor._vc[0]
+        shape, dtype = tuple(tensor.shape), tensor.dtype.name
+        desc = f"[{dtype} {list(shape)}]"
+    else:
+        desc = "(its output)"
+    return RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {desc}, which is output 0 of {type(node).__name__}Backward0, is at version "
+        f"{now}; expected version {saved_version} instead. Hint: the operation that saved it was "
+        f"{node.name()}; avoid modifying its input or output in place, or clone() it first.")
+
+
+# --- in-place application ----------------------------------------------------------------
+
+def apply_inplace(cls, self, *args, **kwargs):
+    """`self.op_(...)`: compute op(self, ...) and write the result into self's storage.
+
+    With autograd, self takes the new node as its grad_fn (PyTorch's rebase); when self is a
+    view, its base's history is rewritten too, so gradients flow through the base.
+    """
+    if self._requires_grad and self.grad_fn is None and state.grad_enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = self._base
+    if base is not None and base._requires_grad and base.grad_fn is None and state.grad_enabled:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    result = cls.apply(self, *args, **kwargs)
+    if result._data.dtype != self._data.dtype:
+        if not xp.can_cast(result._data.dtype, self._data.dtype, "same_kind") or \
+                (result._data.dtype.kind == "f" and self._data.dtype.kind in "iub"):
+            raise RuntimeError(f"{cls.name()}_: result type {result.dtype.name} can't be cast to the "
+                               f"desired output type {self.dtype.name}")
+    write_into(self, result)
+    return self
+
+
+def write_into(self, result):
+    """Copy result's values into self's storage, taking over its autograd history."""
+    xp.copyto(self._data, result._data, casting="unsafe")
+    self._vc[0] += 1
+    if result.grad_fn is None:
+        if result._tangent is not None:
+            self._tangent = result._tangent
+        return
+    if self._base is not None:
+        from .views import rebase_view
+        rebase_view(self, result)
+    else:
+        self.grad_fn, self._out_nr = result.grad_fn, result._out_nr
+        self._requires_grad = result._requires_grad
+        if result.grad_fn is not None:
+            # The node's saved output must follow the tensor it now belongs to.
+            result.grad_fn._out_vc, result.grad_fn._out_version = self._vc, self._vc[0]
+    if result._tangent is not None:
+        self._tangent = result._tangent
