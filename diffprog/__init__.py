@@ -11,7 +11,12 @@ from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inferen
 from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
 from . import autograd  # noqa: E402
+from . import func  # noqa: E402
 
 half, float, double, long, short = float16, float32, float64, int64, int16  # noqa: A001
 cfloat, cdouble = complex64, complex128
 dtype = _dtypes.DType
+from . import random, cuda, backends  # noqa: E402
+from .random import (Generator, default_generator, manual_seed, seed, initial_seed,  # noqa: E402
+                     get_rng_state, set_rng_state, rand, rand_like, randn, randn_like, randint,
+                     randint_like, randperm, normal, bernoulli, multinomial, poisson)

@@ -1,9 +1,13 @@
 """Creating tensors: from data, filled, ranges, and identity."""
-import builtins
+import math
 
 from . import dtypes as _dt
 from .backend import xp
 from .tensor import Tensor, _to_array, check_device
+
+__all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
+           "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace",
+           "eye", "scalar_tensor"]
 
 
 def _finish(data, dtype, device, requires_grad, where):
@@ -24,7 +28,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     """A new tensor holding a copy of `data` (nested lists, scalars, arrays, tensors)."""
     dtype = _dt.to_dtype(dtype) if dtype is not None else None
     a = _to_array(data, dtype)
-    a = xp.array(a, copy=True)
+    src = data._data if isinstance(data, Tensor) else data
+    if isinstance(src, xp.ndarray) and xp.may_share_memory(a, src):
+        a = a.copy()
     return _finish(a, dtype, device, requires_grad, "tensor")
 
 
@@ -34,6 +40,16 @@ def as_tensor(data, dtype=None, device=None):
         return data
     dtype = _dt.to_dtype(dtype) if dtype is not None else None
     return _finish(_to_array(data, dtype), dtype, device, False, "as_tensor")
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """`as_tensor` with `copy`: True always copies, False refuses to."""
+    if copy:
+        return tensor(obj, dtype=dtype, device=device, requires_grad=requires_grad)
+    t = as_tensor(obj, dtype=dtype, device=device)
+    if copy is False and not isinstance(obj, Tensor) and not xp.may_share_memory(t._data, obj):
+        raise ValueError("asarray: can't avoid a copy (copy=False) for this input")
+    return t.requires_grad_() if requires_grad else t
 
 
 def from_numpy(ndarray):
@@ -98,24 +114,36 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if end is None:
         start, end = 0, start
     start, end, step = (x.item() if isinstance(x, Tensor) else x for x in (start, end, step))
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.result_type(start, end, step)
+    if not dtype.is_floating_point:
+        start, end, step = int(start), int(end), int(step)      # PyTorch truncates first
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
     if (end - start) * step < 0:
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
-    if dtype is None:
-        dtype = _dt.result_type(start, end, step)
-    dtype = _dt.to_dtype(dtype)
-    n = builtins.max(0, -int(-(end - start) // step))
-    data = (start + xp.arange(n, dtype=xp.float64) * step).astype(dtype.np) if dtype.is_floating_point \
-        else xp.arange(start, end, step, dtype=dtype.np)
+    if dtype.is_floating_point:
+        # PyTorch's length and values: computed in double, then cast.
+        n = math.ceil((end - start) / step)
+        data = (start + xp.arange(n, dtype=xp.float64) * step).astype(dtype.np)
+    else:
+        data = xp.arange(start, end, step, dtype=dtype.np)
     return _finish(data, dtype, device, requires_grad, "arange")
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+    """`steps` evenly spaced values from start to end, computed like PyTorch: from the start
+    for the first half, from the end for the second (so both ends are exact)."""
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    data = xp.linspace(float(start), float(end), int(steps)).astype(dtype.np)
-    return _finish(data, dtype, device, requires_grad, "linspace")
+    start, end, steps = (x.item() if isinstance(x, Tensor) else x for x in (start, end, steps))
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    ct = {xp.float16: xp.float32, xp.float32: xp.float32}.get(dtype.np.type, xp.float64)
+    start, end = ct(dtype.np.type(start)), ct(dtype.np.type(end))   # rounded to dtype first
+    i = xp.arange(steps, dtype=ct)
+    step = (end - start) / ct(max(steps - 1, 1))
+    data = xp.where(i < max(steps // 2, 1), start + step * i, end - step * (steps - 1 - i))
+    return _finish(data.astype(dtype.np), dtype, device, requires_grad, "linspace")
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None):

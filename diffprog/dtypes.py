@@ -109,6 +109,8 @@ def promote_types(a, b):
     """The smallest DType that holds both (PyTorch's `promote_types`)."""
     if a is b:
         return a
+    if a._cat != b._cat and min(a._cat, b._cat) < 2:
+        return a if a._cat > b._cat else b      # int32 + float16 -> float16 (NumPy: float64)
     if {a, b} == {uint8, int8}:
         return int16
     return _FROM_NP[np.promote_types(a.np, b.np)]

@@ -74,9 +74,13 @@ def check_device(d, where="to"):
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_out_nr", "_vc", "_base",
-                 "_view_fn", "_hooks", "_retains_grad", "_tangent", "_is_param", "__weakref__",
-                 "__dict__")
+    __slots__ = ("_data", "_requires_grad", "_grad", "grad_fn", "_out_nr", "_vc", "_tangent",
+                 "__weakref__", "__dict__")
+    # Rarely set, so class-level defaults rather than slots (keeps tensor creation cheap).
+    _base = None            # the tensor whose storage this view shares
+    _view_fn = None         # recreates this view from _base
+    _hooks = None           # gradient hooks of a leaf
+    _retains_grad = False
 
     # --- construction ----------------------------------------------------------------
 
@@ -84,10 +88,12 @@ class Tensor:
         """Legacy constructor: `Tensor(data)` or `Tensor(*sizes)`, default float dtype."""
         check_device(device, "Tensor")
         dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-        if len(args) == 1 and not isinstance(args[0], int):
+        if not args:
+            data = xp.empty((0,), dtype=dtype.np)
+        elif len(args) == 1 and not isinstance(args[0], (int, Size)):
             data = _to_array(args[0], dtype)
         else:
-            data = xp.empty(tuple(args[0] if len(args) == 1 and isinstance(args[0], tuple) else args),
+            data = xp.empty(tuple(args[0] if len(args) == 1 and isinstance(args[0], Size) else args),
                             dtype=dtype.np)
         _init(self, data)
         if requires_grad:
@@ -246,8 +252,8 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into each leaf's `.grad`."""
-        from .autograd.engine import backward
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+        from .autograd import engine
+        engine.backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
                  inputs=inputs)
 
     # --- conversion ------------------------------------------------------------------
@@ -409,10 +415,6 @@ class Tensor:
         t.grad_fn = None
         t._out_nr = 0
         t._vc = [0]
-        t._base = None
-        t._view_fn = None
-        t._hooks = None
-        t._retains_grad = False
         t._tangent = None
         return t
 
@@ -424,10 +426,6 @@ def _init(t, data):
     t.grad_fn = None
     t._out_nr = 0
     t._vc = [0]
-    t._base = None
-    t._view_fn = None
-    t._hooks = None
-    t._retains_grad = False
     t._tangent = None
 
 

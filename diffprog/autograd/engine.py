@@ -84,15 +84,15 @@ def _topological(root_nodes):
         if expanded:
             order.append(node)
             continue
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
+        seen.add(node)
         if node._freed:
             from ..ops.op import _freed_error
             raise _freed_error()
         stack.append((node, True))
         for e in node.edges:
-            if e is not None and e[1] is not None and id(e[0]) not in seen:
+            if e is not None and e[1] is not None and e[0] not in seen:
                 stack.append((e[0], False))
     order.reverse()           # consumers first
     return order
@@ -117,28 +117,44 @@ def _run(roots, retain_graph, create_graph, inputs):
 
     prev = state.grad_enabled
     state.grad_enabled = create_graph
+    anomaly = state.anomaly
     try:
         for node in order:
             grads = buffers.pop(node, None)
             if grads is None or (wanted is not None and node not in useful):
                 continue
-            grads = _node_hooks(node, grads)
+            if node._hooks or node._retained:
+                grads = _node_hooks(node, grads)
             if wanted is not None:
                 for k, g in enumerate(grads):
                     for i in wanted.get((id(node), k), ()):
                         captured[i] = g
-            if node.n_out > 1 and any(g is None for g in grads):
+            if node.n_out > 1 and None in grads and getattr(node, "materialize_grads", True):
                 grads = [g if g is not None else Tensor._make(xp.zeros_like(o))
                          for g, o in zip(grads, node._out)]
             in_grads = node.vjp(*grads)
-            if not isinstance(in_grads, (tuple, list)):
-                in_grads = (in_grads,)
-            if state.anomaly:
+            if type(in_grads) is not tuple:
+                in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
+            if anomaly:
                 _check_anomaly(node, in_grads)
             for e, g, a in zip(node.edges, in_grads, node.args):
                 if e is None or g is None:
                     continue
-                _add(buffers, leaves, e, _fit(g, a, node))
+                if type(g) is not Tensor or g._data.shape != a._data.shape \
+                        or g._data.dtype != a._data.dtype:
+                    g = _fit(g, a, node)
+                target, nr = e
+                if nr is None:                               # a leaf
+                    entry = leaves.get(id(target))
+                    if entry is None:
+                        leaves[id(target)] = [target, g]
+                    else:
+                        entry[1] = entry[1] + g
+                    continue
+                slots = buffers.get(target)
+                if slots is None:
+                    slots = buffers[target] = [None] * target.n_out
+                slots[nr] = g if slots[nr] is None else slots[nr] + g
             if not retain_graph:
                 node.release()
     finally:
@@ -152,7 +168,9 @@ def _run(roots, retain_graph, create_graph, inputs):
         return captured
     taken = {id(g._data) for _, g in roots}       # never alias a caller's gradient
     for leaf, g in leaves.values():
-        _accumulate(leaf, _leaf_hooks(leaf, g), create_graph, taken)
+        if leaf._hooks:
+            g = _leaf_hooks(leaf, g)
+        _accumulate(leaf, g, create_graph, taken)
     return None
 
 
@@ -189,7 +207,11 @@ def _fit(g, a, node):
     if not isinstance(g, Tensor):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
     if g._data.shape != a._data.shape:
-        g = g.sum_to_size(a._data.shape)
+        try:
+            g = g.sum_to_size(a._data.shape)
+        except RuntimeError:
+            raise RuntimeError(f"{node.name()}: vjp returned a gradient of shape {tuple(g.shape)} "
+                               f"for an input of shape {tuple(a.shape)}") from None
     if g._data.dtype != a._data.dtype and a._data.dtype.kind in "fc":
         g = g.to(a.dtype)
     return g

@@ -16,19 +16,26 @@ from .grad_mode import state
 
 UnpackedDualTensor = collections.namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
-_duals = weakref.WeakSet()       # tensors given tangents at the open level
+# Tensors given tangents at the open level, by id (a WeakSet would compare tensors with
+# ==, which is elementwise).
+_duals = weakref.WeakValueDictionary()
+_opened = 0                      # levels opened so far: each gets a new nonzero id
 
 
 def enter_dual_level():
+    """Open a level; `state.fw_level` becomes its id (so tangents kept from an earlier
+    level, e.g. on a graph node's saved output, are recognisably stale)."""
+    global _opened
     if state.fw_level:
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
-    state.fw_level = 1
+    _opened += 1
+    state.fw_level = _opened
     return 0
 
 
 def exit_dual_level(*, level=None):
     state.fw_level = 0
-    for t in list(_duals):
+    for t in list(_duals.values()):
         t._tangent = None
     _duals.clear()
 
@@ -58,7 +65,7 @@ def make_dual(tensor, tangent, *, level=None):
     finally:
         state.fw_level = level
     dual._tangent = tangent.to(tensor.dtype)
-    _duals.add(dual)
+    _duals[id(dual)] = dual
     return dual
 
 
@@ -75,4 +82,4 @@ def unpack_dual(tensor, *, level=None):
 
 def track(t):
     """Remember a tensor that received a tangent, so leaving the level clears it."""
-    _duals.add(t)
+    _duals[id(t)] = t

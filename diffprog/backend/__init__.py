@@ -5,4 +5,7 @@ Today `xp` is NumPy (CPU); a CuPy backend for NVIDIA GPUs plugs in here.
 """
 import numpy as xp
 
-__all__ = ["xp"]
+# Whether a GPU array library is wired in (the CuPy backend is not written yet).
+GPU_BACKEND = False
+
+__all__ = ["xp", "GPU_BACKEND"]

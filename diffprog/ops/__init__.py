@@ -6,6 +6,10 @@ here, in one place.
 """
 from ..tensor import Tensor
 from . import elementwise, reduction, shape, indexing, linalg, softmax, misc
+
+# Listed before the star imports: the function `softmax` shadows the module's name.
+_MODULES = (elementwise, reduction, shape, indexing, linalg, softmax, misc)
+
 from .elementwise import *  # noqa: F401,F403
 from .reduction import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
@@ -13,8 +17,6 @@ from .indexing import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
 from .softmax import *  # noqa: F401,F403
 from .misc import *  # noqa: F401,F403
-
-_MODULES = (elementwise, reduction, shape, indexing, linalg, softmax, misc)
 
 for _m in _MODULES:
     for _name, _fn in _m.METHODS.items():

@@ -1,3 +1,494 @@
-"""TODO."""
-METHODS = {}
-__all__ = []
+"""Indexing: `x[key]`, `x[key] = v`, gather/scatter, index_*, masked_*, take, nonzero.
+
+Three ops carry everything:
+  - `Index`: `x[key]` (a view for basic keys, a copy for advanced ones);
+  - `IndexBackward`: its adjoint, zeros with `g` added at `key` (repeated indices add up);
+  - `IndexPut`: `x` with `x[key] = v` (or `+= v`), the out-of-place form of every write.
+gather, index_select, take, masked_select are `Index` with a key built from their
+arguments; scatter, index_add/copy/fill, masked_fill/scatter, put_ are `IndexPut`.
+`scatter_reduce` (prod, mean, amax, amin) has its own op; `copy_`/`fill_` are `Copy`.
+"""
+import functools
+import operator
+
+from ..backend import xp
+from ..tensor import Tensor, _wrap_dim
+from .op import Op, apply_inplace
+
+
+# --- keys ------------------------------------------------------------------------------
+
+def _index_key(idx):
+    """A PyTorch index as a NumPy key tuple, and whether it is basic (no index arrays)."""
+    if isinstance(idx, list) and len(idx) < 32 and any(
+            isinstance(i, (list, tuple, slice, Tensor, xp.ndarray)) or i is None or i is Ellipsis
+            for i in idx):
+        idx = tuple(idx)             # as PyTorch (and old NumPy): x[[[0, 1], [2, 2]]] == x[[0, 1], [2, 2]]
+    elif not isinstance(idx, tuple):
+        idx = (idx,)
+    key, basic, ints = [], True, True
+    for i in idx:
+        if isinstance(i, Tensor):
+            i = i._data
+        elif isinstance(i, (list, bool)):
+            i = xp.asarray(i) if i != [] else xp.zeros(0, dtype=xp.int64)
+        if isinstance(i, xp.ndarray):
+            if i.dtype.kind not in "iub":
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors "
+                                 f"(got {i.dtype})")
+            if i.dtype == xp.uint8:
+                i = i.astype(bool)
+            basic = ints = False
+        elif isinstance(i, slice):
+            if i.step is not None and operator.index(i.step) <= 0:
+                raise ValueError("step must be greater than zero")
+            ints = False
+        elif i is None or i is Ellipsis:
+            ints = False
+        else:
+            try:
+                i = operator.index(i)
+            except TypeError:
+                raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                                 f"tensors are valid indices (got {type(i).__name__})") from None
+        key.append(i)
+    if ints:
+        key.append(Ellipsis)         # x[1, 2] as a 0-d view, not a NumPy scalar copy
+    return tuple(key), basic
+
+
+def _int_index(index, op):
+    a = index._data if isinstance(index, Tensor) else xp.asarray(index)
+    if a.dtype.kind not in "iu":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {a.dtype}")
+    return a
+
+
+def _dim_key(input, dim, index, op):
+    """Key for `index` along `dim` (index_select, index_add, ...): x[:, :, index]."""
+    index = _int_index(index, op)
+    if index.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {index.shape}")
+    return (slice(None),) * _wrap_dim(dim, input.ndim, op) + (index.reshape(-1),)
+
+
+def _along_key(input, dim, index, op):
+    """Key picking, at each position of `index`, the element `index[pos]` along `dim`
+    (gather's rule: out[i][j] = x[index[i][j]][j] for dim 0)."""
+    index = _int_index(index, op)
+    d = _wrap_dim(dim, input.ndim, op)
+    if index.ndim != input.ndim:
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as input "
+                           f"tensor (index {index.shape}, input {tuple(input.shape)})")
+    nd = index.ndim
+    for k, (a, b) in enumerate(zip(index.shape, input.shape)):
+        if k != d and a > b:
+            raise RuntimeError(f"{op}(): Size does not match at dimension {k}: expected index "
+                               f"{list(index.shape)} to be no larger than self {list(input.shape)} "
+                               f"apart from dimension {d}")
+    return tuple(index if k == d else xp.arange(n).reshape((n,) + (1,) * (nd - 1 - k))
+                 for k, n in enumerate(index.shape))
+
+
+def _flat_key(input, index, op):
+    """Key for positions in the flattened input (take, put_); negative indices wrap."""
+    index = _int_index(index, op)
+    n = input.numel()
+    if index.size and (index.min() < -n or index.max() >= n):
+        bad = index[(index < -n) | (index >= n)].flat[0]
+        raise IndexError(f"{op}(): index {bad} out of range for tensor of size {list(input.shape)}")
+    return xp.unravel_index(index % max(n, 1), input.shape)
+
+
+def _mask_key(input, mask, op):
+    m = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
+    if m.dtype != bool:
+        raise RuntimeError(f"{op}: expected a boolean mask, got mask with dtype {m.dtype}")
+    try:
+        return (xp.broadcast_to(m, input.shape),)
+    except ValueError:
+        raise RuntimeError(f"{op}: mask of shape {m.shape} can't be broadcast to the input's shape "
+                           f"{tuple(input.shape)}") from None
+
+
+def _leading(src, index):
+    """src's leading part of index's shape (scatter reads only src[:i, :j, ...])."""
+    if isinstance(src, Tensor) and src.shape != index.shape:
+        return src[tuple(slice(0, n) for n in index.shape)]
+    return src
+
+
+# --- ops -------------------------------------------------------------------------------
+
+class Index(Op):
+    """`x[key]`: a view for basic keys (ints, slices, None, ...), a copy for index arrays."""
+
+    is_view = True
+
+    def forward(ctx, x, key):
+        ctx.key, ctx.shape = key, x.shape
+        out = x[key]
+        return out if isinstance(out, xp.ndarray) else xp.asarray(out)
+
+    def vjp(ctx, g):
+        return IndexBackward.apply(g, key=ctx.key, shape=ctx.shape)
+
+    def jvp(ctx, dx):
+        return Index.apply(dx, key=ctx.key)
+
+
+class IndexBackward(Op):
+    """Zeros of `shape` with `g` added at `key` (repeated indices accumulate)."""
+
+    def forward(ctx, g, key, shape):
+        ctx.key, ctx.shape = key, shape
+        out = xp.zeros(shape, dtype=g.dtype)
+        if any(isinstance(k, xp.ndarray) for k in key):
+            xp.add.at(out, key, g)
+        else:
+            out[key] = g
+        return out
+
+    def vjp(ctx, g):
+        return Index.apply(g, key=ctx.key)
+
+    def jvp(ctx, dg):
+        return IndexBackward.apply(dg, key=ctx.key, shape=ctx.shape)
+
+
+class IndexPut(Op):
+    """`x` with `x[key] = v`, or `x[key] += v` with accumulate (repeated indices add up)."""
+
+    op_name = "index_put"
+
+    def forward(ctx, x, v, key, accumulate=False):
+        ctx.key, ctx.accumulate = key, accumulate
+        out = x.copy()
+        if accumulate:
+            xp.add.at(out, key, xp.asarray(v).astype(x.dtype, copy=False))
+        else:
+            out[key] = v
+        return out
+
+    def vjp(ctx, g):
+        need_x, need_v = ctx.needs_input_grad
+        gx = (g if ctx.accumulate else IndexPut.apply(g, 0, key=ctx.key)) if need_x else None
+        return gx, (Index.apply(g, key=ctx.key) if need_v else None)
+
+    def jvp(ctx, dx, dv):
+        return IndexPut.apply(dx, dv, key=ctx.key, accumulate=ctx.accumulate)
+
+
+class Copy(Op):
+    """What `x.copy_(src)` writes: src broadcast to x's shape, in x's dtype."""
+
+    op_name = "copy_"
+
+    def forward(ctx, x, src):
+        return xp.broadcast_to(xp.asarray(src, dtype=x.dtype), x.shape)
+
+    def vjp(ctx, g):
+        return None, g
+
+    def jvp(ctx, dx, dsrc):
+        return dsrc
+
+
+_REDUCERS = {"sum": xp.add, "mean": xp.add, "prod": xp.multiply, "amax": xp.maximum,
+             "amin": xp.minimum}
+
+
+def _identity(reduce, dtype):
+    """The value that leaves any element unchanged under `reduce`."""
+    if reduce in ("amax", "amin"):
+        if dtype.kind == "f":
+            return -xp.inf if reduce == "amax" else xp.inf
+        return xp.iinfo(dtype).min if reduce == "amax" else xp.iinfo(dtype).max
+    return _REDUCERS[reduce].identity
+
+
+class ScatterReduce(Op):
+    """Combine src into x at `key` with sum, prod, mean, amax or amin; `include_self=False`
+    leaves x's old values out wherever something is scattered.
+
+    Gradients: sum and mean spread g back (divided by the counts for mean); amax/amin
+    split g evenly among all elements equal to the result (as PyTorch); prod uses
+    result / element, so it assumes no zeros among the combined elements.
+    """
+
+    def forward(ctx, x, src, key, reduce, include_self=True):
+        ctx.key, ctx.reduce, ctx.include_self = key, reduce, include_self
+        ufunc = _REDUCERS[reduce]
+        src = xp.asarray(src).astype(x.dtype, copy=False)
+        out = x.copy()
+        if not include_self:
+            out[key] = _identity(reduce, x.dtype)
+        ufunc.at(out, key, src)
+        if reduce == "mean":
+            count = xp.zeros(x.shape, dtype=x.dtype)
+            xp.add.at(count, key, 1)
+            count = xp.maximum(count + include_self, 1)
+            ctx.count = Tensor._make(count)
+            out = out / count if x.dtype.kind == "f" else out // count
+        return out
+
+    def _others_out(ctx, t):
+        """t where x's old value is part of the result, zero where include_self=False dropped it."""
+        return t if ctx.include_self else IndexPut.apply(t, 0, key=ctx.key)
+
+    def _ties(ctx, x, src):
+        """For amax/amin: each x element's share of the gradient (1/ties where it equals
+        the result), which src elements equal their result, and 1/ties per position."""
+        x, src, out = x._data, src._data, ctx.output._data
+        in_x = x == out
+        if not ctx.include_self:
+            in_x[ctx.key] = False
+        in_src = src == out[ctx.key]
+        n = in_x.astype(out.dtype)
+        xp.add.at(n, ctx.key, in_src)
+        inv = 1 / xp.maximum(n, 1)
+        return Tensor._make(in_x * inv), Tensor._make(in_src.astype(out.dtype)), Tensor._make(inv)
+
+    def vjp(ctx, g):
+        r, key = ctx.reduce, ctx.key
+        if r in ("sum", "mean"):
+            g = g / ctx.count if r == "mean" else g
+            return ctx._others_out(g), Index.apply(g, key=key)
+        if r == "prod":
+            x, src = ctx.inputs
+            gy = g * ctx.output
+            return ctx._others_out(gy / x), Index.apply(gy, key=key) / src
+        x_share, in_src, inv = ctx._ties(*ctx.inputs)
+        return g * x_share, Index.apply(g * inv, key=key) * in_src
+
+    def jvp(ctx, dx, dsrc):
+        r, key = ctx.reduce, ctx.key
+        if r in ("sum", "mean"):
+            t = IndexPut.apply(ctx._others_out(dx), dsrc, key=key, accumulate=True)
+            return t / ctx.count if r == "mean" else t
+        if r == "prod":
+            x, src = ctx.args
+            return ctx.output * IndexPut.apply(ctx._others_out(dx / x), dsrc / src, key=key,
+                                               accumulate=True)
+        x_share, in_src, inv = ctx._ties(*ctx.args)
+        return dx * x_share + IndexBackward.apply(dsrc * in_src, key=key, shape=dx.shape) * inv
+
+
+# --- getitem / setitem -------------------------------------------------------------------
+
+def _getitem(self, idx):
+    return Index.apply(self, key=_index_key(idx)[0])
+
+
+def _setitem(self, idx, value):
+    """`x[idx] = value` in place: basic keys write through the view x[idx], advanced keys
+    put into the whole tensor; both keep autograd history (as PyTorch's copy_/index_put_)."""
+    key, basic = _index_key(idx)
+    if isinstance(value, (list, tuple, xp.ndarray)):
+        value = Tensor._make(xp.asarray(value))
+    if isinstance(value, Tensor) and value.ndim and value.shape[0] == 1:
+        lead = next((i for i, s in enumerate(value.shape) if s != 1), value.ndim)
+        value = value.reshape(value.shape[lead:])          # leading 1s broadcast away
+    if basic:
+        apply_inplace(Copy, Index.apply(self, key=key), value)
+    else:
+        apply_inplace(IndexPut, self, value, key=key)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def index_select(input, dim, index):
+    return Index.apply(input, key=_dim_key(input, dim, index, "index_select"))
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    return Index.apply(input, key=_along_key(input, dim, index, "gather"))
+
+
+def take_along_dim(input, indices, dim=None):
+    """gather with NumPy's broadcasting of input and indices (flattened when dim is None)."""
+    if dim is None:
+        input, indices, dim = input.reshape(-1), indices.reshape(-1), 0
+    d = _wrap_dim(dim, input.ndim, "take_along_dim")
+    idx = _int_index(indices, "take_along_dim")
+    shape = list(xp.broadcast_shapes(_without(input.shape, d), _without(idx.shape, d)))
+    input = input.expand(shape[:d] + [input.shape[d]] + shape[d + 1:])
+    idx = xp.broadcast_to(idx, tuple(shape[:d] + [idx.shape[d]] + shape[d + 1:]))
+    return Index.apply(input, key=_along_key(input, d, idx, "take_along_dim"))
+
+
+def _without(shape, d):
+    return tuple(1 if k == d else s for k, s in enumerate(shape))
+
+
+def take(input, index):
+    return Index.apply(input, key=_flat_key(input, index, "take"))
+
+
+def masked_select(input, mask):
+    m = mask._data if isinstance(mask, Tensor) else mask
+    shape = xp.broadcast_shapes(input.shape, m.shape)
+    if shape != input.shape:
+        input = input.expand(shape)
+    return Index.apply(input, key=_mask_key(input, mask, "masked_select"))
+
+
+def nonzero(input, *, out=None, as_tuple=False):
+    """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one tensor per dim."""
+    a = input._data
+    if as_tuple:
+        return tuple(Tensor._make(i) for i in xp.nonzero(xp.atleast_1d(a)))
+    return Tensor._make(xp.argwhere(a))
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+def _where_indices(condition):
+    """The one-argument `where(condition)`: `nonzero(condition, as_tuple=True)`."""
+    return nonzero(condition, as_tuple=True)
+
+
+# --- writing: each plan returns (op, (target, operands...), options) ------------------------
+
+def _writer(plan):
+    """The out-of-place function and the in-place method of the write described by `plan`."""
+    @functools.wraps(plan)
+    def out_of_place(input, *args, **kwargs):
+        cls, operands, options = plan(input, *args, **kwargs)
+        return cls.apply(*operands, **options)
+
+    def in_place(self, *args, **kwargs):
+        cls, (target, *operands), options = plan(self, *args, **kwargs)
+        if target is not self:
+            raise RuntimeError(f"{plan.__name__}_: output with shape {list(self.shape)} doesn't match "
+                               f"the broadcast shape {list(target.shape)}")
+        return apply_inplace(cls, self, *operands, **options)
+    in_place.__name__ = plan.__name__ + "_"
+    return out_of_place, in_place
+
+
+def _put(target, v, key, accumulate=False):
+    return IndexPut, (target, v), {"key": key, "accumulate": accumulate}
+
+
+def _scalar_value(value, op):
+    if isinstance(value, Tensor) and value.ndim:
+        raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    return value
+
+
+def _broadcast_to_mask(input, mask):
+    """Masked ops broadcast input against the mask (which fails in place, as in PyTorch)."""
+    shape = xp.broadcast_shapes(input.shape, tuple(mask.shape))
+    return input if shape == input.shape else input.expand(shape)
+
+
+def index_put(input, indices, values, accumulate=False):
+    return _put(input, values, _index_key(tuple(indices))[0], accumulate)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    key = _dim_key(input, dim, index, "index_add")
+    return _put(input, source if alpha == 1 else source * alpha, key, True)
+
+
+def index_copy(input, dim, index, source):
+    return _put(input, source, _dim_key(input, dim, index, "index_copy"))
+
+
+def index_fill(input, dim, index, value):
+    return _put(input, _scalar_value(value, "index_fill"), _dim_key(input, dim, index, "index_fill"))
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """Write src (or a scalar value) at gather-style positions; reduce='add'/'multiply'
+    combines instead."""
+    key = _along_key(input, dim, index, "scatter")
+    v = _leading(src if src is not None else value, index)
+    if reduce == "multiply":
+        return ScatterReduce, (input, v), {"key": key, "reduce": "prod"}
+    if reduce not in (None, "add"):
+        raise RuntimeError(f"scatter: reduce argument must be either add or multiply, got {reduce!r}")
+    return _put(input, v, key, reduce == "add")
+
+
+def scatter_add(input, dim, index, src):
+    return _put(input, _leading(src, index), _along_key(input, dim, index, "scatter_add"), True)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    if reduce not in _REDUCERS:
+        raise RuntimeError(f"scatter_reduce: reduce argument must be one of {sorted(_REDUCERS)}, "
+                           f"got {reduce!r}")
+    key = _along_key(input, dim, index, "scatter_reduce")
+    return ScatterReduce, (input, _leading(src, index)), {"key": key, "reduce": reduce,
+                                                          "include_self": include_self}
+
+
+def masked_fill(input, mask, value):
+    input = _broadcast_to_mask(input, mask)
+    return _put(input, _scalar_value(value, "masked_fill"), _mask_key(input, mask, "masked_fill"))
+
+
+def masked_scatter(input, mask, source):
+    input = _broadcast_to_mask(input, mask)
+    key = _mask_key(input, mask, "masked_scatter")
+    count = int(key[0].sum())
+    if source.numel() < count:
+        raise RuntimeError(f"masked_scatter: expected source to have at least {count} elements "
+                           f"(the mask's number of True values), got {source.numel()}")
+    return _put(input, source.reshape(-1)[:count], key)
+
+
+def put(input, index, source, accumulate=False):
+    key = _flat_key(input, index, "put")
+    return _put(input, source.reshape(key[0].shape) if key else source, key, accumulate)
+
+
+index_put, index_put_ = _writer(index_put)
+index_add, index_add_ = _writer(index_add)
+index_copy, index_copy_ = _writer(index_copy)
+index_fill, index_fill_ = _writer(index_fill)
+scatter, scatter_ = _writer(scatter)
+scatter_add, scatter_add_ = _writer(scatter_add)
+scatter_reduce, scatter_reduce_ = _writer(scatter_reduce)
+masked_fill, masked_fill_ = _writer(masked_fill)
+masked_scatter, masked_scatter_ = _writer(masked_scatter)
+put, put_ = _writer(put)
+
+
+# --- in-place basics -----------------------------------------------------------------------
+
+def copy_(self, src, non_blocking=False):
+    return apply_inplace(Copy, self, src)
+
+
+def fill_(self, value):
+    return apply_inplace(Copy, self, _scalar_value(value, "fill_"))
+
+
+def zero_(self):
+    return apply_inplace(Copy, self, 0)
+
+
+METHODS = {
+    "__getitem__": _getitem, "__setitem__": _setitem,
+    "index_select": index_select, "gather": gather, "take_along_dim": take_along_dim, "take": take,
+    "masked_select": masked_select, "nonzero": nonzero, "argwhere": argwhere,
+    "index_put": index_put, "index_put_": index_put_, "index_add": index_add,
+    "index_add_": index_add_, "index_copy": index_copy, "index_copy_": index_copy_,
+    "index_fill": index_fill, "index_fill_": index_fill_, "scatter": scatter, "scatter_": scatter_,
+    "scatter_add": scatter_add, "scatter_add_": scatter_add_, "scatter_reduce": scatter_reduce,
+    "scatter_reduce_": scatter_reduce_, "masked_fill": masked_fill, "masked_fill_": masked_fill_,
+    "masked_scatter": masked_scatter, "masked_scatter_": masked_scatter_, "put": put, "put_": put_,
+    "copy_": copy_, "fill_": fill_, "zero_": zero_,
+}
+
+__all__ = [
+    "index_select", "gather", "take_along_dim", "take", "masked_select", "nonzero", "argwhere",
+    "index_put", "index_add", "index_copy", "index_fill", "scatter", "scatter_add",
+    "scatter_reduce", "masked_fill", "masked_scatter", "put",
+]

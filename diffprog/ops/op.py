@@ -77,12 +77,16 @@ class Op:
         if self._out_vc[0] != self._out_version:
             raise _modified_error(None, self._out_version, self, self._out_vc[0])
         recorded = self.edges is not None
+        fw = self.__dict__.get("_out_tangents") if state.fw_level else None
         outs = []
         for i, a in enumerate(self._out):
             t = Tensor._make(a, recorded and a.dtype.kind in "fc")
             if t._requires_grad:
                 t.grad_fn, t._out_nr = self, i
             t._vc = self._out_vc
+            if fw is not None and fw[0] == state.fw_level and fw[1][i] is not None:
+                t._tangent = fw[1][i]      # forward-over-reverse: the saved output's tangent
+                track(t)
             outs.append(t)
         return outs
 
@@ -97,37 +101,46 @@ class Op:
         """Run forward on the arguments' arrays and record a node when a gradient is needed."""
         ctx = object.__new__(cls)
         ctx.args = args
+        record = False
         if cls.promote is None:
-            arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+            arrays = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    record = record or a._requires_grad
+                    a = a._data
+                arrays.append(a)
         else:
-            arrays = _promoted_arrays(cls, args)
+            arrays, record = _promoted_arrays(cls, args)
         try:
             out = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             raise _wrap_error(cls, args, e) from None
 
-        outs = out if cls.n_out != 1 else (out,)
-        record = False
-        if state.grad_enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    record = True
-                    break
-        results = []
-        for i, o in enumerate(outs):
-            t = Tensor._make(o)
-            if record and o.dtype.kind in "fc":
-                t._requires_grad = True
-                t.grad_fn = ctx
-                t._out_nr = i
-            results.append(t)
+        record = record and state.grad_enabled
+        if cls.n_out == 1:
+            result = Tensor._make(out)
+            if record and out.dtype.kind in "fc":
+                result._requires_grad = True
+                result.grad_fn = ctx
+            results = (result,)
+            outs = (out,)
+        else:
+            outs, results = out, []
+            for i, o in enumerate(outs):
+                t = Tensor._make(o)
+                if record and o.dtype.kind in "fc":
+                    t._requires_grad = True
+                    t.grad_fn = ctx
+                    t._out_nr = i
+                results.append(t)
+            results = tuple(results)
         if record:
             ctx._connect(args, outs, results)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
         if state.fw_level:
             _forward_ad(ctx, args, results)
-        return results[0] if cls.n_out == 1 else tuple(results)
+        return results[0] if cls.n_out == 1 else results
 
     def _connect(ctx, args, outs, results):
         edges, needs, versions = [], [], []
@@ -197,6 +210,23 @@ class _AccumulateGrad:
 # --- dtype promotion -------------------------------------------------------------------
 
 def _promoted_arrays(cls, args):
+    """Operand arrays cast to PyTorch's result type, and whether any operand needs grad."""
+    record, first, same, scalars = False, None, True, False
+    for a in args:
+        if isinstance(a, Tensor):
+            record = record or a._requires_grad
+            d = a._data.dtype
+            if first is None:
+                first = d
+            elif d != first:
+                same = False
+        else:
+            scalars = True
+    # Fast paths: one dtype throughout and no scalar of a higher category; or one
+    # floating dtype mixed only with bool tensors (masks).
+    if first is not None and (same or _float_and_bools(args)) and (first.kind in "fc" or (
+            cls.promote != "float" and not (scalars and _raises_category(args, first)))):
+        return [a._data if isinstance(a, Tensor) else a for a in args], record
     dtype = _dt.result_type(*args)
     if cls.promote == "float" and dtype._cat < 2:
         dtype = _dt.get_default_dtype()
@@ -207,11 +237,24 @@ def _promoted_arrays(cls, args):
             a = a._data
             if a.dtype != npd:
                 a = a.astype(npd)
-        elif isinstance(a, (int, float)) and not isinstance(a, bool) and cls.promote == "float" \
-                and dtype._cat == 2:
+        elif dtype._cat == 2 and isinstance(a, int) and not isinstance(a, bool):
             a = float(a)
         arrays.append(a)
-    return arrays
+    return arrays, record
+
+
+def _float_and_bools(args):
+    kinds = {a._data.dtype for a in args if isinstance(a, Tensor) and a._data.dtype.kind != "b"}
+    return len(kinds) == 1 and next(iter(kinds)).kind == "f"
+
+
+def _raises_category(args, npd):
+    """Does a Python scalar among args lift an integer/bool dtype to a higher category?"""
+    for a in args:
+        if isinstance(a, float) or isinstance(a, complex) or (
+                isinstance(a, int) and not isinstance(a, bool) and npd.kind == "b"):
+            return True
+    return False
 
 
 def _mark_views(ctx, src, results, rest, kwargs):
@@ -277,6 +320,8 @@ def _forward_ad(ctx, args, results):
             t = t.to(r.dtype)
         r._tangent = t
         track(r)
+    if ctx.edges is not None:        # a backward may read the outputs inside this level
+        ctx._out_tangents = (level, [r._tangent for r in results])
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -333,7 +378,9 @@ def apply_inplace(cls, self, *args, **kwargs):
     if base is not None and base._requires_grad and base.grad_fn is None and state.grad_enabled:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
-    result = cls.apply(self, *args, **kwargs)
+    recording = state.grad_enabled and (self._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    result = cls.apply(_original(self) if recording else self, *args, **kwargs)
     if result._data.dtype != self._data.dtype:
         if not xp.can_cast(result._data.dtype, self._data.dtype, "same_kind") or \
                 (result._data.dtype.kind == "f" and self._data.dtype.kind in "iub"):
@@ -343,22 +390,27 @@ def apply_inplace(cls, self, *args, **kwargs):
     return self
 
 
+def _original(self):
+    """self's current values with self's history: the operand an in-place op's node saves,
+    so that writing the result into self does not invalidate it (PyTorch's original self)."""
+    t = Tensor._make(self._data.copy(), self._requires_grad)
+    t.grad_fn, t._out_nr, t._tangent = self.grad_fn, self._out_nr, self._tangent
+    return t
+
+
 def write_into(self, result):
     """Copy result's values into self's storage, taking over its autograd history."""
     xp.copyto(self._data, result._data, casting="unsafe")
     self._vc[0] += 1
-    if result.grad_fn is None:
-        if result._tangent is not None:
-            self._tangent = result._tangent
-        return
     if self._base is not None:
         from .views import rebase_view
-        rebase_view(self, result)
-    else:
+        rebase_view(self, result)        # the base's history and tangent change too
+        return
+    if result.grad_fn is not None:
         self.grad_fn, self._out_nr = result.grad_fn, result._out_nr
         self._requires_grad = result._requires_grad
-        if result.grad_fn is not None:
-            # The node's saved output must follow the tensor it now belongs to.
-            result.grad_fn._out_vc, result.grad_fn._out_version = self._vc, self._vc[0]
-    if result._tangent is not None:
+        # The node's saved output must follow the tensor it now belongs to.
+        result.grad_fn._out_vc, result.grad_fn._out_version = self._vc, self._vc[0]
+    if result._tangent is not None or self._tangent is not None:
         self._tangent = result._tangent
+        track(self)

@@ -1,0 +1,383 @@
+"""Random numbers: generators, seeding, sampling functions and in-place fills.
+
+A `Generator` wraps NumPy's PCG64 bit generator.  Its whole state (seed and PCG64's
+counter) packs into a 56-byte uint8 tensor, so `get_state`/`set_state` round-trip
+exactly.  Like PyTorch, the default generator starts from a fresh random seed in each
+process; `manual_seed` makes runs reproducible.
+
+Samples are never differentiable (PyTorch's reparameterised sampling lives in
+`distributions`); in-place fills (`x.uniform_()`, `x.normal_()`, ...) keep the tensor's
+dtype and are what `nn.init` and dropout use under `no_grad`.
+"""
+import contextlib
+
+import numpy as np
+
+from . import dtypes as _dt
+from .backend import xp
+from .ops.op import Op, apply_inplace
+from .tensor import Tensor, check_device, device as _device
+
+__all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
+           "get_rng_state", "set_rng_state", "fork_rng", "rand", "rand_like", "randn",
+           "randn_like", "randint", "randint_like", "randperm", "normal", "bernoulli",
+           "multinomial", "poisson"]
+
+
+class Generator:
+    """A source of random numbers with its own state (`torch.Generator`)."""
+
+    def __init__(self, device="cpu"):
+        check_device(device, "Generator")
+        self.device = _device(device)
+        self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)
+
+    def manual_seed(self, seed):
+        seed = int(seed)
+        if not -2**63 <= seed < 2**64:
+            raise RuntimeError(f"manual_seed: seed must be within the range [-2**63, 2**64), got {seed}")
+        self._seed = seed % 2**64
+        self._bits = np.random.PCG64(self._seed)
+        self._rng = np.random.Generator(self._bits)
+        return self
+
+    def seed(self):
+        """Re-seed from OS entropy; return the new seed."""
+        self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)
+        return self._seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The state as a uint8 tensor: seed, PCG64 state and increment, cached 32-bit draw."""
+        s = self._bits.state
+        words = (self._seed, s["state"]["state"], s["state"]["inc"], s["has_uint32"], s["uinteger"])
+        sizes = (8, 16, 16, 8, 8)
+        raw = b"".join(w.to_bytes(n, "little") for w, n in zip(words, sizes))
+        return Tensor._make(np.frombuffer(raw, dtype=np.uint8).copy())
+
+    def set_state(self, new_state):
+        raw = bytes(np.asarray(new_state._data if isinstance(new_state, Tensor) else new_state,
+                               dtype=np.uint8))
+        if len(raw) != 56:
+            raise RuntimeError(f"set_state: expected a uint8 state tensor of 56 bytes, got {len(raw)}")
+        seed, state, inc, has, cached = (int.from_bytes(raw[a:b], "little") for a, b in
+                                         ((0, 8), (8, 24), (24, 40), (40, 48), (48, 56)))
+        self.manual_seed(seed)
+        self._bits.state = {"bit_generator": "PCG64", "state": {"state": state, "inc": inc},
+                            "has_uint32": has, "uinteger": cached}
+        return self
+
+    def __repr__(self):
+        return f"<diffprog.Generator object at {id(self):#x}>"
+
+
+default_generator = Generator()
+
+
+def _rng(generator):
+    return (generator or default_generator)._rng
+
+
+def manual_seed(seed):
+    """Seed the default generator (returns it, like PyTorch)."""
+    return default_generator.manual_seed(seed)
+
+
+def seed():
+    return default_generator.seed()
+
+
+def initial_seed():
+    return default_generator.initial_seed()
+
+
+def get_rng_state():
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state):
+    default_generator.set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, **kwargs):
+    """Restore the default generator's state on leaving the block."""
+    if not enabled:
+        yield
+        return
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
+
+
+# --- sampling ----------------------------------------------------------------------------
+
+def _size(size):
+    if len(size) == 1 and not isinstance(size[0], int):
+        return tuple(int(s) for s in size[0])
+    return tuple(int(s) for s in size)
+
+
+def _float_dtype(dtype, who):
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"{who}: expected a floating point dtype, got {dtype}")
+    return dtype
+
+
+def _native(dtype):
+    """NumPy draws float32 or float64 directly; others are drawn in float32 and cast."""
+    return dtype.np if dtype.np in (np.float32, np.float64) else np.float32
+
+
+def _wrap(a, dtype, device, requires_grad, who):
+    check_device(device, who)
+    if a.dtype != dtype.np:
+        a = a.astype(dtype.np)
+    t = Tensor._make(a)
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+         pin_memory=False):
+    """Uniform samples in [0, 1)."""
+    dtype = _float_dtype(dtype, "rand")
+    rng, shape = _rng(generator), _size(size)
+    if dtype.np.type in (np.float32, np.float64):
+        a = rng.random(shape, dtype=dtype.np)
+    else:   # multiples of 2**-bits: exact in dtype, so rounding can't reach 1
+        bits = np.finfo(dtype.np).nmant + 1
+        a = rng.integers(0, 2**bits, shape) * 2.0**-bits
+    return _wrap(a, dtype, device, requires_grad, "rand")
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+          pin_memory=False):
+    """Standard normal samples."""
+    dtype = _float_dtype(dtype, "randn")
+    a = _rng(generator).standard_normal(_size(size), dtype=_native(dtype))
+    return _wrap(a, dtype, device, requires_grad, "randn")
+
+
+def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None,
+            layout=None, pin_memory=False):
+    """Integers uniform in [low, high): `randint(high, size)` or `randint(low, high, size)`."""
+    if size is None:
+        *args, size = args
+    low, high = (0, *args) if len(args) == 1 else args
+    low, high = int(low), int(high)
+    if low >= high:
+        raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    a = _rng(generator).integers(low, high, _size((size,)), dtype=np.int64)
+    return _wrap(a, dtype, device, requires_grad, "randint")
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
+             layout=None, pin_memory=False):
+    """A random permutation of 0..n-1."""
+    dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    return _wrap(_rng(generator).permutation(int(n)), dtype, device, requires_grad, "randperm")
+
+
+def _like(fn, input, dtype, kwargs):
+    return fn(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
+
+
+def rand_like(input, *, dtype=None, generator=None, device=None, requires_grad=False, layout=None,
+              memory_format=None):
+    return _like(rand, input, dtype, dict(generator=generator, device=device, requires_grad=requires_grad))
+
+
+def randn_like(input, *, dtype=None, generator=None, device=None, requires_grad=False, layout=None,
+               memory_format=None):
+    return _like(randn, input, dtype, dict(generator=generator, device=device, requires_grad=requires_grad))
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None,
+                 requires_grad=False, layout=None, memory_format=None):
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), generator=generator, device=device,
+                   dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+
+def _array(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False, out=None, layout=None, pin_memory=False):
+    """Normal samples with (broadcast) `mean` and `std`, tensors or floats; with two floats,
+    `size` gives the shape."""
+    tensors = [x for x in (mean, std) if isinstance(x, Tensor)]
+    if tensors:
+        dtype = _dt.result_type(*tensors) if dtype is None else _dt.to_dtype(dtype)
+        if not dtype.is_floating_point:
+            raise RuntimeError(f"normal: expected a floating point mean/std, got {dtype}")
+        shape = np.broadcast_shapes(*(t.shape for t in tensors)) if size is None else _size((size,))
+    else:
+        dtype = _float_dtype(dtype, "normal")
+        shape = _size((size,)) if size is not None else ()
+    if xp.any(xp.asarray(_array(std)) < 0):
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+    z = _rng(generator).standard_normal(shape, dtype=_native(dtype))
+    return _wrap(z * _array(std) + _array(mean), dtype, device, requires_grad, "normal")
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    """0/1 samples with probability `input` (or the float `p`), in input's dtype."""
+    probs = input._data if p is None else _array(p)
+    if xp.any((xp.asarray(probs) < 0) | (xp.asarray(probs) > 1)):
+        raise RuntimeError("bernoulli: expected all probabilities to be in [0, 1]")
+    u = _rng(generator).random(input.shape, dtype=_native(input.dtype)
+                               if input.dtype.is_floating_point else np.float64)
+    return Tensor._make((u < probs).astype(input._data.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Indices drawn from the categorical distribution(s) with weights in the rows of `input`."""
+    w = input._data
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: prob_dist must be 1 or 2 dim, got {w.ndim} dims")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    k = rows.shape[1]
+    if num_samples <= 0:
+        raise RuntimeError("multinomial: cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > k:
+        raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    if not xp.all(xp.isfinite(rows)) or xp.any(rows < 0):
+        raise RuntimeError("multinomial: probability tensor contains either `inf`, `nan` or element < 0")
+    totals = rows.sum(1)
+    if xp.any(totals <= 0):
+        raise RuntimeError("multinomial: invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _rng(generator)
+    if replacement:
+        # Inverse CDF: the first category whose cumulative weight exceeds u.
+        cdf = xp.cumsum(rows, axis=1) / totals[:, None]
+        u = rng.random((len(rows), num_samples))
+        idx = xp.stack([xp.searchsorted(c, v, side="right") for c, v in zip(cdf, u)])
+    else:
+        # Exponential race: w / Exp(1) is largest for the category that would be drawn
+        # first, and so on; the top num_samples keys are a sample without replacement.
+        if xp.any((rows > 0).sum(1) < num_samples):
+            raise RuntimeError("multinomial: invalid multinomial distribution (with replacement=False, "
+                               "not enough non-negative category to sample)")
+        keys = rows / rng.standard_exponential(rows.shape)
+        idx = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return Tensor._make(idx.astype(np.int64).reshape(w.shape[:-1] + (num_samples,)))
+
+
+def poisson(input, generator=None):
+    """Poisson samples with rates `input`, in input's dtype."""
+    return Tensor._make(_rng(generator).poisson(input._data).astype(input._data.dtype))
+
+
+# --- in-place fills (Tensor methods) ------------------------------------------------------
+
+class Fill(Op):
+    """Overwrite with freshly drawn values: no gradient flows to what was there before."""
+
+    op_name = "random_fill"
+
+    def forward(ctx, x, values):
+        return values
+
+    def vjp(ctx, g):
+        return None
+
+    def jvp(ctx, dx):
+        return dx * 0
+
+
+def _fill(self, draw, who, float_only=True):
+    """Draw values of self's shape (in a native dtype close to self's) and write them in."""
+    if float_only and not self.is_floating_point():
+        raise RuntimeError(f"{who}: expected a floating point tensor, got {self.dtype}")
+    values = draw(self.shape, _native(self.dtype) if self.is_floating_point() else np.float64)
+    return apply_inplace(Fill, self, values=xp.asarray(values).astype(self._data.dtype, copy=False))
+
+
+def uniform_(self, a=0.0, b=1.0, *, generator=None):
+    if a > b:
+        raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found from={a} > to={b}")
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.random(s, dtype=d) * (b - a) + a, "uniform_")
+
+
+def normal_(self, mean=0.0, std=1.0, *, generator=None):
+    if std < 0:
+        raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.standard_normal(s, dtype=d) * std + mean, "normal_")
+
+
+def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: xp.exp(rng.standard_normal(s, dtype=d) * std + mean), "log_normal_")
+
+
+def exponential_(self, lambd=1.0, *, generator=None):
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.standard_exponential(s, dtype=d) / lambd, "exponential_")
+
+
+def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.standard_cauchy(s) * sigma + median, "cauchy_")
+
+
+def geometric_(self, p, *, generator=None):
+    """Number of Bernoulli(p) trials up to and including the first success."""
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.geometric(p, s), "geometric_", float_only=False)
+
+
+def bernoulli_(self, p=0.5, *, generator=None):
+    probs = _array(p)
+    if xp.any((xp.asarray(probs) < 0) | (xp.asarray(probs) > 1)):
+        raise RuntimeError("bernoulli_: expected all probabilities to be in [0, 1]")
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.random(s) < probs, "bernoulli_", float_only=False)
+
+
+def random_(self, from_=0, to=None, *, generator=None):
+    """Integers uniform in [from, to); `random_(to)` means [0, to); without bounds, every
+    integer the dtype represents exactly (up to 2**mantissa for floats)."""
+    if to is None and from_ != 0:
+        from_, to = 0, from_
+    if to is None:
+        d = self._data.dtype
+        to = 2 ** (xp.finfo(d).nmant + 1) + 1 if d.kind == "f" else 2 if d.kind == "b" else \
+            int(xp.iinfo(d).max) + 1
+    if from_ >= to:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    rng = _rng(generator)
+    return _fill(self, lambda s, d: rng.integers(from_, to, s), "random_", float_only=False)
+
+
+def _bernoulli_method(self, p=None, *, generator=None):
+    return bernoulli(self, p, generator=generator)
+
+
+def _multinomial_method(self, num_samples, replacement=False, *, generator=None):
+    return multinomial(self, num_samples, replacement, generator=generator)
+
+
+METHODS = {"uniform_": uniform_, "normal_": normal_, "log_normal_": log_normal_,
+           "exponential_": exponential_, "cauchy_": cauchy_, "geometric_": geometric_,
+           "bernoulli_": bernoulli_, "random_": random_, "bernoulli": _bernoulli_method,
+           "multinomial": _multinomial_method}
+
+for _name, _fn in METHODS.items():
+    setattr(Tensor, _name, _fn)
