@@ -10,6 +10,7 @@ from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inferen
                                  is_grad_enabled, is_inference_mode_enabled)
 from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
+from . import linalg  # noqa: E402
 from . import autograd  # noqa: E402
 from . import func  # noqa: E402
 
@@ -20,3 +21,6 @@ from . import random, cuda, backends  # noqa: E402
 from .random import (Generator, default_generator, manual_seed, seed, initial_seed,  # noqa: E402
                      get_rng_state, set_rng_state, rand, rand_like, randn, randn_like, randint,
                      randint_like, randperm, normal, bernoulli, multinomial, poisson)
+from . import utils, io  # noqa: E402
+from .io import save, load  # noqa: E402
+from . import optim  # noqa: E402

@@ -79,8 +79,10 @@ class Tensor:
     # Rarely set, so class-level defaults rather than slots (keeps tensor creation cheap).
     _base = None            # the tensor whose storage this view shares
     _view_fn = None         # recreates this view from _base
+    _view_version = None    # the base's version when this view's grad_fn was derived
     _hooks = None           # gradient hooks of a leaf
     _retains_grad = False
+    __array_priority__ = 1000   # `ndarray * tensor` defers to Tensor's reflected operator
 
     # --- construction ----------------------------------------------------------------
 

@@ -232,3 +232,30 @@ def test_new_constructors():
         assert y.dtype == dp.float64 and tuple(y.shape) == shape
     assert x.new_full((2,), 7).tolist() == [7.0, 7.0]
     assert x.new_zeros(2, dtype=dp.int64).dtype == dp.int64
+
+
+# --- property-based: broadcasting of a binary op ------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@settings(max_examples=50, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=3),
+       st.integers(0, 1000))
+def test_property_broadcasting(shapes, seed):
+    (sa, sb), result = shapes.input_shapes, shapes.result_shape
+    a, b = rand(*sa, seed=seed), rand(*sb, seed=seed + 1)
+    cot = np.random.default_rng(seed).standard_normal(result)
+    grads = []
+    for lib in (dp, torch):
+        ta, tb = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        out = ta * tb - ta
+        (out * lib.tensor(cot)).sum().backward()
+        grads.append((out.detach().numpy(), ta.grad.numpy(), tb.grad.numpy()))
+    (out, ga, gb), (_, tga, tgb) = grads
+    assert out.shape == result
+    np.testing.assert_allclose(out, a * b - a, rtol=1e-12)
+    assert ga.shape == sa and gb.shape == sb
+    np.testing.assert_allclose(ga, tga, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gb, tgb, rtol=1e-10, atol=1e-12)

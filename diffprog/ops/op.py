@@ -57,13 +57,18 @@ class Op:
 
     @property
     def inputs(self):
-        """The positional arguments, checked not to have been modified in place since."""
+        """The operands, checked not to have been modified in place since forward."""
+        return tuple(self.input(i) for i in range(len(self.args)))
+
+    def input(self, i):
+        """Operand i, checked like `inputs`.  Reading only the operands a rule needs keeps
+        e.g. `y.mul_(2)` differentiable although its operand y was overwritten."""
         if self._freed:
             raise _freed_error()
-        for a, v in zip(self.args, self._versions):
-            if v is not None and a._vc[0] != v:
-                raise _modified_error(a, v, self)
-        return self.args
+        a, v = self.args[i], self._versions[i]
+        if v is not None and a._vc[0] != v:
+            raise _modified_error(a, v, self)
+        return a
 
     @property
     def output(self):
@@ -106,6 +111,8 @@ class Op:
             arrays = []
             for a in args:
                 if isinstance(a, Tensor):
+                    if a._base is not None and a._view_version != a._vc[0]:
+                        _refresh_view(a)
                     record = record or a._requires_grad
                     a = a._data
                 arrays.append(a)
@@ -118,6 +125,8 @@ class Op:
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
+            if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
+                out = xp.asarray(out)
             result = Tensor._make(out)
             if record and out.dtype.kind in "fc":
                 result._requires_grad = True
@@ -125,7 +134,7 @@ class Op:
             results = (result,)
             outs = (out,)
         else:
-            outs, results = out, []
+            outs, results = [xp.asarray(o) for o in out], []
             for i, o in enumerate(outs):
                 t = Tensor._make(o)
                 if record and o.dtype.kind in "fc":
@@ -214,6 +223,8 @@ def _promoted_arrays(cls, args):
     record, first, same, scalars = False, None, True, False
     for a in args:
         if isinstance(a, Tensor):
+            if a._base is not None and a._view_version != a._vc[0]:
+                _refresh_view(a)
             record = record or a._requires_grad
             d = a._data.dtype
             if first is None:
@@ -266,7 +277,7 @@ def _mark_views(ctx, src, results, rest, kwargs):
     for i, r in enumerate(results):
         if not xp.may_share_memory(r._data, src._data):
             continue
-        r._vc, r._base = src._vc, base
+        r._vc, r._base, r._view_version = src._vc, base, src._vc[0]
 
         def view_fn(t, i=i):
             if parent_fn is not None:
@@ -274,6 +285,16 @@ def _mark_views(ctx, src, results, rest, kwargs):
             out = cls.apply(t, *rest, **kwargs)
             return out[i] if cls.n_out != 1 else out
         r._view_fn = view_fn
+
+
+def _refresh_view(view):
+    """The base changed in place since this view's grad_fn was made: derive the view's
+    history again from the base's current one (as PyTorch does)."""
+    base = view._base
+    view._view_version = view._vc[0]
+    if base._requires_grad and state.grad_enabled:
+        fresh = view._view_fn(base)
+        view.grad_fn, view._out_nr, view._requires_grad = fresh.grad_fn, fresh._out_nr, True
 
 
 # --- forward mode ----------------------------------------------------------------------
@@ -375,6 +396,8 @@ def apply_inplace(cls, self, *args, **kwargs):
     if self._requires_grad and self.grad_fn is None and state.grad_enabled:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     base = self._base
+    if base is not None and self._view_version != self._vc[0]:
+        _refresh_view(self)
     if base is not None and base._requires_grad and base.grad_fn is None and state.grad_enabled:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")

@@ -32,6 +32,7 @@ def rebase_view(view, result):
         base.grad_fn, base._out_nr, base._requires_grad = node, 0, True
         fresh = view._view_fn(base)
         view.grad_fn, view._out_nr, view._requires_grad = fresh.grad_fn, fresh._out_nr, True
+        view._view_version = view._vc[0]
     if state.fw_level and (result._tangent is not None or base._tangent is not None):
         _rebase_tangent(view, base, result._tangent)
 

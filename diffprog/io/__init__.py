@@ -1,0 +1,5 @@
+"""Saving and loading tensors and state dicts (`diffprog.save` / `diffprog.load`)."""
+from .serialization import save, load  # noqa: F401
+from .safetensors_format import CorruptFileError  # noqa: F401
+
+__all__ = ["save", "load", "CorruptFileError"]

@@ -1,0 +1,236 @@
+"""`save` and `load`: tensors and nested containers of them, in a file that can't run code.
+
+A checkpoint is a safetensors file (see safetensors_format.py).  Its tensors are named by
+their path in the saved object (`model.fc.weight`, `state.0.exp_avg`), so a flat state
+dict is an ordinary safetensors state dict.  The container structure is a JSON document in
+the file's metadata: JSON numbers, strings, booleans, null and arrays (lists) stand for
+themselves; other values are one-key objects such as `{"tuple": [...]}`,
+`{"dict": [[key, value], ...]}` or `{"tensor": [name, requires_grad]}`.  Loading only
+parses JSON and copies bytes: nothing is unpickled.
+
+What is kept: dtypes, shapes (0-d and empty included), `requires_grad` (tensors load as
+leaves), dict/OrderedDict/list/tuple/Size, None/bool/int/float/str, dtypes, NumPy arrays
+and scalars.  A tensor object saved twice loads as one object; distinct tensors sharing
+memory (views) load as separate copies.  Other objects raise TypeError at save time.
+"""
+import collections
+import json
+import math
+import os
+import uuid
+
+import numpy as np
+
+from .. import dtypes as _dt
+from ..tensor import Size, Tensor, check_device, device
+from . import safetensors_format
+
+__all__ = ["save", "load"]
+
+STRUCTURE_KEY = "diffprog.structure"
+
+
+class _Encoder:
+    """Turns an object into a JSON-able structure plus named arrays."""
+
+    def __init__(self):
+        self.arrays = {}
+        self.tensor_names = {}      # id(tensor) -> its array's name, to store it once
+
+    def _name(self, path):
+        base = ".".join(map(str, path)) or "tensor"
+        name, n = base, 1
+        while name in self.arrays or name == "__metadata__":
+            name, n = f"{base}#{n}", n + 1
+        return name
+
+    def _array(self, a, path):
+        name = self._name(path)
+        self.arrays[name] = a
+        return name
+
+    def encode(self, obj, path=()):
+        if obj is None or isinstance(obj, (bool, int, str)):
+            return obj
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"float": repr(obj)}
+        if isinstance(obj, Tensor):
+            if id(obj) not in self.tensor_names:
+                self.tensor_names[id(obj)] = self._array(obj._data, path)
+            return {"tensor": [self.tensor_names[id(obj)], obj.requires_grad]}
+        if isinstance(obj, np.ndarray):
+            return {"ndarray": self._array(obj, path)}
+        if isinstance(obj, np.generic):
+            return {"numpy_scalar": self._array(np.asarray(obj), path)}
+        if isinstance(obj, _dt.DType):
+            return {"dtype": obj.name}
+        if isinstance(obj, dict):
+            tag = "odict" if isinstance(obj, collections.OrderedDict) else "dict"
+            return {tag: [[self.encode(k, path), self.encode(v, path + (k,))]
+                          for k, v in obj.items()]}
+        if isinstance(obj, (list, tuple)):
+            items = [self.encode(v, path + (i,)) for i, v in enumerate(obj)]
+            if isinstance(obj, list):
+                return items
+            return {"size" if isinstance(obj, Size) else "tuple": items}
+        where = "".join(f"[{p!r}]" for p in path)
+        raise TypeError(f"save: can't store an object of type {type(obj).__name__} (at obj{where}); "
+                        "supported: tensors, NumPy arrays, dict, list, tuple, str, int, float, "
+                        "bool, None")
+
+
+_CONTAINERS = {"tuple": tuple, "size": Size, "dict": dict, "odict": collections.OrderedDict}
+
+
+class _Decoder:
+    """Rebuilds what _Encoder.encode produced from the structure and the named arrays."""
+
+    def __init__(self, arrays, filename):
+        self.arrays, self.filename = arrays, filename
+        self.tensors = {}           # name -> tensor, so a tensor saved once loads once
+
+    def fail(self, reason):
+        return safetensors_format.CorruptFileError(f"load: {self.filename} is not a valid "
+                                                   f"checkpoint ({reason})")
+
+    def tensor(self, name, requires_grad=False):
+        if name not in self.tensors:
+            self.tensors[name] = _tensor(self.arrays[name], name, self.filename)
+            self.tensors[name].requires_grad_(requires_grad)
+        return self.tensors[name]
+
+    def decode(self, node):
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if isinstance(node, list):
+            return [self.decode(n) for n in node]
+        if not isinstance(node, dict) or len(node) != 1:
+            raise self.fail(f"unexpected structure node {node!r:.80}")
+        (tag, value), = node.items()
+        try:
+            if tag in _CONTAINERS:
+                return _CONTAINERS[tag](self.decode(n) for n in value)
+            if tag == "tensor":
+                return self.tensor(*value)
+            if tag == "ndarray":
+                return self.arrays[value]
+            if tag == "numpy_scalar":
+                return self.arrays[value][()]
+            if tag == "float":
+                return float(value)
+            if tag == "dtype":
+                return _dt.to_dtype(value)
+        except (KeyError, TypeError, ValueError) as e:
+            raise self.fail(f"bad {tag!r} node: {e!r}") from None
+        raise self.fail(f"unknown structure tag {tag!r}")
+
+
+def _write_atomically(path, write):
+    """Write via a temporary file in the same directory, fsync it, then rename it over
+    `path`: readers see the old file or the new one, never a partial one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:        # make the rename itself durable (not possible on every platform)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def save(obj, f, pickle_module=None, pickle_protocol=None):
+    """Save `obj` (a tensor, state dict, or nested containers of them) to `f`, a path or a
+    binary file object.  A path is written atomically.  `pickle_module` and
+    `pickle_protocol` exist for PyTorch compatibility and are ignored: nothing is pickled."""
+    encoder = _Encoder()
+    structure = encoder.encode(obj)
+    metadata = {STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False)}
+    if isinstance(f, (str, os.PathLike)):
+        _write_atomically(os.fspath(f), lambda out: safetensors_format.write(out, encoder.arrays, metadata))
+    else:
+        safetensors_format.write(f, encoder.arrays, metadata)
+
+
+def _check_map_location(map_location):
+    """Everything loads on the CPU; accept map_locations that agree (devices, dicts of
+    them, callables applied to each tensor afterwards)."""
+    if isinstance(map_location, dict):
+        for target in map_location.values():
+            check_device(target, "load")
+    elif isinstance(map_location, (str, device)):
+        check_device(map_location, "load")
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
+    """Load what `save` wrote (or any safetensors file: a dict of tensors) from a path or a
+    binary file object.
+
+    Never unpickles, whatever `weights_only` says; a corrupt or truncated file raises
+    `CorruptFileError` (a RuntimeError) naming the file.  Files written by `torch.save`
+    are recognised and refused with a clear message."""
+    _check_map_location(map_location)
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as stream:
+            return _load_stream(stream, repr(os.fspath(f)), os.fstat(stream.fileno()).st_size,
+                                map_location)
+    available = None
+    if getattr(f, "seekable", lambda: False)():
+        start = f.tell()
+        available = f.seek(0, os.SEEK_END) - start
+        f.seek(start)
+    return _load_stream(f, repr(getattr(f, "name", "<file object>")), available, map_location)
+
+
+def _tensor(a, name, filename):
+    if a.dtype not in _dt._FROM_NP:
+        raise TypeError(f"load: tensor {name!r} in {filename} has dtype {a.dtype}, which diffprog "
+                        "does not support")
+    return Tensor._make(a)
+
+
+def _load_stream(f, filename, available, map_location):
+    head = safetensors_format.read_exact(f, 8)
+    try:
+        arrays, metadata = safetensors_format.read(f, filename, head, available)
+    except safetensors_format.CorruptFileError:
+        if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+            # The place for a `load_torch` reader: torch.save's zip (or legacy pickle)
+            # files, read with an allow-listed unpickler.
+            raise RuntimeError(f"load: {filename} looks like a torch.save file (a pickle-based "
+                               "format); diffprog never unpickles. Save it with diffprog.save, or "
+                               "as safetensors, to load it here.") from None
+        raise
+    if STRUCTURE_KEY not in metadata:       # a safetensors file from elsewhere: a dict of tensors
+        obj = {name: _tensor(a, name, filename) for name, a in arrays.items()}
+    else:
+        decoder = _Decoder(arrays, filename)
+        try:
+            obj = decoder.decode(json.loads(metadata[STRUCTURE_KEY]))
+        except (ValueError, RecursionError):
+            raise decoder.fail("its structure document is not valid JSON, or nested too deeply") from None
+    return _apply_map_location(obj, map_location) if callable(map_location) else obj
+
+
+def _apply_map_location(obj, fn):
+    if isinstance(obj, Tensor):
+        return fn(obj, "cpu")
+    if isinstance(obj, dict):
+        return type(obj)((k, _apply_map_location(v, fn)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)) and not isinstance(obj, Size):
+        return type(obj)(_apply_map_location(v, fn) for v in obj)
+    return obj
