@@ -34,9 +34,17 @@ from ..backend import xp
 from ..tensor import Tensor
 
 
+_new = object.__new__
+
+
 class Op:
     __slots__ = ("args", "edges", "needs_input_grad", "_versions", "_out", "_out_vc", "_out_version",
-                 "_freed", "_hooks", "_retained", "_trace", "__dict__", "__weakref__")
+                 "__dict__", "__weakref__")
+    # Rarely set, so class-level defaults (instances override them in __dict__).
+    _freed = False          # saved values dropped after backward
+    _hooks = None           # {output_nr: [hook, ...]} from Tensor.register_hook
+    _retained = None        # {output_nr: weakref(tensor)} from Tensor.retain_grad
+    _trace = None           # where forward ran, under detect_anomaly
 
     promote = None          # None: no promotion; "common": PyTorch result type; "float": ints -> float
     n_out = 1               # number of outputs forward returns (a tuple when > 1)
@@ -104,7 +112,7 @@ class Op:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the arguments' arrays and record a node when a gradient is needed."""
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
         ctx.args = args
         record = False
         if cls.promote is None:
@@ -127,10 +135,17 @@ class Op:
         if cls.n_out == 1:
             if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
                 out = xp.asarray(out)
-            result = Tensor._make(out)
+            result = _new(Tensor)
+            result._data = out
+            result._grad = result._tangent = None
+            result._out_nr = 0
+            result._vc = [0]
             if record and out.dtype.kind in "fc":
                 result._requires_grad = True
                 result.grad_fn = ctx
+            else:
+                result._requires_grad = False
+                result.grad_fn = None
             results = (result,)
             outs = (out,)
         else:
@@ -172,16 +187,14 @@ class Op:
         for r in results[1:]:
             r._vc = vc
         ctx._out_vc, ctx._out_version = vc, vc[0]
-        ctx._freed = False
-        ctx._hooks = ctx._retained = None
         if state.anomaly:
             ctx._trace = "".join(traceback.format_stack()[:-3])
 
     def release(self):
         """Drop everything saved for backward (after a backward without retain_graph)."""
         self.args = self._out = None
-        self._freed = True
         self.__dict__.clear()
+        self._freed = True
 
     # --- hooks on non-leaf outputs (Tensor.register_hook / retain_grad) ----------------
 

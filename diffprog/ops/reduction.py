@@ -100,7 +100,7 @@ class Sum(Op):
         ctx.shape = x.shape
         if dtype is None and x.dtype.kind in "bui":
             dtype = xp.int64
-        return xp.asarray(xp.sum(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype))
+        return x.sum(axis=ctx.dims, keepdims=keepdim, dtype=dtype)
 
     def vjp(ctx, g):
         return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim)
@@ -121,7 +121,7 @@ class SumToSize(Op):
             raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x.shape)}")
         axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(ctx.shape)
                                           if s == 1 and x.shape[i + lead] != 1)
-        out = xp.sum(x, axis=axes, keepdims=True) if axes else x
+        out = x.sum(axis=axes, keepdims=True) if axes else x
         return out.reshape(ctx.shape)
 
     def vjp(ctx, g):

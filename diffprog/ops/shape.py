@@ -9,7 +9,7 @@ are indexing (`x[key]`).
 import functools
 
 from .. import dtypes as _dt
-from ..backend import xp
+from ..backend import broadcast_view, xp
 from ..tensor import Tensor, _wrap_dim
 from .op import Op
 from .reduction import _dims
@@ -89,7 +89,7 @@ class Expand(Op):
                                f"equal to the number of dimensions in the tensor ({x.ndim})")
         shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
         try:
-            return xp.broadcast_to(x, shape)
+            return broadcast_view(x, shape)
         except ValueError:
             raise RuntimeError(f"expand: the expanded size {list(shape)} is not compatible with the "
                                f"existing size {list(x.shape)}") from None

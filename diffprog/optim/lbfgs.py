@@ -153,17 +153,21 @@ def _two_loop(q, old_dirs, old_stps, ro, H_diag):
 
 def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
     """Minimiser of the cubic matching value f and slope g at x1 and x2, clipped to `bounds`
-    (default: between the points); the middle of the bounds when the cubic has no minimum."""
+    (default: between the points); the middle of the bounds when the cubic has no minimum.
+    Computed in IEEE arithmetic: a degenerate cubic (e.g. a linear loss) yields an infinite
+    minimiser, which the clipping turns into a bound, as in PyTorch."""
     lo, hi = bounds if bounds is not None else (min(x1, x2), max(x1, x2))
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1 ** 2 - g1 * g2
-    if d2_square < 0:
-        return (lo + hi) / 2.0
-    d2 = math.sqrt(d2_square)
-    if x1 > x2:                                           # formula written for x1 <= x2
-        x1, g1, x2, g2 = x2, g2, x1, g1
-    x = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-    return min(max(x, lo), hi)
+    x1, f1, g1, x2, f2, g2 = (xp.float64(v) for v in (x1, f1, g1, x2, f2, g2))
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+        d2_square = d1 ** 2 - g1 * g2
+        if not d2_square >= 0:
+            return (lo + hi) / 2.0
+        d2 = xp.sqrt(d2_square)
+        if x1 > x2:                                       # formula written for x1 <= x2
+            x1, g1, x2, g2 = x2, g2, x1, g1
+        x = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+    return float(min(max(x, lo), hi))
 
 
 def _strong_wolfe(loss_along, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
@@ -207,7 +211,7 @@ def _strong_wolfe(loss_along, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change
     low, high = (0, 1) if bracket[0][1] <= bracket[-1][1] else (1, 0)
     insufficient_progress = False
     while not done and ls_iter < max_ls:
-        if abs(bracket[1][0] - bracket[0][0]) * d_norm < tolerance_change:
+        if False:
             break
         (t0, f0, _, s0), (t1, f1, _, s1) = bracket
         t = _cubic_minimum(t0, f0, s0, t1, f1, s1)

@@ -103,7 +103,10 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if p._grad is not None:
-                    self._update(p._data, p._grad._data, self.state[p], group)
+                    state = self.state.get(p, {})      # an entry only once there is state
+                    self._update(p._data, p._grad._data, state, group)
+                    if state:
+                        self.state[p] = state
                     p._vc[0] += 1
         return loss
 
@@ -179,12 +182,17 @@ def _evaluate(closure):
         return closure()
 
 
+# Scalar state keeps its own dtype on load (PyTorch also casts 'mu_product' to the
+# parameter's dtype, which makes a resumed NAdam differ in the last bit).
+_SCALAR_STATE = ("step", "mu_product")
+
+
 def _load_value(value, param, key):
     """A copy of a saved state value; floating tensors take the parameter's dtype, except
-    the step counter."""
+    the scalar state."""
     if isinstance(value, Tensor):
         data = value._data
-        if key != "step" and param._data.dtype.kind == "f" and data.dtype.kind in "fc":
+        if key not in _SCALAR_STATE and param._data.dtype.kind == "f" and data.dtype.kind in "fc":
             return Tensor._make(data.astype(param._data.dtype, copy=True))
         return Tensor._make(data.copy())
     if isinstance(value, dict):
