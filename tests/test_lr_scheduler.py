@@ -214,6 +214,20 @@ def test_state_dict_round_trip(make):
     assert "optimizer" not in saved_sched
 
 
+@pytest.mark.parametrize("make", [
+    S(lambda L, o: L.CosineAnnealingLR(o, T_max=10, eta_min=0.01, last_epoch=4), id="Cosine"),
+    S(lambda L, o: L.StepLR(o, step_size=3, gamma=0.5, last_epoch=4), id="StepLR"),
+    S(lambda L, o: L.LambdaLR(o, lambda e: 0.9 ** e, last_epoch=4), id="LambdaLR"),
+])
+def test_resume_with_last_epoch(make):
+    """Constructed with last_epoch >= 0 (groups already hold initial_lr), as when resuming."""
+    def make_resumed(L, o):
+        for g in o.param_groups:
+            g["initial_lr"] = g["lr"] * 2
+        return make(L, o)
+    assert_same_trace(make_resumed, steps=25)
+
+
 def test_lambda_state_dict_skips_functions_keeps_callable_objects():
     class Decay:
         def __init__(self):

@@ -65,7 +65,8 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(xp.ones_like(t._data))
+            g = Tensor._make(xp.ones(t._data.shape, t._data.dtype) if t._data.ndim
+                             else xp.array(1, t._data.dtype))
         elif not isinstance(g, Tensor):
             g = Tensor._make(xp.asarray(g, dtype=t._data.dtype))
         elif g.shape != t.shape:

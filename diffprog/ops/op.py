@@ -233,43 +233,39 @@ class _AccumulateGrad:
 
 def _promoted_arrays(cls, args):
     """Operand arrays cast to PyTorch's result type, and whether any operand needs grad."""
-    record, first, same, scalars = False, None, True, False
+    record, main, mixed, scalars = False, None, False, False
+    arrays = []
     for a in args:
         if isinstance(a, Tensor):
             if a._base is not None and a._view_version != a._vc[0]:
                 _refresh_view(a)
             record = record or a._requires_grad
-            d = a._data.dtype
-            if first is None:
-                first = d
-            elif d != first:
-                same = False
+            a = a._data
+            d = a.dtype
+            if main is None or main.kind == "b":
+                main = d if main is None or d.kind != "b" else main
+            elif d != main and d.kind != "b":
+                mixed = True
         else:
             scalars = True
-    # Fast paths: one dtype throughout and no scalar of a higher category; or one
-    # floating dtype mixed only with bool tensors (masks).
-    if first is not None and (same or _float_and_bools(args)) and (first.kind in "fc" or (
-            cls.promote != "float" and not (scalars and _raises_category(args, first)))):
-        return [a._data if isinstance(a, Tensor) else a for a in args], record
+        arrays.append(a)
+    # Fast path: one dtype throughout, except perhaps bool masks alongside a floating one,
+    # and no scalar of a higher category: NumPy already computes PyTorch's result type.
+    if main is not None and not mixed and (main.kind in "fc" or (
+            cls.promote != "float" and len({x.dtype for x in arrays if hasattr(x, "dtype")}) == 1
+            and not (scalars and _raises_category(args, main)))):
+        return arrays, record
     dtype = _dt.result_type(*args)
     if cls.promote == "float" and dtype._cat < 2:
         dtype = _dt.get_default_dtype()
     npd = dtype.np
-    arrays = []
-    for a in args:
-        if isinstance(a, Tensor):
-            a = a._data
+    for i, a in enumerate(arrays):
+        if isinstance(a, xp.ndarray):
             if a.dtype != npd:
-                a = a.astype(npd)
+                arrays[i] = a.astype(npd)
         elif dtype._cat == 2 and isinstance(a, int) and not isinstance(a, bool):
-            a = float(a)
-        arrays.append(a)
+            arrays[i] = float(a)
     return arrays, record
-
-
-def _float_and_bools(args):
-    kinds = {a._data.dtype for a in args if isinstance(a, Tensor) and a._data.dtype.kind != "b"}
-    return len(kinds) == 1 and next(iter(kinds)).kind == "f"
 
 
 def _raises_category(args, npd):

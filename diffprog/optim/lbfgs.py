@@ -211,7 +211,7 @@ def _strong_wolfe(loss_along, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change
     low, high = (0, 1) if bracket[0][1] <= bracket[-1][1] else (1, 0)
     insufficient_progress = False
     while not done and ls_iter < max_ls:
-        if False:
+        if abs(bracket[1][0] - bracket[0][0]) * d_norm < tolerance_change:
             break
         (t0, f0, _, s0), (t1, f1, _, s1) = bracket
         t = _cubic_minimum(t0, f0, s0, t1, f1, s1)

@@ -296,9 +296,6 @@ class CosineAnnealingLR(LRScheduler):
         t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return self._lrs()
-        if self._step_count == 1 and t > 0:                      # resumed at epoch t
-            return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / T)) / 2
-                    for base in self.base_lrs]
         if (t - 1 - T) % (2 * T) == 0:                           # at the bottom: turn back up
             return [group["lr"] + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
                     for base, group in zip(self.base_lrs, self.optimizer.param_groups)]
@@ -475,10 +472,6 @@ class ReduceLROnPlateau(LRScheduler):
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
                 group["lr"] = new_lr
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
-        self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
 
 class CyclicLR(LRScheduler):

@@ -250,8 +250,9 @@ def descent_grad(grad, param, weight_decay, maximize, out):
 
 def add_scaled(y, x, alpha, work):
     """y += alpha * x, with `work` holding the product (`work` may be `x` if disposable)."""
-    xp.multiply(x, alpha, out=work)
-    y += work
+    if alpha != 1:
+        x = xp.multiply(x, alpha, out=work)
+    y += x
     return y
 
 
