@@ -148,6 +148,8 @@ def test_state_dict_pickles():
     fresh = dp.optim.Adam(params)
     fresh.load_state_dict(saved)
     assert_same_state(fresh, opt, dict(rtol=0, atol=0))
+    copied = pickle.loads(pickle.dumps(opt))            # the optimiser itself pickles too
+    assert_same_state(copied, opt, dict(rtol=0, atol=0))
 
 
 def test_state_dict_layout_matches_torch():

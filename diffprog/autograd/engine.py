@@ -144,18 +144,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                 if type(g) is not Tensor or g._data.shape != a._data.shape \
                         or g._data.dtype != a._data.dtype:
                     g = _fit(g, a, node)
-                target, nr = e
-                if nr is None:                               # a leaf
-                    entry = leaves.get(id(target))
-                    if entry is None:
-                        leaves[id(target)] = [target, g]
-                    else:
-                        entry[1] = entry[1] + g
-                    continue
-                slots = buffers.get(target)
-                if slots is None:
-                    slots = buffers[target] = [None] * target.n_out
-                slots[nr] = g if slots[nr] is None else slots[nr] + g
+                _add(buffers, leaves, e, g)
             if not retain_graph:
                 node.release()
     finally:
@@ -189,6 +178,7 @@ def _useful_nodes(order, wanted):
 
 
 def _add(buffers, leaves, edge, g):
+    """Sum g into the gradient buffer of the edge's target (a node output or a leaf)."""
     target, nr = edge
     if nr is None:                                   # a leaf
         entry = leaves.get(id(target))

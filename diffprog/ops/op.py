@@ -115,17 +115,16 @@ class Op:
         ctx = _new(cls)
         ctx.args = args
         record = False
-        if cls.promote is None:
-            arrays = []
-            for a in args:
-                if isinstance(a, Tensor):
-                    if a._base is not None and a._view_version != a._vc[0]:
-                        _refresh_view(a)
-                    record = record or a._requires_grad
-                    a = a._data
-                arrays.append(a)
-        else:
-            arrays, record = _promoted_arrays(cls, args)
+        arrays = []
+        for a in args:
+            if isinstance(a, Tensor):
+                if a._base is not None and a._view_version != a._vc[0]:
+                    _refresh_view(a)
+                record = record or a._requires_grad
+                a = a._data
+            arrays.append(a)
+        if cls.promote is not None:
+            _promote(cls, args, arrays)
         try:
             out = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -231,30 +230,23 @@ class _AccumulateGrad:
 
 # --- dtype promotion -------------------------------------------------------------------
 
-def _promoted_arrays(cls, args):
-    """Operand arrays cast to PyTorch's result type, and whether any operand needs grad."""
-    record, main, mixed, scalars = False, None, False, False
-    arrays = []
-    for a in args:
-        if isinstance(a, Tensor):
-            if a._base is not None and a._view_version != a._vc[0]:
-                _refresh_view(a)
-            record = record or a._requires_grad
-            a = a._data
-            d = a.dtype
-            if main is None or main.kind == "b":
-                main = d if main is None or d.kind != "b" else main
-            elif d != main and d.kind != "b":
-                mixed = True
-        else:
+def _promote(cls, args, arrays):
+    """Cast the operand arrays (in place in the list) to PyTorch's result type."""
+    main, mixed, scalars = None, False, False
+    for a in arrays:
+        d = getattr(a, "dtype", None)
+        if d is None or not isinstance(a, xp.ndarray):
             scalars = True
-        arrays.append(a)
+        elif main is None or main.kind == "b":
+            main = d if main is None or d.kind != "b" else main
+        elif d != main and d.kind != "b":
+            mixed = True
     # Fast path: one dtype throughout, except perhaps bool masks alongside a floating one,
     # and no scalar of a higher category: NumPy already computes PyTorch's result type.
     if main is not None and not mixed and (main.kind in "fc" or (
-            cls.promote != "float" and len({x.dtype for x in arrays if hasattr(x, "dtype")}) == 1
+            cls.promote != "float" and len({x.dtype for x in arrays if isinstance(x, xp.ndarray)}) == 1
             and not (scalars and _raises_category(args, main)))):
-        return arrays, record
+        return
     dtype = _dt.result_type(*args)
     if cls.promote == "float" and dtype._cat < 2:
         dtype = _dt.get_default_dtype()
@@ -265,7 +257,6 @@ def _promoted_arrays(cls, args):
                 arrays[i] = a.astype(npd)
         elif dtype._cat == 2 and isinstance(a, int) and not isinstance(a, bool):
             arrays[i] = float(a)
-    return arrays, record
 
 
 def _raises_category(args, npd):

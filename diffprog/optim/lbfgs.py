@@ -5,7 +5,6 @@ All parameters are treated as one flat vector; each `step(closure)` runs up to `
 iterations, re-evaluating the loss through the closure, and keeps the curvature history
 in `state` so the next call continues where this one stopped.
 """
-import math
 
 from ..backend import xp
 from ..tensor import Tensor

@@ -162,7 +162,7 @@ class Optimizer:
         self.param_groups = saved
 
     def __getstate__(self):
-        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+        return {k: v for k, v in self.__dict__.items() if k != "_work"}      # not the scratch
 
     def __setstate__(self, state):
         self.__dict__.update(state)
