@@ -19,6 +19,8 @@ from diffprog.autograd import forward_ad as fwAD
 
 torch = pytest.importorskip("torch")
 
+CALLS = {"check": 0, "fd": 0}      # how many comparisons ran (printed at the end of a run)
+
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=1e-5, atol=1e-5)}
 
 
@@ -78,6 +80,7 @@ def _close(a, b, tol, what):
 
 def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, tol=None, seed=0):
     """Compare forward, VJP, double VJP, JVP and finite differences; see module doc."""
+    CALLS["check"] += 1
     dtype = next((a.dtype.type for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"),
                  np.float64)
     tol = tol or TOL.get(dtype, dict(rtol=1e-3, atol=1e-3))
@@ -181,6 +184,7 @@ def _check_fd(dp_fn, args, d_in, d_g, cots, pairs, eps=1e-6):
                 vals.append(sum(float((_np(o) * c).sum()) for o, c in zip(fouts, cots)))
             flat[j] = old
             num = (vals[0] - vals[1]) / (2 * eps)
+            CALLS["fd"] += 1
             np.testing.assert_allclose(g.reshape(-1)[j], num, rtol=1e-5, atol=1e-6,
                                        err_msg=f"finite differences, input {k} element {j}")
             n_checked += 1

@@ -1,0 +1,12 @@
+"""Datasets and image transforms for vision (torchvision's `datasets` and `transforms`).
+
+    from diffprog.vision import datasets, transforms
+    train = datasets.MNIST("data", train=True, download=True, transform=transforms.ToTensor())
+
+Pillow is optional: with it, datasets return PIL images as torchvision does; without it
+they return the image as a uint8 NumPy array (H x W), which `transforms.ToTensor` accepts
+just the same.
+"""
+from . import datasets, transforms  # noqa: F401
+
+__all__ = ["datasets", "transforms"]
