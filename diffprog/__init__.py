@@ -24,3 +24,6 @@ from .random import (Generator, default_generator, manual_seed, seed, initial_se
 from . import utils, io  # noqa: E402
 from .io import save, load  # noqa: E402
 from . import optim  # noqa: E402
+from . import vision  # noqa: E402
+from . import nn  # noqa: E402
+from . import train  # noqa: E402

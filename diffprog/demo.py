@@ -1,42 +1,126 @@
-"""The demo: fit y = sin(3x) with a one-hidden-layer network by gradient descent.
+"""The demo: train a small network to read handwritten digits, end to end, offline.
 
-Written with bare tensors and autograd only, so every step is visible: forward pass,
-mean squared error, `backward()`, and a momentum update of each parameter.
+    python -m diffprog demo [--out DIR] [--epochs N] [--quick]
+    python -m diffprog demo --dataset mnist --data-root DIR     # real MNIST, 28 x 28
+
+The default data are scikit-learn's bundled digits (1,797 images of 8 x 8 pixels, no
+download): 75% for training, 25% held out for testing.  A multilayer perceptron built
+with `diffprog.nn` is trained by `optim.Adam` inside a `train.Trial`, which shows a tqdm
+progress bar, draws the learning curves to a PNG after each epoch and saves a resumable
+checkpoint; at the end the test accuracy is printed (about 97% on the digits, 98% on
+MNIST).  The held-out set also draws the validation curve; nothing is tuned on it.
 """
-import math
+import contextlib
+import os
 import time
 
 import diffprog as dp
+import diffprog.nn as nn
+from diffprog.train import Trial
+from diffprog.train.callbacks import LiveLossPlot, ModelCheckpoint
+
+EXTRA = 'pip install "diffprog[demo]"  (scikit-learn, tqdm, matplotlib)'
 
 
-def run(steps=2000, seed=0, hidden=32, lr=0.05, momentum=0.9, log_every=None):
-    dp.manual_seed(seed)
-    x = dp.linspace(-1, 1, 128).reshape(-1, 1)
-    y = (3 * x).sin() + 0.05 * dp.randn(128, 1)
+def load_digits(seed, test_fraction=0.25):
+    """scikit-learn's 8x8 digits as (x_train, y_train, x_test, y_test), pixels in [0, 1]."""
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError:
+        raise SystemExit(f"The demo trains on scikit-learn's bundled digits; install it: {EXTRA}") from None
+    images, labels = sk_load_digits(return_X_y=True)
+    x, y = dp.tensor(images / 16.0, dtype=dp.float32), dp.tensor(labels)
+    order = dp.randperm(len(x), generator=dp.Generator().manual_seed(seed))
+    n_test = int(len(x) * test_fraction)
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
 
-    w1 = (dp.randn(1, hidden) * 1.0).requires_grad_()
-    b1 = dp.zeros(hidden, requires_grad=True)
-    w2 = (dp.randn(hidden, 1) / math.sqrt(hidden)).requires_grad_()
-    b2 = dp.zeros(1, requires_grad=True)
-    params = [w1, b1, w2, b2]
-    velocity = [dp.zeros_like(p) for p in params]
 
-    log_every = log_every or max(1, steps // 10)
+def mnist_loaders(root, batch_size):
+    from diffprog.utils.data import DataLoader
+    from diffprog.vision import datasets, transforms
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,)),
+                             transforms.Lambda(lambda img: img.reshape(-1))])
+    train = datasets.MNIST(root, train=True, transform=tf)
+    test = datasets.MNIST(root, train=False, transform=tf)
+    return DataLoader(train, batch_size=batch_size, shuffle=True), DataLoader(test, batch_size=1000)
+
+
+def mlp(n_in, hidden, n_out=10):
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                         nn.Linear(hidden, n_out))
+
+
+def _one_blas_thread():
+    """Run the matrix products on one BLAS thread (with threadpoolctl installed): this
+    network's matrices are small, where OpenBLAS's threads cost more than they bring, and
+    many times more when another process keeps a core busy."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def _verbosity():
+    """1 (a tqdm bar over the epochs) with tqdm installed, else 2 (a printed line per pass)."""
+    try:
+        import tqdm  # noqa: F401
+        return 1
+    except ImportError:
+        print(f"(tqdm is not installed: plain progress lines instead of a bar; {EXTRA})")
+        return 2
+
+
+def _callbacks(out, draw_once):
+    callbacks = [ModelCheckpoint(os.path.join(out, "checkpoint.pt"))]
+    try:
+        callbacks.append(LiveLossPlot(os.path.join(out, "learning_curves.png"), draw_once=draw_once))
+    except ImportError:
+        print(f"(matplotlib is not installed: no learning-curve plot; {EXTRA})")
+    return callbacks
+
+
+def run(dataset="digits", data_root=None, out="diffprog-demo", epochs=None, quick=False, seed=0,
+        hidden=None, lr=1e-3, batch_size=None):
+    """Train, evaluate, write the plot and checkpoint into `out`; returns the test accuracy."""
     start = time.perf_counter()
-    print(f"diffprog {dp.__version__} demo: fitting sin(3x) with a 1-{hidden}-1 tanh network "
-          f"({steps} steps of SGD with momentum)")
-    for step in range(1, steps + 1):
-        pred = (x @ w1 + b1).tanh() @ w2 + b2
-        loss = ((pred - y) ** 2).mean()
-        for p in params:
-            p.grad = None
-        loss.backward()
-        with dp.no_grad():
-            for p, v in zip(params, velocity):
-                v.mul_(momentum).add_(p.grad)
-                p.sub_(lr * v)
-        if step == 1 or step % log_every == 0:
-            print(f"  step {step:5d}  loss {loss.item():.5f}")
-    final = loss.item()
-    print(f"final loss {final:.5f} (noise floor 0.0025) in {time.perf_counter() - start:.2f}s")
-    return 0
+    dp.manual_seed(seed)
+    if dataset == "digits":
+        x_train, y_train, x_test, y_test = load_digits(seed)
+        if quick:
+            x_train, y_train = x_train[:256], y_train[:256]
+        model = mlp(64, hidden or 256)
+        epochs = epochs or (3 if quick else 20)
+        what = f"scikit-learn digits, 8x8 pixels: {len(x_train)} training / {len(x_test)} test images"
+    elif dataset == "mnist":
+        train_loader, test_loader = mnist_loaders(data_root, batch_size or 128)
+        model = mlp(784, hidden or 256)
+        epochs = epochs or (1 if quick else 5)
+        what = (f"MNIST, 28x28 pixels: {len(train_loader.dataset)} training / "
+                f"{len(test_loader.dataset)} test images")
+    else:
+        raise ValueError(f"unknown dataset {dataset!r} (digits or mnist)")
+    os.makedirs(out, exist_ok=True)
+    optimizer = dp.optim.Adam(model.parameters(), lr=lr)
+    trial = Trial(model, optimizer, nn.CrossEntropyLoss(), metrics=["loss", "acc"],
+                  callbacks=_callbacks(out, draw_once=dataset == "digits"), verbose=_verbosity())
+    if dataset == "digits":
+        trial.with_train_data(x_train, y_train, batch_size=batch_size or 32)
+        trial.with_val_data(x_test, y_test, batch_size=len(x_test), shuffle=False)
+    else:
+        trial.with_generators(train_loader, val_generator=test_loader)
+        if quick:
+            trial.for_train_steps(50)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"diffprog {dp.__version__} demo: {what}")
+    print(f"model: {' -> '.join(str(m.in_features) for m in model if isinstance(m, nn.Linear))} -> 10 "
+          f"MLP ({n_params:,} parameters), Adam lr {lr}, {epochs} epochs")
+    with _one_blas_thread():
+        trial.run(epochs)
+        accuracy = trial.evaluate(verbose=0)["val_acc"]
+    print(f"test accuracy: {accuracy:.2%}   ({time.perf_counter() - start:.1f} s)")
+    print(f"learning curves and checkpoint (resume with trial.load_state_dict(diffprog.load(...))) "
+          f"in {os.path.abspath(out)}{os.sep}")
+    return accuracy

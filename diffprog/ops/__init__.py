@@ -9,7 +9,7 @@ import importlib
 from ..tensor import Tensor
 
 _MODULES = [importlib.import_module(f".{name}", __name__) for name in
-            ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc")]
+            ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc", "loss", "nn")]
 
 __all__ = []
 for _m in _MODULES:

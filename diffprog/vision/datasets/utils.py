@@ -5,7 +5,8 @@ import tempfile
 import urllib.error
 import urllib.request
 
-__all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url", "resolve_root"]
+__all__ = ["calculate_md5", "check_md5", "check_integrity", "download_url", "download_from_mirrors",
+           "resolve_root"]
 
 _CHUNK = 1 << 20
 
@@ -61,6 +62,7 @@ def download_from_mirrors(mirrors, filename, root, md5):
     errors = []
     for mirror in mirrors:
         url = mirror + filename
+        print(f"Downloading {url}", flush=True)
         try:
             return download_url(url, root, filename, md5)
         except (urllib.error.URLError, OSError, RuntimeError) as e:

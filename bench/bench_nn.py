@@ -1,0 +1,163 @@
+"""Neural-network benchmarks, diffprog vs PyTorch:
+
+1. one training step of an MLP 784-256-256-10 (batch 128, cross entropy, Adam);
+2. DataLoader throughput over the MNIST test set (10,000 images through MNIST + ToTensor,
+   batch 128) with num_workers 0 and 2;
+3. peak memory (ru_maxrss) of one MNIST training epoch of that MLP, each side in its own
+   subprocess so that neither library's allocations count against the other.
+
+    python bench/bench_nn.py [--threads 1] [--data-root DIR]   (default: $DIFFPROG_DATA)
+
+The same model code runs on both sides: `lib` is either `diffprog` or `torch`.  PyTorch
+has no MNIST dataset without torchvision, so its side uses `TorchMNIST` below, which does
+what torchvision's MNIST + ToTensor do per image (PIL image, then a float tensor / 255).
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from runner import compare, pin_threads  # noqa: E402
+
+
+def mlp(lib):
+    nn = lib.nn
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def trainer(lib, lr=1e-3):
+    """A function doing one Adam step of the MLP on a batch (x, y)."""
+    model = mlp(lib)
+    opt = lib.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = lib.nn.CrossEntropyLoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def train_step():
+    import diffprog as dp
+    import torch
+    rng = np.random.default_rng(0)
+    x = rng.random((128, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 128)
+    dp.manual_seed(0)
+    torch.manual_seed(0)
+    dp_step, torch_step = trainer(dp), trainer(torch)
+    xd, yd, xt, yt = dp.tensor(x), dp.tensor(y), torch.tensor(x), torch.tensor(y)
+    return compare("MLP 784-256-256-10 Adam step, batch 128", lambda: dp_step(xd, yd),
+                   lambda: torch_step(xt, yt), number=20, rounds=9, unit="ms")
+
+
+def read_idx(path):
+    """MNIST IDX file -> uint8 array (enough for the benchmark; the library's reader checks more)."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(raw[3]))
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(shape)
+
+
+class TorchMNIST:
+    """torchvision's MNIST(transform=ToTensor()) item path, on PyTorch."""
+
+    def __init__(self, root, train):
+        import torch
+        prefix = "train" if train else "t10k"
+        raw = os.path.join(root, "MNIST", "raw")
+        self.data = torch.from_numpy(read_idx(os.path.join(raw, f"{prefix}-images-idx3-ubyte.gz")).copy())
+        self.targets = torch.from_numpy(read_idx(os.path.join(raw, f"{prefix}-labels-idx1-ubyte.gz")).astype(np.int64))
+
+    def __getitem__(self, i):
+        import torch
+        from PIL import Image
+        img = Image.fromarray(self.data[i].numpy())
+        x = torch.from_numpy(np.array(img, copy=True)).view(28, 28, 1).permute(2, 0, 1).contiguous()
+        return x.to(torch.get_default_dtype()).div(255), int(self.targets[i])
+
+    def __len__(self):
+        return len(self.data)
+
+
+def loader_throughput(root):
+    import diffprog as dp
+    import torch
+    from diffprog.vision import datasets, transforms
+    dp_ds = datasets.MNIST(root, train=False, transform=transforms.ToTensor())
+    th_ds = TorchMNIST(root, train=False)
+    for workers in (0, 2):
+        dp_loader = dp.utils.data.DataLoader(dp_ds, batch_size=128, num_workers=workers)
+        th_loader = torch.utils.data.DataLoader(th_ds, batch_size=128, num_workers=workers)
+        d, t = compare(f"DataLoader MNIST test set, num_workers={workers}",
+                       lambda: sum(1 for _ in dp_loader), lambda: sum(1 for _ in th_loader),
+                       number=1, rounds=5, unit="ms")
+        print(f"{'':44s} diffprog {len(dp_ds) / d:9.0f} img/s torch {len(th_ds) / t:9.0f} img/s")
+
+
+def memory_child(side, root, threads):
+    """Run in a subprocess: one MNIST training epoch; print peak RSS before and after (MiB)."""
+    pin_threads(threads)
+    lib = __import__("diffprog" if side == "diffprog" else "torch")
+    lib.manual_seed(0)
+    raw = os.path.join(root, "MNIST", "raw")
+    x = lib.tensor(read_idx(os.path.join(raw, "train-images-idx3-ubyte.gz")).reshape(-1, 784)
+                   .astype(np.float32) / 255)
+    y = lib.tensor(read_idx(os.path.join(raw, "train-labels-idx1-ubyte.gz")).astype(np.int64))
+    loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(x, y), batch_size=128,
+                                       shuffle=True)
+    step = trainer(lib)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for xb, yb in loader:
+        step(xb, yb)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"before": before, "after": after}))
+
+
+def peak_memory(root, threads):
+    result = {}
+    for side in ("diffprog", "torch"):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", side, "--data-root", root,
+                              "--threads", str(threads)], capture_output=True, text=True, check=True)
+        result[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    d, t = result["diffprog"], result["torch"]
+    print(f"{'peak RSS, MNIST MLP epoch (MiB)':<44s} diffprog {d['after']:9.1f}     torch "
+          f"{t['after']:9.1f}      ratio {d['after'] / t['after']:5.2f}x")
+    print(f"{'  growth during the epoch (MiB)':<44s} diffprog {d['after'] - d['before']:9.1f}     "
+          f"torch {t['after'] - t['before']:9.1f}")
+    print(f"{'  after imports + data (MiB)':<44s} diffprog {d['before']:9.1f}     torch "
+          f"{t['before']:9.1f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--data-root", default=os.environ.get("DIFFPROG_DATA"))
+    parser.add_argument("--memory-child", choices=["diffprog", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(args.memory_child, args.data_root, args.threads)
+    import diffprog as dp
+    import torch
+    print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
+    train_step()
+    if not args.data_root or not os.path.isdir(os.path.join(args.data_root, "MNIST", "raw")):
+        print("MNIST benchmarks skipped: pass --data-root DIR (or set DIFFPROG_DATA) with MNIST/raw/")
+        return
+    loader_throughput(args.data_root)
+    peak_memory(args.data_root, args.threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""`diffprog.nn.functional` (`import diffprog.nn.functional as F`): PyTorch's functional
+neural-network API.
+
+Activations and softmax are the ops of `diffprog.ops` (re-exported here, not redefined);
+linear, layer/batch norm and embedding are the fused ops of `diffprog/ops/nn.py`; the rest
+(dropout, rms/group norm, distances, ...) are short compositions of differentiable ops.
+Losses come from `_loss_functional.py`.
+"""
+import math
+
+from ..backend import xp
+from ..creation import zeros_like
+from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
+                               logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
+                               softsign, tanh, tanhshrink, threshold, where)
+from ..ops.linalg import einsum, vector_norm
+from ..ops.nn import BatchNorm, Embedding, LayerNorm, Linear, layer_norm
+from ..ops.softmax import log_softmax, one_hot, softmax
+from ..random import rand
+from ..tensor import Tensor
+
+# --- layers ------------------------------------------------------------------------------
+
+
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias, one fused op."""
+    return Linear.apply(input, weight, bias)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., k] = input1 @ weight[k] @ input2 + bias[k]."""
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] or input2.shape[-1] != weight.shape[2]:
+        raise RuntimeError(f"bilinear: inputs of shapes {tuple(input1.shape)} and {tuple(input2.shape)} "
+                           f"don't match the weight of shape {tuple(weight.shape)} (expected "
+                           "(*, in1), (*, in2) and (out, in1, in2))")
+    y = einsum("...i,kij,...j->...k", input1, weight, input2)
+    return y + bias if bias is not None else y
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight picked by the integer ids in input (`sparse` is accepted, ignored)."""
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx %= n
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
+    return Embedding.apply(weight, input, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+
+
+def _renorm_rows(weight, ids, max_norm, norm_type):
+    """Rescale (in place, untracked) the looked-up rows whose norm exceeds max_norm."""
+    rows = xp.unique(ids._data if isinstance(ids, Tensor) else xp.asarray(ids))
+    w = weight._data
+    norms = xp.linalg.norm(w[rows], ord=norm_type, axis=1)
+    big = norms > max_norm
+    w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+    weight._vc[0] += 1
+
+
+# --- normalization -----------------------------------------------------------------------
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-05):
+    """Normalize each channel (dim 1) by the batch statistics (training: the running
+    statistics are updated in place) or by the running statistics (evaluation)."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input with at least 2 dimensions (N, C, *), "
+                         f"got shape {tuple(input.shape)}")
+    c = input.shape[1]
+    shape = (c,) + (1,) * (input.ndim - 2)          # parameters broadcast along the channels
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"batch_norm: {name} should contain {c} elements not {t.numel()}")
+    weight = weight.reshape(shape) if weight is not None else None
+    bias = bias.reshape(shape) if bias is not None else None
+    if training:
+        if input.numel() // c == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{input.shape}")
+        running = (running_mean, running_var, momentum) if (
+            running_mean is not None or running_var is not None) else None
+        dims = (0,) + tuple(range(2, input.ndim))
+        return BatchNorm.apply(input, weight, bias, dims=dims, eps=eps, running=running)
+    if running_mean is None or running_var is None:
+        raise RuntimeError("batch_norm: running_mean and running_var must be defined in evaluation mode")
+    scale = (running_var + eps).rsqrt().reshape(shape)     # an affine map per channel
+    if weight is not None:
+        scale = scale * weight
+    shift = -running_mean.reshape(shape) * scale
+    if bias is not None:
+        shift = shift + bias
+    return input * scale + shift
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing dims, times weight (eps None: the
+    dtype's machine epsilon)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise RuntimeError(f"rms_norm: given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
+    if eps is None:
+        eps = float(xp.finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return y * weight if weight is not None else y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Normalize over each group of channels (and all positions), then scale and shift per channel."""
+    n, c = input.shape[0], input.shape[1] if input.ndim > 1 else 0
+    if input.ndim < 2 or c % num_groups:
+        raise RuntimeError(f"group_norm: expected the number of channels (dim 1) to be divisible "
+                           f"by num_groups, but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    y = LayerNorm.apply(input.reshape(n, num_groups, -1), None, None, dims=(2,), eps=eps)
+    y = y.reshape(input.shape)
+    shape = (c,) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    return y + bias.reshape(shape) if bias is not None else y
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along dim."""
+    return input / vector_norm(input, p, dim, keepdim=True).clamp_min(eps)
+
+
+# --- dropout -----------------------------------------------------------------------------
+
+
+def _keep_mask(input, p, shape):
+    """A constant tensor of `shape`: 0 where dropped (probability p), 1/(1-p) where kept;
+    drawn from the default generator."""
+    u = rand(shape, dtype=input.dtype)._data
+    return Tensor._make(xp.multiply(u >= p, 0.0 if p == 1 else 1 / (1 - p), dtype=u.dtype))
+
+
+def _check_p(p):
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    mask = _keep_mask(input, p, input.shape)
+    return input.mul_(mask) if inplace else input * mask
+
+
+def _feature_dropout(input, p, training, inplace, ndim, name):
+    """Dropout of whole channels: one draw per (sample, channel), for inputs with `ndim`
+    feature dims after the channel (a batch dim in front is optional)."""
+    _check_p(p)
+    if input.ndim not in (ndim + 1, ndim + 2):
+        raise RuntimeError(f"{name}: expected a {ndim + 1}D (unbatched) or {ndim + 2}D (batched) "
+                           f"input, got shape {tuple(input.shape)}")
+    if not training or p == 0:
+        return input
+    lead = input.ndim - ndim
+    mask = _keep_mask(input, p, tuple(input.shape[:lead]) + (1,) * ndim)
+    return input.mul_(mask) if inplace else input * mask
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 1, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 2, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
+
+
+_SELU_ALPHA_SCALE = 1.7580993408473766       # selu's scale * alpha: its negative saturation
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: dropped units take selu's saturation value and an affine
+    map keeps the mean and variance of the activations."""
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input.mul_(0) if inplace else input * 0
+    keep = Tensor._make((rand(input.shape, dtype=input.dtype)._data >= p).astype(input._data.dtype))
+    a = 1 / math.sqrt((_SELU_ALPHA_SCALE ** 2 * p + 1) * (1 - p))
+    b = (keep - 1) * (_SELU_ALPHA_SCALE * a) + _SELU_ALPHA_SCALE * a * p
+    if inplace:
+        return input.mul_(keep * a).add_(b)
+    return input * (keep * a) + b
+
+
+# --- activations (beyond the ops) ----------------------------------------------------------
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def threshold_(input, threshold_value, value):
+    return threshold(input, threshold_value, value, inplace=True)
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), weight per channel (dim 1) or one for all."""
+    if weight.numel() != 1:
+        c = input.shape[1] if input.ndim > 1 else input.shape[0]
+        if weight.numel() != c:
+            raise RuntimeError(f"prelu: mismatch of parameter numbers and input channel size: "
+                               f"{weight.numel()} parameters, {c} channels (input shape "
+                               f"{tuple(input.shape)})")
+        if input.ndim > 1:
+            weight = weight.reshape((c,) + (1,) * (input.ndim - 2))
+    return where(input > 0, input, weight * input)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-input)."""
+    return softmax(-input, dim, dtype=dtype)
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), where a and b are the two halves of input along dim."""
+    if input.shape[dim] % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {dim} is size "
+                           f"{input.shape[dim]}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    return where(input.abs() > lambd, input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0."""
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax distribution; with hard, one-hot in the forward
+    pass and the soft sample's gradient (straight-through)."""
+    gumbels = -(-(1 - rand(logits.shape, dtype=logits.dtype)).log()).log()   # -log(Exp(1))
+    y = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y
+    index = y.argmax(dim, keepdim=True)
+    y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y.detach() + y
+
+
+# --- distances -----------------------------------------------------------------------------
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """<x1, x2> / (max(||x1||, eps) * max(||x2||, eps)) along dim (inputs broadcast)."""
+    n1 = vector_norm(x1, 2, dim, keepdim=True).clamp_min(eps)
+    n2 = vector_norm(x2, 2, dim, keepdim=True).clamp_min(eps)
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-06, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dimension."""
+    return vector_norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
+
+
+from ._loss_functional import *  # noqa: E402,F401,F403
+from . import _loss_functional  # noqa: E402
+
+__all__ = [
+    "linear", "bilinear", "embedding", "batch_norm", "layer_norm", "rms_norm", "group_norm",
+    "normalize", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu",
+    "celu_", "gelu", "silu", "mish", "softplus", "hardtanh", "hardtanh_", "hardsigmoid",
+    "hardswish", "logsigmoid", "softsign", "tanhshrink", "threshold", "threshold_", "prelu",
+    "glu", "hardshrink", "softshrink", "sigmoid", "tanh", "softmax", "log_softmax", "softmin",
+    "gumbel_softmax", "one_hot", "cosine_similarity", "pairwise_distance",
+]
+__all__ += _loss_functional.__all__
