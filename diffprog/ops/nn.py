@@ -36,8 +36,9 @@ class Linear(Op):
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g     # batch dims flattened
         gx = gw = gb = None
         if need_x:
-            x = ctx.args[0]
-            gx = (g2 @ ctx.input(1)).reshape(x.shape)
+            gx = g2 @ ctx.input(1)
+            if g.ndim != 2:
+                gx = gx.reshape(ctx.args[0].shape)
         if need_w:
             x = ctx.input(0)
             gw = g2.mT @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
