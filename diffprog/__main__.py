@@ -14,6 +14,7 @@ def main(argv=None):
                       help="digits: scikit-learn's bundled 8x8 digits (default); mnist: real MNIST")
     demo.add_argument("--data-root", default=None,
                       help="folder holding MNIST/raw/ (default: $DIFFPROG_DATA)")
+    demo.add_argument("--download", action="store_true", help="fetch MNIST into --data-root if missing")
     demo.add_argument("--out", default="diffprog-demo", help="output folder (default ./diffprog-demo)")
     demo.add_argument("--epochs", type=int, default=None, help="default 20 (digits), 5 (mnist)")
     demo.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
@@ -21,7 +22,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
-        accuracy = run(args.dataset, args.data_root, args.out, args.epochs, args.quick, args.seed)
+        accuracy = run(args.dataset, args.data_root, args.out, args.epochs, args.quick, args.seed,
+                       download=args.download)
         return 0 if args.quick or accuracy >= 0.95 else 1
     return 0
 

@@ -7,9 +7,11 @@ Data: `root/MNIST/raw/` (the four IDX files), root from --data-root or DIFFPROG_
 ToTensor + Normalize, DataLoader, `zero_grad` / `backward` / `step`, an evaluation pass
 under `no_grad` -- and runs unchanged with `import torch` in place of diffprog.
 
-Full run (defaults: 3 epochs, hidden 256, Adam lr 1e-3, batch 64, seed 0) on the
-development machine (2 cores, 1 BLAS thread):  test accuracy 97.8% on the 10,000 test
-images, about 30 s per epoch.  <- FIGURES PENDING
+Full run with the defaults (all 60,000 training images, 3 epochs, hidden 256, Adam lr
+1e-3, batch 64, seed 0), measured on the development machine (2 cores, 1 BLAS thread):
+test accuracy on the 10,000 test images 96.4%, 97.3%, 97.3% after epochs 1, 2, 3
+(--epochs 5: 97.7% after epoch 4, 97.4% after 5), about 5 s per epoch.  The small
+settings the tests use (2,000 training images, 1 epoch) reach about 83%.
 """
 import argparse
 import time

@@ -8,9 +8,9 @@
 * logistic: handwritten digits, is it a 3 or an 8?  (binary cross entropy on logits)
 * softmax: all ten digits, a linear layer and cross entropy.
 
-Results with the defaults (seed 0, 75/25 train/test split; well under a second each):
-linear: test R^2 0.48, weights equal the pinv solution to 1e-6; logistic: test accuracy
-98.9% (3 vs 8); softmax: test accuracy 96.7%.  <- FIGURES PENDING
+Results with the defaults (seed 0, 75/25 train/test split; about a second each): linear:
+test R^2 0.49, gradient descent's weights equal the pinv solution to 4e-7 (relative);
+logistic: test accuracy 99.0% (3 vs 8); softmax: test accuracy 96.2%.
 """
 import argparse
 

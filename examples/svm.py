@@ -11,8 +11,8 @@ classes, labels t in {-1, +1} and score f(x) = w.x + b, the loss is written out:
 With more classes the same margin idea is `nn.MultiMarginLoss` (Crammer-Singer style
 one-vs-all hinge on the class scores) plus weight decay.
 
-Defaults (400 points, 20 epochs of minibatches of 32, seed 0): test accuracy 100% for
-2 and for 3 classes, in well under a second.  <- FIGURES PENDING
+Defaults (400 points, 300 to train, 100 to test; 20 epochs of minibatches of 32; seed 0):
+test accuracy 100% with 2 and with 3 classes (seeds 0-2 alike), in about a second.
 """
 import argparse
 import math

@@ -326,3 +326,12 @@ def test_compose_lambda_order_and_repr():
         "Compose(\n    ToTensor()\n    Normalize(mean=(0.1307,), std=(0.3081,))\n)")
     with pytest.raises(TypeError, match="should be callable"):
         T.Lambda(3)
+
+
+def test_replacing_data_and_targets(fashion_root):
+    """Course-lab idiom: shrink the dataset by assigning to .data / .targets."""
+    ds = datasets.FashionMNIST(fashion_root[0])
+    ds.data, ds.targets = ds.data[:2], ds.targets[:2] + 1
+    assert len(ds) == 2 and ds[1][1] == fashion_root[1][1][1] + 1
+    ds.data[0] = 7                                        # in place: items see it
+    assert np.asarray(ds[0][0]).max() == 7

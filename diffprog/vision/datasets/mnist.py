@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from ...creation import from_numpy
+from ...creation import as_tensor
 from ...utils.data import Dataset
 from .. import _image
 from .utils import download_from_mirrors, resolve_root
@@ -75,9 +75,27 @@ class MNIST(Dataset):
         self.target_transform = target_transform
         if download:
             self.download()
-        images, labels = self._load_data()
-        self._images, self._labels = images, labels
-        self.data, self.targets = from_numpy(images), from_numpy(labels)
+        self.data, self.targets = self._load_data()
+
+    # `data` and `targets` may be replaced (e.g. `ds.data = ds.data[:1000]`, as in
+    # torchvision); items are read from NumPy views of them, which index faster.
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = as_tensor(value)
+        self._images = self._data.numpy()
+
+    @property
+    def targets(self):
+        return self._targets
+
+    @targets.setter
+    def targets(self, value):
+        self._targets = as_tensor(value)
+        self._labels = self._targets.numpy()
 
     @property
     def raw_folder(self):
@@ -128,7 +146,7 @@ class MNIST(Dataset):
         if labels.ndim != 1 or len(labels) != len(images):
             raise RuntimeError(f"{label_file}: expected {len(images)} labels, got shape "
                                f"{labels.shape}")
-        return images, labels.astype(np.int64)
+        return as_tensor(images), as_tensor(labels.astype(np.int64))
 
     def __getitem__(self, index):
         img, target = self._images[index], int(self._labels[index])
