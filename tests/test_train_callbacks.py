@@ -243,7 +243,7 @@ def test_schedulers_per_epoch_and_per_batch():
     used = []
     record = decorators.on_sample(lambda s: used.append(s[tb.OPTIMIZER].param_groups[0]["lr"]))
     trial([callbacks.OneCycleLR(max_lr=1.0, total_steps=6), record]).run(3)
-    import torch
+    torch = pytest.importorskip("torch")
     ref = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     sched = torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=1.0, total_steps=6)
     expected = []
