@@ -27,3 +27,4 @@ from . import optim  # noqa: E402
 from . import vision  # noqa: E402
 from . import nn  # noqa: E402
 from . import train  # noqa: E402
+from . import distributions  # noqa: E402

@@ -33,6 +33,9 @@ class _Dependent(Constraint):
     def __init__(self, *, is_discrete=False, event_dim=0):
         self.is_discrete, self.event_dim = is_discrete, event_dim
 
+    def __call__(self, *, is_discrete=False, event_dim=0):
+        return _Dependent(is_discrete=is_discrete, event_dim=event_dim)
+
     def check(self, value):
         raise ValueError("Cannot determine validity of dependent constraint")
 
@@ -47,6 +50,10 @@ class dependent_property(property):
     def __init__(self, fn=None, *, is_discrete=False, event_dim=0):
         super().__init__(fn)
         self.is_discrete, self.event_dim = is_discrete, event_dim
+
+    def __call__(self, fn):
+        """Used as `@dependent_property(is_discrete=..., event_dim=...)`."""
+        return dependent_property(fn, is_discrete=self.is_discrete, event_dim=self.event_dim)
 
 
 class _Real(Constraint):

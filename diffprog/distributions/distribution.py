@@ -51,7 +51,7 @@ def sum_rightmost(value, dim):
 
 
 def clamp_probs(probs):
-    eps = _dt.finfo(probs.dtype).eps
+    eps = float(np.finfo(probs.dtype.np).eps)
     return probs.clamp(min=eps, max=1 - eps)
 
 
@@ -110,15 +110,18 @@ class Distribution:
         return self._event_shape
 
     def expand(self, batch_shape, _instance=None):
-        """The same distribution with parameters broadcast to `batch_shape`."""
-        batch_shape = Size(batch_shape)
+        """The same distribution with its batch broadcast to `batch_shape` (views, no copies):
+        every tensor attribute whose leading dimensions are the batch is expanded, and inner
+        distributions (Beta's Dirichlet, Independent's base, ...) recursively."""
+        old, new_batch = tuple(self._batch_shape), tuple(batch_shape)
         new = object.__new__(type(self))
-        for name in self.arg_constraints:
-            if name in self.__dict__:
-                value = self.__dict__[name]
-                setattr(new, name, value.expand(tuple(batch_shape) + tuple(value.shape[len(self.batch_shape):])))
-        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
+        for name, value in self.__dict__.items():
+            if isinstance(value, Tensor) and tuple(value.shape[:len(old)]) == old:
+                value = value.expand(new_batch + tuple(value.shape[len(old):]))
+            elif isinstance(value, Distribution):
+                value = value.expand(new_batch + tuple(value.batch_shape[len(old):]))
+            new.__dict__[name] = value
+        new._batch_shape = Size(new_batch)
         return new
 
     # --- sampling ------------------------------------------------------------------------
