@@ -101,9 +101,11 @@ def _topological(root_nodes):
 
 def _run(roots, retain_graph, create_graph, inputs):
     buffers = {}              # node -> list of summed gradients, one per output
+    owned = None if create_graph or state.fw_level else set()   # sums it may add into in place
     leaves = {}               # id(leaf) -> [leaf, summed gradient]
     for t, g in roots:
-        _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g)
+        _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g,
+             owned)
     order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None])
 
     # With `inputs`, capture the gradient of each and skip nodes that cannot reach one.
@@ -124,6 +126,8 @@ def _run(roots, retain_graph, create_graph, inputs):
             grads = buffers.pop(node, None)
             if grads is None or (wanted is not None and node not in useful):
                 continue
+            if owned:                # handed on now: a vjp may pass them through unchanged
+                owned.difference_update(id(g) for g in grads)
             if node._hooks or node._retained:
                 grads = _node_hooks(node, grads)
             if wanted is not None:
@@ -144,7 +148,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                 if type(g) is not Tensor or g._data.shape != a._data.shape \
                         or g._data.dtype != a._data.dtype:
                     g = _fit(g, a, node)
-                _add(buffers, leaves, e, g)
+                _add(buffers, leaves, e, g, owned)
             if not retain_graph:
                 node.release()
     finally:
@@ -177,7 +181,7 @@ def _useful_nodes(order, wanted):
     return useful
 
 
-def _add(buffers, leaves, edge, g):
+def _add(buffers, leaves, edge, g, owned):
     """Sum g into the gradient buffer of the edge's target (a node output or a leaf)."""
     target, nr = edge
     if nr is None:                                   # a leaf
@@ -185,12 +189,25 @@ def _add(buffers, leaves, edge, g):
         if entry is None:
             leaves[id(target)] = [target, g]
         else:
-            entry[1] = entry[1] + g
+            entry[1] = _sum(entry[1], g, owned)
         return
     slots = buffers.get(target)
     if slots is None:
         slots = buffers[target] = [None] * target.n_out
-    slots[nr] = g if slots[nr] is None else slots[nr] + g
+    slots[nr] = g if slots[nr] is None else _sum(slots[nr], g, owned)
+
+
+def _sum(a, b, owned):
+    """a + b; without create_graph (owned is a set), in place into sums the engine made
+    itself, so a weight used at every step of a sequence costs one buffer, not one a step."""
+    if owned is None:
+        return a + b
+    if id(a) in owned:
+        a._data += b._data
+        return a
+    s = Tensor._make(a._data + b._data)
+    owned.add(id(s))
+    return s
 
 
 def _fit(g, a, node):

@@ -309,3 +309,17 @@ __all__ = [
     "gumbel_softmax", "one_hot", "cosine_similarity", "pairwise_distance",
 ]
 __all__ += _loss_functional.__all__
+from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402
+                        conv_transpose3d, fold, unfold)
+from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: E402
+                        adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, local_response_norm,
+                        lp_pool1d, lp_pool2d, max_pool1d, max_pool2d, max_unpool2d, pad, pixel_shuffle,
+                        pixel_unshuffle)
+
+__all__ += [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "fold", "unfold", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+    "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "interpolate", "local_response_norm",
+    "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool2d", "max_unpool2d", "pad", "pixel_shuffle",
+    "pixel_unshuffle",
+]

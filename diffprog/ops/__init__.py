@@ -9,7 +9,8 @@ import importlib
 from ..tensor import Tensor
 
 _MODULES = [importlib.import_module(f".{name}", __name__) for name in
-            ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc", "loss", "nn")]
+            ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc",
+             "loss", "nn", "conv", "pool", "rnn")]
 
 __all__ = []
 for _m in _MODULES:

@@ -1,0 +1,419 @@
+"""Convolutions (1d/2d/3d, transposed) and unfold/fold, one N-d implementation.
+
+Forward is im2col + GEMM: a strided view of the zero-padded input holds every window,
+copied once (batch chunk by batch chunk, so temporaries stay bounded) into
+(n, groups, C/g * prod(K), L) columns and multiplied by the weight (groups, O/g, C/g * prod(K)).
+
+Three ops share one trilinear form T(x, w, gy) = <conv(x, w), gy>, so each one's VJP is
+made of the others and double backward works to any order:
+
+    Conv(x, w)            = y    VJP: x <- ConvTranspose(gy, w),  w <- ConvWeight(x, gy)
+    ConvTranspose(gy, w)  = x    VJP: gy <- Conv(gx, w),          w <- ConvWeight(gx, gy)
+    ConvWeight(x, gy)     = w    VJP: x <- ConvTranspose(gy, gw), gy <- Conv(x, gw)
+
+All are bilinear, so a JVP is the op applied to one tangent at a time.  ConvTranspose
+scatters its columns back with col2im: one strided slice add per kernel offset.
+Unfold (im2col) and Fold (col2im) are each other's adjoint.
+"""
+import math
+
+from ..backend import xp
+from ..tensor import Tensor
+from .op import Op
+
+_CHUNK = 1 << 22       # elements of one im2col temporary (batch chunks keep it below this)
+
+
+# --- array helpers --------------------------------------------------------------------------
+
+def _out_size(size, ksize, stride, padding, dilation):
+    return tuple((s + lo + hi - d * (k - 1) - 1) // st + 1
+                 for s, k, st, (lo, hi), d in zip(size, ksize, stride, padding, dilation))
+
+
+def _windows(x, ksize, out, stride, padding, dilation):
+    """(N, C, *K, *out) read-only view of every window of the zero-padded x."""
+    if any(lo or hi for lo, hi in padding):
+        x = xp.pad(x, ((0, 0), (0, 0)) + tuple(padding))
+    st = x.strides
+    strides = st[:2] + tuple(s * d for s, d in zip(st[2:], dilation)) + \
+        tuple(s * t for s, t in zip(st[2:], stride))
+    return xp.lib.stride_tricks.as_strided(x, x.shape[:2] + tuple(ksize) + tuple(out), strides,
+                                           writeable=False)
+
+
+def _batches(n, per_sample):
+    step = max(1, _CHUNK // max(per_sample, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _cols(win, groups):
+    """im2col: windows (n, C, *K, *out) -> (n, groups, C/g * prod(K), L), one copy."""
+    return win.reshape(win.shape[0], groups, -1, math.prod(win.shape[2 + (win.ndim - 2) // 2:]))
+
+
+def _grouped(gy, groups):
+    """(n, O, *out) -> (n, groups, O/g, L), a view."""
+    return gy.reshape(gy.shape[0], groups, gy.shape[1] // groups, -1)
+
+
+def _col2im(buf, cols, ksize, stride, dilation):
+    """col2im: add the columns (n, C, *K, *out) of each kernel offset into buf (n, C, *padded)."""
+    out = cols.shape[2 + len(ksize):]
+    for k in xp.ndindex(*ksize):
+        idx = tuple(slice(i * d, i * d + t * (o - 1) + 1, t) for i, d, t, o in zip(k, dilation, stride, out))
+        buf[(slice(None), slice(None)) + idx] += cols[(slice(None), slice(None)) + k]
+
+
+def _crop(buf, padding):
+    return buf[(slice(None), slice(None)) + tuple(slice(lo, buf.shape[2 + i] - hi)
+                                                  for i, (lo, hi) in enumerate(padding))]
+
+
+def _channels_bias(b, nd):
+    """A bias (C,) as (C, 1, ..., 1) against (N, C, *spatial)."""
+    return b.reshape((b.shape[0],) + (1,) * nd)
+
+
+# --- the three ops ----------------------------------------------------------------------------
+
+class _ConvBase(Op):
+    def geometry(ctx, stride, padding, dilation, groups):
+        ctx.geom = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+class Conv(_ConvBase):
+    """y = correlation of x (N, C, *S) with w (O, C/g, *K), plus b (O,); `out` fixes the
+    output size (a transposed convolution's VJP reads only its first windows)."""
+
+    def forward(ctx, x, w, b=None, *, stride, padding, dilation, groups, out=None):
+        ctx.geometry(stride, padding, dilation, groups)
+        ksize = w.shape[2:]
+        out = out or _out_size(x.shape[2:], ksize, stride, padding, dilation)
+        win = _windows(x, ksize, out, stride, padding, dilation)
+        n, o = x.shape[0], w.shape[0]
+        y = xp.empty((n, o) + tuple(out), dtype=x.dtype)
+        w3 = w.reshape(groups, o // groups, -1)
+        batches = _batches(n, w3.shape[2] * groups * math.prod(out))
+        for sl in batches:          # one GEMM per sample: skinny GEMMs are slow in BLAS
+            cols = _cols(win[sl], groups)
+            xp.matmul(w3, cols, out=_grouped(y[sl], groups))
+        ctx.cols = cols if len(batches) == 1 else None     # reused by the weight gradient
+        if b is not None:
+            y += _channels_bias(b, len(out))
+        return y
+
+    def vjp(ctx, g):
+        need_x, need_w, need_b = ctx.needs_input_grad + (False,) * (3 - len(ctx.args))
+        x, w = ctx.args[0], ctx.args[1]
+        gx = ConvTranspose.apply(g, ctx.input(1), size=x.shape[2:], **ctx.geom) if need_x else None
+        gw = ConvWeight.apply(ctx.input(0), g, ksize=w.shape[2:], cols=ctx.cols, **ctx.geom) \
+            if need_w else None
+        gb = g.sum((0,) + tuple(range(2, g.ndim))) if need_b else None
+        return (gx, gw, gb)[:len(ctx.args)]
+
+    def jvp(ctx, dx, dw, db=None):
+        x, w, b = ctx.args + (None,) * (3 - len(ctx.args))
+        out = ctx.output.shape[2:]
+        dy = Conv.apply(dx, w, out=out, **ctx.geom) + Conv.apply(x, dw, out=out, **ctx.geom)
+        return dy + db.reshape(_channels_bias(db, len(out)).shape) if b is not None else dy
+
+
+class ConvTranspose(_ConvBase):
+    """The adjoint of Conv in x: gy (N, O, *out) and w (O, C/g, *K) give (N, C, *size),
+    plus b (C,)."""
+    op_name = "conv_transpose"
+
+    def forward(ctx, gy, w, b=None, *, size, stride, padding, dilation, groups):
+        ctx.geometry(stride, padding, dilation, groups)
+        n, o = gy.shape[:2]
+        ksize, out, c = w.shape[2:], gy.shape[2:], w.shape[1] * groups
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+        buf = xp.zeros((n, c) + padded, dtype=gy.dtype)
+        wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+        for sl in _batches(n, wt.shape[1] * groups * math.prod(out)):
+            cols = xp.matmul(wt, _grouped(gy[sl], groups))
+            _col2im(buf[sl], cols.reshape((sl.stop - sl.start, c) + ksize + out), ksize, stride, dilation)
+        y = _crop(buf, padding)
+        if b is not None:
+            y += _channels_bias(b, len(out))
+        return y
+
+    def vjp(ctx, g):
+        need_gy, need_w, need_b = ctx.needs_input_grad + (False,) * (3 - len(ctx.args))
+        gy, w = ctx.args[0], ctx.args[1]
+        ggy = Conv.apply(g, ctx.input(1), out=gy.shape[2:], **ctx.geom) if need_gy else None
+        gw = ConvWeight.apply(g, ctx.input(0), ksize=w.shape[2:], **ctx.geom) if need_w else None
+        gb = g.sum((0,) + tuple(range(2, g.ndim))) if need_b else None
+        return (ggy, gw, gb)[:len(ctx.args)]
+
+    def jvp(ctx, dgy, dw, db=None):
+        gy, w, b = ctx.args + (None,) * (3 - len(ctx.args))
+        size = ctx.output.shape[2:]
+        dy = (ConvTranspose.apply(dgy, w, size=size, **ctx.geom)
+              + ConvTranspose.apply(gy, dw, size=size, **ctx.geom))
+        return dy + db.reshape(_channels_bias(db, len(size)).shape) if b is not None else dy
+
+
+class ConvWeight(_ConvBase):
+    """The adjoint of Conv in w: x (N, C, *S) and gy (N, O, *out) give (O, C/g, *ksize)."""
+    op_name = "conv_weight"
+
+    def forward(ctx, x, gy, *, ksize, stride, padding, dilation, groups, cols=None):
+        """`cols`: x's im2col matrix when the forward convolution kept it."""
+        ctx.geometry(stride, padding, dilation, groups)
+        n, o = gy.shape[:2]
+        out = gy.shape[2:]
+        win = _windows(x, ksize, out, stride, padding, dilation)
+        cg = x.shape[1] // groups
+        gw = xp.zeros((groups, o // groups, cg * math.prod(ksize)), dtype=x.dtype)
+        for sl in _batches(n, x.shape[1] * math.prod(ksize) * math.prod(out)):
+            c = cols if cols is not None else _cols(win[sl], groups)
+            gw += xp.matmul(_grouped(gy[sl], groups), c.transpose(0, 1, 3, 2)).sum(0)
+        return gw.reshape((o, cg) + tuple(ksize))
+
+    def vjp(ctx, g):
+        need_x, need_gy = ctx.needs_input_grad
+        x, gy = ctx.args
+        gx = ConvTranspose.apply(ctx.input(1), g, size=x.shape[2:], **ctx.geom) if need_x else None
+        ggy = Conv.apply(ctx.input(0), g, out=gy.shape[2:], **ctx.geom) if need_gy else None
+        return gx, ggy
+
+    def jvp(ctx, dx, dgy):
+        x, gy = ctx.args
+        ksize = ctx.output.shape[2:]
+        return (ConvWeight.apply(dx, gy, ksize=ksize, **ctx.geom)
+                + ConvWeight.apply(x, dgy, ksize=ksize, **ctx.geom))
+
+
+# --- unfold / fold (im2col / col2im as in nn.functional) ----------------------------------
+
+class Unfold(Op):
+    """(N, C, *S) -> (N, C * prod(K), L): every window as a column."""
+
+    def forward(ctx, x, *, ksize, stride, padding, dilation):
+        ctx.geom = dict(ksize=ksize, stride=stride, padding=padding, dilation=dilation)
+        ctx.size = x.shape[2:]
+        out = _out_size(x.shape[2:], ksize, stride, padding, dilation)
+        win = _windows(x, ksize, out, stride, padding, dilation)
+        return win.reshape(x.shape[0], x.shape[1] * math.prod(ksize), -1)
+
+    def vjp(ctx, g):
+        return Fold.apply(g, size=ctx.size, **ctx.geom)
+
+    def jvp(ctx, dx):
+        return Unfold.apply(dx, **ctx.geom)
+
+
+class Fold(Op):
+    """(N, C * prod(K), L) -> (N, C, *size): columns summed back into place."""
+
+    def forward(ctx, cols, *, size, ksize, stride, padding, dilation):
+        ctx.geom = dict(ksize=ksize, stride=stride, padding=padding, dilation=dilation)
+        ctx.size = size
+        out = _out_size(size, ksize, stride, padding, dilation)
+        n, c = cols.shape[0], cols.shape[1] // math.prod(ksize)
+        buf = xp.zeros((n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(size, padding)), dtype=cols.dtype)
+        _col2im(buf, cols.reshape((n, c) + tuple(ksize) + out), ksize, stride, dilation)
+        return _crop(buf, padding)
+
+    def vjp(ctx, g):
+        return Unfold.apply(g, **ctx.geom)
+
+    def jvp(ctx, dcols):
+        return Fold.apply(dcols, size=ctx.size, **ctx.geom)
+
+
+# --- argument handling ------------------------------------------------------------------------
+
+def _tuple(v, d, what, name):
+    t = tuple(v) if isinstance(v, (tuple, list)) else (v,) * d
+    if len(t) != d or not all(isinstance(i, int) for i in t):
+        raise RuntimeError(f"{name}: expected {what} to be a single integer or a tuple of {d} "
+                           f"integers, got {v!r}")
+    return t
+
+
+def _pairs(padding, ksize, stride, dilation, name):
+    """Padding as (low, high) per spatial dim; 'same' puts any odd extra on the high side."""
+    d = len(ksize)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding != "same":
+            raise ValueError(f"{name}: invalid padding string {padding!r}, should be one of "
+                             f"'valid' or 'same'")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        totals = [dl * (k - 1) for dl, k in zip(dilation, ksize)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    pad = _tuple(padding, d, "padding", name)
+    if any(p < 0 for p in pad):
+        raise RuntimeError(f"{name}: negative padding {pad} is not supported")
+    return tuple((p, p) for p in pad)
+
+
+def _check_dtypes(name, x, w, b):
+    dts = [x.dtype, w.dtype] + ([b.dtype] if b is not None else [])
+    if not x.is_floating_point() or len(set(dts)) != 1:
+        raise RuntimeError(f"{name}: expected floating point input, weight and bias of the same "
+                           f"dtype, got " + ", ".join(t.name for t in dts))
+
+
+def _batched(name, x, d):
+    if x.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"{name}: expected {d + 1}D (unbatched) or {d + 2}D (batched) input, "
+                           f"got input of shape {tuple(x.shape)}")
+    return x.ndim == d + 2
+
+
+def _convnd(d, input, weight, bias, stride, padding, dilation, groups):
+    name = f"conv{d}d"
+    batched = _batched(name, input, d)
+    x = input if batched else input.unsqueeze(0)
+    if weight.ndim != d + 2:
+        raise RuntimeError(f"{name}: expected weight of {d + 2} dims (out_channels, in_channels/groups, "
+                           f"*kernel_size), got {tuple(weight.shape)}")
+    _check_dtypes(name, x, weight, bias)
+    stride, dilation = _tuple(stride, d, "stride", name), _tuple(dilation, d, "dilation", name)
+    if min(stride) < 1 or min(dilation) < 1 or groups < 1:
+        raise RuntimeError(f"{name}: stride, dilation and groups must be positive, got stride={stride}, "
+                           f"dilation={dilation}, groups={groups}")
+    o, ksize = weight.shape[0], tuple(weight.shape[2:])
+    if o % groups:
+        raise RuntimeError(f"{name}: expected weight {tuple(weight.shape)} to have out_channels "
+                           f"divisible by groups={groups}")
+    if x.shape[1] != weight.shape[1] * groups:
+        raise RuntimeError(f"{name}: expected input with {weight.shape[1] * groups} channels, got "
+                           f"{tuple(input.shape)} (weight {tuple(weight.shape)}, groups={groups})")
+    if bias is not None and tuple(bias.shape) != (o,):
+        raise RuntimeError(f"{name}: expected bias of shape ({o},), got {tuple(bias.shape)}")
+    pads = _pairs(padding, ksize, stride, dilation, name)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
+    span = tuple(dl * (k - 1) + 1 for dl, k in zip(dilation, ksize))
+    if any(k > s for k, s in zip(span, padded)):
+        raise RuntimeError(f"{name}: kernel size {ksize} (dilated {span}) is larger than the padded "
+                           f"input size {padded} (input {tuple(input.shape)})")
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = Conv.apply(*args, stride=stride, padding=pads, dilation=dilation, groups=groups)
+    return y if batched else y.squeeze(0)
+
+
+def _conv_transposend(d, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    name = f"conv_transpose{d}d"
+    batched = _batched(name, input, d)
+    x = input if batched else input.unsqueeze(0)
+    if weight.ndim != d + 2:
+        raise RuntimeError(f"{name}: expected weight of {d + 2} dims (in_channels, out_channels/groups, "
+                           f"*kernel_size), got {tuple(weight.shape)}")
+    _check_dtypes(name, x, weight, bias)
+    stride, dilation = _tuple(stride, d, "stride", name), _tuple(dilation, d, "dilation", name)
+    pad = _tuple(padding, d, "padding", name)
+    opad = _tuple(output_padding, d, "output_padding", name)
+    if min(stride) < 1 or min(dilation) < 1 or groups < 1 or min(pad) < 0:
+        raise RuntimeError(f"{name}: stride, dilation, groups must be positive and padding non-negative, "
+                           f"got stride={stride}, padding={pad}, dilation={dilation}, groups={groups}")
+    if any(not 0 <= p < max(s, dl) for p, s, dl in zip(opad, stride, dilation)):
+        raise RuntimeError(f"{name}: output padding {opad} must be smaller than either stride {stride} "
+                           f"or dilation {dilation}")
+    c, ksize = weight.shape[0], tuple(weight.shape[2:])
+    if c % groups or x.shape[1] != c:
+        raise RuntimeError(f"{name}: expected input with {c} channels (weight {tuple(weight.shape)}, "
+                           f"groups={groups}), got {tuple(input.shape)}")
+    o = weight.shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (o,):
+        raise RuntimeError(f"{name}: expected bias of shape ({o},), got {tuple(bias.shape)}")
+    size = tuple((i - 1) * s - 2 * p + dl * (k - 1) + 1 + op
+                 for i, s, p, dl, k, op in zip(x.shape[2:], stride, pad, dilation, ksize, opad))
+    if any(s < 1 for s in size):
+        raise RuntimeError(f"{name}: output size {size} is too small (input {tuple(input.shape)}, "
+                           f"weight {tuple(weight.shape)})")
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = ConvTranspose.apply(*args, size=size, stride=stride, padding=tuple((p, p) for p in pad),
+                            dilation=dilation, groups=groups)
+    return y if batched else y.squeeze(0)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd(1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _convnd(3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transposend(1, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transposend(2, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _conv_transposend(3, input, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def _fold_args(name, ksize, dilation, padding, stride):
+    """unfold/fold options (2-d, as in PyTorch) as the ops' keywords."""
+    ksize, dilation = _tuple(ksize, 2, "kernel_size", name), _tuple(dilation, 2, "dilation", name)
+    pad, stride = _tuple(padding, 2, "padding", name), _tuple(stride, 2, "stride", name)
+    return dict(ksize=ksize, stride=stride, padding=tuple((p, p) for p in pad), dilation=dilation)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding blocks of a (N, C, H, W) (or unbatched (C, H, W)) input as columns
+    (N, C * kh * kw, L) (nn.functional.unfold)."""
+    batched = _batched("unfold", input, 2)
+    x = input if batched else input.unsqueeze(0)
+    geom = _fold_args("unfold", kernel_size, dilation, padding, stride)
+    out = _out_size(x.shape[2:], **geom)
+    if any(o < 1 for o in out):
+        raise RuntimeError(f"unfold: kernel size {geom['ksize']} with dilation {geom['dilation']} does not "
+                           f"fit in the padded input {tuple(input.shape)} (padding {padding})")
+    y = Unfold.apply(x, **geom)
+    return y if batched else y.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum columns (N, C * kh * kw, L) back into a (N, C, *output_size) tensor (nn.functional.fold)."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"fold: expected 2D (unbatched) or 3D (batched) input, got {tuple(input.shape)}")
+    batched = input.ndim == 3
+    x = input if batched else input.unsqueeze(0)
+    geom = _fold_args("fold", kernel_size, dilation, padding, stride)
+    size = _tuple(output_size, 2, "output_size", "fold")
+    k = math.prod(geom["ksize"])
+    blocks = math.prod(_out_size(size, **geom))
+    if x.shape[1] % k or x.shape[2] != blocks:
+        raise RuntimeError(f"fold: expected input of shape (N, C * {k}, {blocks}) for output size {size} "
+                           f"and kernel size {geom['ksize']}, got {tuple(input.shape)}")
+    y = Fold.apply(x, size=size, **geom)
+    return y if batched else y.squeeze(0)
+
+
+# --- non-zero padding modes of the conv layers ------------------------------------------------
+
+_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_mode(x, pads, mode):
+    """Pad the trailing spatial dims of x by (low, high) pairs with reflect/replicate/circular
+    values: an index_select per dim, so it is differentiable (to any order)."""
+    nd = len(pads)
+    for i, (lo, hi) in enumerate(pads):
+        size = x.shape[x.ndim - nd + i]
+        if mode != "replicate" and (lo > size or hi > size or (mode == "reflect" and max(lo, hi) >= size)):
+            raise RuntimeError(f"pad ({mode}): padding {pads} is too large for input of shape {tuple(x.shape)}")
+        idx = xp.pad(xp.arange(size), (lo, hi), mode=_MODES[mode])
+        x = x.index_select(x.ndim - nd + i, Tensor._make(idx))
+    return x
+
+
+METHODS = {}
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
