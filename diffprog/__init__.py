@@ -28,3 +28,4 @@ from . import vision  # noqa: E402
 from . import nn  # noqa: E402
 from . import train  # noqa: E402
 from . import distributions  # noqa: E402
+from . import relax  # noqa: E402

@@ -6,7 +6,8 @@ dict is an ordinary safetensors state dict.  The container structure is a JSON d
 the file's metadata: JSON numbers, strings, booleans, null and arrays (lists) stand for
 themselves; other values are one-key objects such as `{"tuple": [...]}`,
 `{"dict": [[key, value], ...]}` or `{"tensor": [name, requires_grad]}`.  Loading only
-parses JSON and copies bytes: nothing is unpickled.
+parses JSON and copies bytes: nothing is unpickled.  (`load` also reads `torch.save`
+files, with the allow-listed unpickler of torch_format.py.)
 
 What is kept: dtypes, shapes (0-d and empty included), `requires_grad` (tensors load as
 leaves), dict/OrderedDict/list/tuple/Size, None/bool/int/float/str, dtypes, NumPy arrays
@@ -23,7 +24,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..tensor import Size, Tensor, check_device, device
-from . import safetensors_format
+from . import safetensors_format, torch_format
 
 __all__ = ["save", "load"]
 
@@ -180,9 +181,10 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     """Load what `save` wrote (or any safetensors file: a dict of tensors) from a path or a
     binary file object.
 
-    Never unpickles, whatever `weights_only` says; a corrupt or truncated file raises
-    `CorruptFileError` (a RuntimeError) naming the file.  Files written by `torch.save`
-    are recognised and refused with a clear message."""
+    A corrupt or truncated file raises `CorruptFileError` (a RuntimeError) naming the
+    file.  Files written by `torch.save` (zip or legacy format) are read by
+    `torch_format` with an allow-listed unpickler, whatever `weights_only` says: tensors
+    and plain containers only, anything else raises `pickle.UnpicklingError`."""
     _check_map_location(map_location)
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as stream:
@@ -204,16 +206,18 @@ def _tensor(a, name, filename):
 
 
 def _load_stream(f, filename, available, map_location):
+    start = f.tell() if getattr(f, "seekable", lambda: False)() else None
     head = safetensors_format.read_exact(f, 8)
+    if head.startswith(b"PK\x03\x04"):        # torch.save's zip format
+        return _torch_file(f, filename, head, map_location)
     try:
         arrays, metadata = safetensors_format.read(f, filename, head, available)
     except safetensors_format.CorruptFileError:
-        if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
-            # The place for a `load_torch` reader: torch.save's zip (or legacy pickle)
-            # files, read with an allow-listed unpickler.
-            raise RuntimeError(f"load: {filename} looks like a torch.save file (a pickle-based "
-                               "format); diffprog never unpickles. Save it with diffprog.save, or "
-                               "as safetensors, to load it here.") from None
+        if head.startswith(b"\x80"):           # a pickle: torch.save's legacy format?
+            if start is not None:
+                f.seek(start)
+                head = b""
+            return _torch_file(f, filename, head, map_location)
         raise
     if STRUCTURE_KEY not in metadata:       # a safetensors file from elsewhere: a dict of tensors
         obj = {name: _tensor(a, name, filename) for name, a in arrays.items()}
@@ -223,6 +227,12 @@ def _load_stream(f, filename, available, map_location):
             obj = decoder.decode(json.loads(metadata[STRUCTURE_KEY]))
         except (ValueError, RecursionError):
             raise decoder.fail("its structure document is not valid JSON, or nested too deeply") from None
+    return _apply_map_location(obj, map_location) if callable(map_location) else obj
+
+
+def _torch_file(f, filename, head, map_location):
+    """A torch.save file, read with an allow-listed unpickler (see torch_format.py)."""
+    obj = torch_format.load_stream(f, filename, head)
     return _apply_map_location(obj, map_location) if callable(map_location) else obj
 
 

@@ -9,7 +9,6 @@ Losses come from `_loss_functional.py`.
 import math
 
 from ..backend import xp
-from ..creation import zeros_like
 from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
                                logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
                                softsign, tanh, tanhshrink, threshold, where)
@@ -17,6 +16,7 @@ from ..ops.linalg import einsum, vector_norm
 from ..ops.nn import BatchNorm, Embedding, LayerNorm, Linear, layer_norm
 from ..ops.softmax import log_softmax, one_hot, softmax
 from ..random import rand
+from ..relax.gumbel import gumbel_softmax as _relax_gumbel_softmax
 from ..tensor import Tensor
 
 # --- layers ------------------------------------------------------------------------------
@@ -270,15 +270,8 @@ def softshrink(input, lambd=0.5):
 
 
 def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
-    """A sample from the Gumbel-softmax distribution; with hard, one-hot in the forward
-    pass and the soft sample's gradient (straight-through)."""
-    gumbels = -(-(1 - rand(logits.shape, dtype=logits.dtype)).log()).log()   # -log(Exp(1))
-    y = softmax((logits + gumbels) / tau, dim)
-    if not hard:
-        return y
-    index = y.argmax(dim, keepdim=True)
-    y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
-    return y_hard - y.detach() + y
+    """`diffprog.relax.gumbel_softmax` (eps is unused, as in PyTorch)."""
+    return _relax_gumbel_softmax(logits, tau, hard, dim)
 
 
 # --- distances -----------------------------------------------------------------------------
@@ -323,3 +316,6 @@ __all__ += [
     "lp_pool1d", "lp_pool2d", "max_pool1d", "max_pool2d", "max_unpool2d", "pad", "pixel_shuffle",
     "pixel_unshuffle",
 ]
+from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
