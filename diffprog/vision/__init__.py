@@ -1,4 +1,5 @@
-"""Datasets and image transforms for vision (torchvision's `datasets` and `transforms`).
+"""Datasets, image transforms and image utilities for vision (torchvision's `datasets`,
+`transforms` and `utils`).
 
     from diffprog.vision import datasets, transforms
     train = datasets.MNIST("data", train=True, download=True, transform=transforms.ToTensor())
@@ -7,6 +8,6 @@ Pillow is optional: with it, datasets return PIL images as torchvision does; wit
 they return the image as a uint8 NumPy array (H x W), which `transforms.ToTensor` accepts
 just the same.
 """
-from . import datasets, transforms  # noqa: F401
+from . import datasets, transforms, utils  # noqa: F401
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "transforms", "utils"]

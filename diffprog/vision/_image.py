@@ -7,3 +7,6 @@ except ImportError:     # Pillow is optional: images stay NumPy arrays
 
 def is_pil_image(obj):
     return Image is not None and isinstance(obj, Image.Image)
+
+
+UnidentifiedImageError = Image.UnidentifiedImageError if Image is not None else OSError

@@ -1,5 +1,12 @@
-"""Image transforms (torchvision's `transforms`): ToTensor, Normalize, Compose, Lambda."""
-from .transforms import Compose, ToTensor, Normalize, Lambda  # noqa: F401
-from . import functional  # noqa: F401
+"""Image transforms (torchvision's `transforms`) on PIL images and tensors (..., C, H, W).
 
-__all__ = ["Compose", "ToTensor", "Normalize", "Lambda", "functional"]
+Random transforms draw from diffprog's default generator, so `diffprog.manual_seed`
+makes them reproducible."""
+from .transforms import (Compose, ToTensor, Normalize, Lambda, PILToTensor,  # noqa: F401
+                         ToPILImage, Resize, CenterCrop, Pad, RandomCrop, RandomResizedCrop,
+                         RandomHorizontalFlip, RandomVerticalFlip, RandomRotation, RandomAffine,
+                         ColorJitter, Grayscale, RandomErasing, GaussianBlur, InterpolationMode)
+from . import functional  # noqa: F401
+from .transforms import __all__ as _all
+
+__all__ = _all + ["functional"]
