@@ -1,0 +1,232 @@
+"""Attention: scaled dot-product attention and the multi-head attention forward pass.
+
+Both run on one fused op, `Attention`: softmax(q k^T * scale + bias) times a dropout mask,
+then @ v, with the attention weights as a second output (saved for the VJP, returned by
+multi-head attention).  Mask conventions are PyTorch's, which differ:
+for `scaled_dot_product_attention` a boolean mask is True where a position *takes part*;
+for `multi_head_attention_forward` (attn_mask and key_padding_mask) True means *masked out*.
+Float masks are added to the scores in both.
+"""
+import math
+
+from ..backend import xp
+from ..tensor import Tensor
+from .nn import Linear
+from .op import Op
+from .shape import cat
+
+__all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
+METHODS = {}
+
+
+def _check_mask(name, mask, shape):
+    """A mask must broadcast to the attention weights' shape, else an error naming both."""
+    try:
+        ok = xp.broadcast_shapes(tuple(mask.shape), shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"{name}: attn_mask of shape {tuple(mask.shape)} cannot be broadcast to the "
+                           f"attention weights' shape {shape}")
+
+
+class Attention(Op):
+    """(softmax(q @ k^T * scale + bias) * keep) @ v, and the softmax P (the weights).
+
+    bias (optional operand) is the additive float mask; keep (option) a constant dropout
+    multiplier (0 or 1/(1-p)) or None.  With dS the gradient at the scores,
+    dS = P * (dP - sum(dP * P)), dP = (g @ v^T) * keep + gP."""
+
+    op_name = "scaled_dot_product_attention"
+    n_out = 2
+
+    def forward(ctx, q, k, v, bias=None, *, scale, keep=None):
+        if not q.dtype == k.dtype == v.dtype:
+            raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of the same "
+                               f"dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
+        ctx.scale, ctx.keep = scale, keep
+        p = xp.matmul(q, xp.swapaxes(k, -1, -2))
+        p *= scale
+        if bias is not None:
+            p += bias
+        p -= p.max(axis=-1, keepdims=True)
+        xp.exp(p, out=p)
+        p /= p.sum(axis=-1, keepdims=True)
+        return xp.matmul(p if keep is None else p * keep, v), p
+
+    def _dropped(ctx, x):
+        return x if ctx.keep is None else x * Tensor._make(ctx.keep)
+
+    def vjp(ctx, g, g_p):
+        q, k, v = ctx.input(0), ctx.input(1), ctx.input(2)
+        p = ctx.outputs[1]
+        dp = None if g is None else ctx._dropped(g @ v.mT)
+        dp = g_p if dp is None else dp if g_p is None else dp + g_p
+        ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+        need = ctx.needs_input_grad
+        return ((ds @ k) * ctx.scale if need[0] else None,
+                (ds.mT @ q) * ctx.scale if need[1] else None,
+                ctx._dropped(p).mT @ g if need[2] and g is not None else None,
+                *((ds,) if len(need) > 3 else ()))
+
+    def jvp(ctx, dq, dk, dv, dbias=None):
+        q, k, v = ctx.args[:3]
+        p = ctx.outputs[1]
+        ds = (dq @ k.mT + q @ dk.mT) * ctx.scale
+        if dbias is not None:
+            ds = ds + dbias
+        dp = p * (ds - (ds * p).sum(-1, keepdim=True))
+        return ctx._dropped(dp) @ v + ctx._dropped(p) @ dv, dp
+
+
+def _attention(q, k, v, bias, scale, dropout_p):
+    """Attention.apply with a fresh dropout mask when dropout_p > 0: (output, weights),
+    the weights with dropout applied as PyTorch returns them."""
+    keep = None
+    if dropout_p > 0:
+        from ..nn.functional import _keep_mask          # nn.functional imports this module
+        shape = (*xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+        keep = _keep_mask(q, dropout_p, shape)._data
+    args = (q, k, v) if bias is None else (q, k, v, bias)
+    out, weights = Attention.apply(*args, scale=scale, keep=keep)
+    return out, weights if keep is None else weights * Tensor._make(keep)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(query @ key^T * scale + mask) @ value over the last two dims, scale = 1/sqrt(E).
+
+    attn_mask: bool (True = takes part) or float (added); is_causal: the top-left aligned
+    lower-triangular mask.  enable_gqa repeats key/value heads (dim -3) to match query's."""
+    L, S = query.shape[-2], key.shape[-2]
+    if enable_gqa and query.ndim >= 3 and query.shape[-3] != key.shape[-3]:
+        groups = query.shape[-3] // key.shape[-3]
+        key, value = key.repeat_interleave(groups, -3), value.repeat_interleave(groups, -3)
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: shapes of query {tuple(query.shape)}, key "
+                           f"{tuple(key.shape)} and value {tuple(value.shape)} do not match")
+    scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if is_causal:
+        if attn_mask is not None:
+            raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set "
+                               "when is_causal=True")
+        attn_mask = Tensor._make(xp.tril(xp.ones((L, S), dtype=bool)))
+    if attn_mask is not None:
+        shape = (*xp.broadcast_shapes(query.shape[:-2], key.shape[:-2]), L, S)
+        _check_mask("scaled_dot_product_attention", attn_mask, shape)
+        if attn_mask.dtype.name == "bool":             # True takes part: the opposite of MHA's
+            attn_mask = _float_mask(attn_mask.logical_not(), query.dtype)
+    return _attention(query, key, value, attn_mask, scale, dropout_p)[0]
+
+
+def _float_mask(mask, dtype):
+    """A bool mask (True = masked out) as an additive float mask (-inf there, 0 elsewhere)."""
+    if mask is None or mask.dtype.name != "bool":
+        return mask
+    return Tensor._make(xp.where(mask._data, -xp.inf, 0.0).astype(dtype.name))
+
+
+def _in_projection(q, k, v, w_q, w_k, w_v, b, E):
+    bq, bk, bv = (None, None, None) if b is None else (b[:E], b[E:2 * E], b[2 * E:])
+    return Linear.apply(q, w_q, bq), Linear.apply(k, w_k, bk), Linear.apply(v, w_v, bv)
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight,
+                                 in_proj_bias, bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight,
+                                 out_proj_bias, training=True, key_padding_mask=None, need_weights=True,
+                                 attn_mask=None, use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None, static_v=None,
+                                 average_attn_weights=True, is_causal=False):
+    """PyTorch's multi-head attention on (L, N, E) inputs (or unbatched (L, E)).
+
+    Returns (output (L, N, E), weights (N, L, S) averaged over heads, (N, H, L, S) if not
+    averaged, or None when need_weights is False).  is_causal is only a hint: attn_mask must
+    be given with it and is what is applied."""
+    name = "multi_head_attention_forward"
+    batched = query.ndim == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    S = key.shape[0]
+    if E != embed_dim_to_check:
+        raise RuntimeError(f"{name}: was expecting embedding dimension of {embed_dim_to_check}, but got {E}")
+    if key.shape[:2] != value.shape[:2]:
+        raise RuntimeError(f"{name}: key shape {tuple(key.shape)} does not match value shape "
+                           f"{tuple(value.shape)}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer "
+                           "module method `generate_square_subsequent_mask` to create this mask.")
+    H, hd = num_heads, E // num_heads
+    if H * hd != E:
+        raise RuntimeError(f"{name}: embed_dim {E} not divisible by num_heads {H}")
+
+    attn_mask = _float_mask(attn_mask, query.dtype)
+    key_padding_mask = _float_mask(key_padding_mask, query.dtype)
+    if attn_mask is not None:
+        if attn_mask.ndim == 2:
+            if tuple(attn_mask.shape) != (L, S):
+                raise RuntimeError(f"The shape of the 2D attn_mask is {tuple(attn_mask.shape)}, but "
+                                   f"should be {(L, S)}.")
+            attn_mask = attn_mask.unsqueeze(0)
+        elif attn_mask.ndim == 3:
+            if tuple(attn_mask.shape) != (N * H, L, S):
+                raise RuntimeError(f"The shape of the 3D attn_mask is {tuple(attn_mask.shape)}, but "
+                                   f"should be {(N * H, L, S)}.")
+        else:
+            raise RuntimeError(f"attn_mask's dimension {attn_mask.ndim} is not supported")
+
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) != (N, S):
+        raise RuntimeError(f"{name}: expected key_padding_mask of shape {(N, S)}, but got "
+                           f"{tuple(key_padding_mask.shape)}")
+
+    if use_separate_proj_weight:
+        q, k, v = _in_projection(query, key, value, q_proj_weight, k_proj_weight, v_proj_weight,
+                                 in_proj_bias, E)
+    elif query is key and key is value:                 # self-attention: one product
+        q, k, v = Linear.apply(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+    else:
+        w = in_proj_weight
+        q, k, v = _in_projection(query, key, value, w[:E], w[E:2 * E], w[2 * E:], in_proj_bias, E)
+
+    if bias_k is not None and bias_v is not None:       # one more key/value: the learned biases
+        k = cat([k, bias_k.expand(1, N, E)])
+        v = cat([v, bias_v.expand(1, N, E)])
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+
+    q = q.reshape(L, N * H, hd).transpose(0, 1)
+    k = k.reshape(k.shape[0], N * H, hd).transpose(0, 1) if static_k is None else static_k
+    v = v.reshape(v.shape[0], N * H, hd).transpose(0, 1) if static_v is None else static_v
+    if add_zero_attn:                                   # one more all-zero key/value
+        k = cat([k, k.new_zeros((N * H, 1, hd))], 1)
+        v = cat([v, v.new_zeros((N * H, 1, hd))], 1)
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    S = k.shape[1]
+
+    if key_padding_mask is not None:
+        kpm = key_padding_mask.reshape(N, 1, 1, S).expand(N, H, 1, S).reshape(N * H, 1, S)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+    if not training:
+        dropout_p = 0.0
+
+    out, weights = _attention(q, k, v, attn_mask, 1 / math.sqrt(hd), dropout_p)
+    out = out.transpose(0, 1).reshape(L * N, E)
+    out = Linear.apply(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
+    if not batched:
+        out = out.squeeze(1)
+    if not need_weights:
+        return out, None
+    weights = weights.reshape(N, H, L, S)
+    if average_attn_weights:
+        weights = weights.mean(1)
+    return out, (weights if batched else weights.squeeze(0))
+
+
+def _pad_last(mask):
+    """Let a float mask cover one more key (appended at the end, not masked)."""
+    if mask is None:
+        return None
+    return cat([mask, mask.new_zeros((*mask.shape[:-1], 1))], -1)
