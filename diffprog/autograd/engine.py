@@ -101,7 +101,7 @@ def _topological(root_nodes):
 
 def _run(roots, retain_graph, create_graph, inputs):
     buffers = {}              # node -> list of summed gradients, one per output
-    owned = None if create_graph or state.fw_level else set()   # sums it may add into in place
+    owned = None if create_graph or state.fw_level else {}   # id -> sum it may add into in place
     leaves = {}               # id(leaf) -> [leaf, summed gradient]
     for t, g in roots:
         _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g,
@@ -127,7 +127,8 @@ def _run(roots, retain_graph, create_graph, inputs):
             if grads is None or (wanted is not None and node not in useful):
                 continue
             if owned:                # handed on now: a vjp may pass them through unchanged
-                owned.difference_update(id(g) for g in grads)
+                for g in grads:
+                    owned.pop(id(g), None)
             if node._hooks or node._retained:
                 grads = _node_hooks(node, grads)
             if wanted is not None:
@@ -198,15 +199,15 @@ def _add(buffers, leaves, edge, g, owned):
 
 
 def _sum(a, b, owned):
-    """a + b; without create_graph (owned is a set), in place into sums the engine made
+    """a + b; without create_graph (owned is a dict), in place into sums the engine made
     itself, so a weight used at every step of a sequence costs one buffer, not one a step."""
     if owned is None:
         return a + b
-    if id(a) in owned:
+    if owned.get(id(a)) is a:
         a._data += b._data
         return a
     s = Tensor._make(a._data + b._data)
-    owned.add(id(s))
+    owned[id(s)] = s
     return s
 
 
