@@ -11,7 +11,6 @@ import collections
 import contextlib
 import weakref
 
-from ..tensor import Tensor
 from .grad_mode import state
 
 UnpackedDualTensor = collections.namedtuple("UnpackedDualTensor", ["primal", "tangent"])

@@ -13,8 +13,7 @@ import tarfile
 import numpy as np
 
 from ...utils.data import Dataset
-from .. import _image
-from .utils import check_integrity, download_url, resolve_root
+from .utils import image_item, check_integrity, download_url, resolve_root
 
 __all__ = ["CIFAR10", "CIFAR100", "safe_load_batch"]
 
@@ -189,13 +188,7 @@ class CIFAR10(Dataset):
                 raise RuntimeError(f"{type(self).__name__}: {name} in {archive} is corrupt")
 
     def __getitem__(self, index):
-        img, target = self.data[index], self.targets[index]
-        img = _image.Image.fromarray(img) if _image.Image is not None else img.copy()
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return image_item(self, self.data[index], self.targets[index])
 
     def __len__(self):
         return len(self.data)

@@ -8,8 +8,7 @@ import numpy as np
 
 from ...creation import as_tensor
 from ...utils.data import Dataset
-from .. import _image
-from .utils import download_from_mirrors, resolve_root
+from .utils import image_item, download_from_mirrors, resolve_root
 
 __all__ = ["MNIST", "FashionMNIST", "read_idx"]
 
@@ -149,13 +148,7 @@ class MNIST(Dataset):
         return as_tensor(images), as_tensor(labels.astype(np.int64))
 
     def __getitem__(self, index):
-        img, target = self._images[index], int(self._labels[index])
-        img = _image.Image.fromarray(img) if _image.Image is not None else img.copy()
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return image_item(self, self._images[index], int(self._labels[index]))
 
     def __len__(self):
         return len(self._images)

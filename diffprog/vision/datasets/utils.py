@@ -78,3 +78,15 @@ def resolve_root(root, dataset):
             raise ValueError(f"{dataset}: no root given and DIFFPROG_DATA is not set; pass the "
                              "folder that holds (or should hold) the data as `root`")
     return os.path.expanduser(os.fspath(root))
+
+
+def image_item(dataset, img, target):
+    """(image, target) as torchvision datasets return them: a PIL image when Pillow is
+    installed (else a copy of the uint8 array), each passed through its transform."""
+    from .. import _image
+    img = _image.Image.fromarray(img) if _image.Image is not None else img.copy()
+    if dataset.transform is not None:
+        img = dataset.transform(img)
+    if dataset.target_transform is not None:
+        target = dataset.target_transform(target)
+    return img, target
