@@ -29,3 +29,4 @@ from . import nn  # noqa: E402
 from . import train  # noqa: E402
 from . import distributions  # noqa: E402
 from . import relax  # noqa: E402
+from . import viz  # noqa: E402
