@@ -8,6 +8,6 @@ Pillow is optional: with it, datasets return PIL images as torchvision does; wit
 they return the image as a uint8 NumPy array (H x W), which `transforms.ToTensor` accepts
 just the same.
 """
-from . import datasets, transforms, utils  # noqa: F401
+from . import datasets, models, transforms, utils  # noqa: F401
 
-__all__ = ["datasets", "transforms", "utils"]
+__all__ = ["datasets", "models", "transforms", "utils"]
