@@ -30,3 +30,4 @@ from . import train  # noqa: E402
 from . import distributions  # noqa: E402
 from . import relax  # noqa: E402
 from . import viz  # noqa: E402
+from . import text  # noqa: E402
