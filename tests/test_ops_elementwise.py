@@ -357,8 +357,7 @@ INPLACE_GRAD = [
     ("pow_", (2.0,)), ("atan2_", ("t0.4",)), ("hypot_", ("t0.4",)), ("lerp_", ("t1.0", 0.3)),
     ("add_", ("t0.5",)), ("mul_", ("t0.5",)), ("div_", ("t0.5",)), ("pow_", ("t0.5",)),
 ]
-# Comparisons written in place leave a float tensor with zero gradient in PyTorch; the
-# core's write_into keeps the previous history instead (it ignores results without grad_fn).
+# Comparisons written in place leave a float tensor with zero gradient, as in PyTorch.
 INPLACE_NO_GRAD = [("eq_", (0.5,)), ("lt_", (0.5,)), ("ge_", (0.5,)), ("ne_", ("t0.5",))]
 INPLACE = INPLACE_GRAD + INPLACE_NO_GRAD
 TRIGAMMA_OPS = ("lgamma_", "digamma_", "polygamma_")
@@ -378,9 +377,7 @@ def test_inplace_values(name, args):
     np.testing.assert_allclose(x.numpy(), t.numpy(), rtol=1e-8 if name in TRIGAMMA_OPS else 1e-12)
 
 
-@pytest.mark.parametrize("name,args", INPLACE_GRAD + [
-    pytest.param(*r, marks=pytest.mark.xfail(strict=True, reason="write_into keeps the old history"))
-    for r in INPLACE_NO_GRAD], ids=[r[0] for r in INPLACE])
+@pytest.mark.parametrize("name,args", INPLACE, ids=[r[0] for r in INPLACE])
 def test_inplace_autograd(name, args):
     """A non-leaf modified in place takes over the op's history."""
     a = rand(2, 3, low=0.1, high=0.9)

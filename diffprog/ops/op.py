@@ -403,7 +403,13 @@ def apply_inplace(cls, self, *args, **kwargs):
                            "in-place operation.")
     recording = state.grad_enabled and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
-    result = cls.apply(_original(self) if recording else self, *args, **kwargs)
+    source = _original(self) if recording else self
+    result = cls.apply(source, *args, **kwargs)
+    if (recording and result.grad_fn is None and self._requires_grad) or (
+            state.fw_level and self._tangent is not None and result._tangent is None):
+        # A non-differentiable result (a comparison) written into a float tensor: its
+        # history continues with a zero derivative, as in PyTorch.
+        result = _Overwritten.apply(source, value=result._data)
     if result._data.dtype != self._data.dtype:
         if not xp.can_cast(result._data.dtype, self._data.dtype, "same_kind") or \
                 (result._data.dtype.kind == "f" and self._data.dtype.kind in "iub"):
@@ -411,6 +417,21 @@ def apply_inplace(cls, self, *args, **kwargs):
                                f"desired output type {self.dtype.name}")
     write_into(self, result)
     return self
+
+
+class _Overwritten(Op):
+    """x replaced by constant values: the derivative is zero."""
+
+    op_name = "overwrite"
+
+    def forward(ctx, x, value):
+        return value.astype(x.dtype)
+
+    def vjp(ctx, g):
+        return g * 0
+
+    def jvp(ctx, dx):
+        return dx * 0
 
 
 def _original(self):
