@@ -46,3 +46,13 @@ class Buffer:
         if not isinstance(data, Tensor):
             raise TypeError(f"Buffer: expected a Tensor as data, got {type(data).__name__}")
         self.data, self.persistent = data, persistent
+
+
+def register_weight_and_bias(module, weight_shape, bias_shape, device=None, dtype=None):
+    """Register uninitialised `weight` and `bias` parameters of these shapes on a module
+    (a shape of None registers None, as PyTorch does for bias=False); the module's
+    reset_parameters fills them."""
+    from ..creation import empty
+    for name, shape in (("weight", weight_shape), ("bias", bias_shape)):
+        module.register_parameter(
+            name, None if shape is None else Parameter(empty(shape, device=device, dtype=dtype)))

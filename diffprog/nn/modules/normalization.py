@@ -10,18 +10,10 @@ from ... import dtypes as _dt
 from ...creation import empty, ones, tensor, zeros
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, register_weight_and_bias
 from .module import Module
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm", "GroupNorm"]
-
-
-def _affine_parameters(module, shape, affine, bias, device, dtype):
-    """Register `weight` and `bias` of the given shape (or None), filled by reset_parameters."""
-    module.register_parameter("weight", Parameter(empty(shape, device=device, dtype=dtype))
-                              if affine else None)
-    module.register_parameter("bias", Parameter(empty(shape, device=device, dtype=dtype))
-                              if affine and bias else None)
 
 
 class _BatchNorm(Module):
@@ -33,7 +25,8 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        _affine_parameters(self, num_features, affine, bias, device, dtype)
+        register_weight_and_bias(self, num_features if affine else None,
+                                 num_features if affine and bias else None, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
@@ -111,7 +104,8 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape, self.eps = _shape(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
-        _affine_parameters(self, self.normalized_shape, elementwise_affine, bias, device, dtype)
+        register_weight_and_bias(self, self.normalized_shape if elementwise_affine else None,
+                                 self.normalized_shape if elementwise_affine and bias else None, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -167,7 +161,8 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        _affine_parameters(self, num_channels, affine, bias, device, dtype)
+        register_weight_and_bias(self, num_channels if affine else None,
+                                 num_channels if affine and bias else None, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
