@@ -10,6 +10,7 @@ import time
 
 def pin_threads(n):
     """Fix BLAS/OpenMP threads for NumPy and PyTorch; return a description."""
+    import numpy  # noqa: F401  (threadpoolctl only limits BLAS libraries already loaded)
     from threadpoolctl import threadpool_limits
     threadpool_limits(n)
     try:

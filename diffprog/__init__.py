@@ -31,3 +31,4 @@ from . import distributions  # noqa: E402
 from . import relax  # noqa: E402
 from . import viz  # noqa: E402
 from . import text  # noqa: E402
+from . import models  # noqa: E402

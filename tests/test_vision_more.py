@@ -378,3 +378,17 @@ def test_save_image_round_trips(tmp_path):
     utils.save_image(dp.from_numpy(np.stack([RGB.transpose(2, 0, 1)] * 3) / 255.0),
                      tmp_path / "grid.png", nrow=3, padding=0)
     assert np.array_equal(np.array(Image.open(tmp_path / "grid.png")), np.tile(RGB, (1, 3, 1)))
+
+
+def test_random_grayscale_and_random_apply():
+    from diffprog.vision import transforms as T
+    img = dp.rand(3, 5, 6)
+    dp.manual_seed(0)
+    always, never = T.RandomGrayscale(p=1.0), T.RandomGrayscale(p=0.0)
+    g = always(img).numpy()
+    assert g.shape == (3, 5, 6) and np.allclose(g[0], g[1]) and np.allclose(g[1], g[2])
+    assert never(img) is img
+    flip = T.RandomApply([T.RandomHorizontalFlip(p=1.0)], p=0.5)
+    flipped = sum(bool(np.allclose(flip(img).numpy(), img.numpy()[..., ::-1])) for _ in range(400))
+    assert 150 < flipped < 250          # p = 0.5 of 400 draws, 5 standard deviations
+    assert repr(T.RandomApply([T.Grayscale()], p=0.3)) == "RandomApply(transforms=[Grayscale(num_output_channels=1)], p=0.3)"

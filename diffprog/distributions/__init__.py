@@ -4,6 +4,11 @@ from .discrete import Bernoulli, Binomial, Categorical, Multinomial, OneHotCateg
 from .distribution import Distribution
 from .gamma import Beta, Dirichlet, Gamma
 from .independent import Independent
+from .mixture import MixtureSameFamily
+from .relaxed import ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli, RelaxedOneHotCategorical
+from . import transforms
+from .transformed import TransformedDistribution
+from .transforms import *  # noqa: F401,F403
 from .kl import kl_divergence, register_kl
 from .multivariate_normal import MultivariateNormal
 from .normal import Laplace, LogNormal, Normal
@@ -12,4 +17,6 @@ from .simple import Exponential, Poisson, Uniform
 __all__ = ["constraints", "Distribution", "Bernoulli", "Beta", "Binomial", "Categorical", "Dirichlet",
            "Exponential", "Gamma", "Independent", "Laplace", "LogNormal", "Multinomial",
            "MultivariateNormal", "Normal", "OneHotCategorical", "Poisson", "Uniform",
-           "kl_divergence", "register_kl"]
+           "kl_divergence", "register_kl", "MixtureSameFamily", "TransformedDistribution", "transforms",
+           "LogitRelaxedBernoulli", "RelaxedBernoulli", "ExpRelaxedCategorical", "RelaxedOneHotCategorical"
+           ] + transforms.__all__

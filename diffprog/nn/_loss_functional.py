@@ -211,8 +211,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if input.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target size {tuple(target.shape)} "
                          f"must be the same as input size {tuple(input.shape)}")
-    log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
-    loss = (1 - target) * input - log_weight * logsigmoid(input)
+    if pos_weight is None:
+        loss = _fused.binary_cross_entropy_with_logits(input, target)
+    else:
+        loss = (1 - target) * input - (1 + (pos_weight - 1) * target) * logsigmoid(input)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 

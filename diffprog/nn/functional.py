@@ -7,13 +7,15 @@ linear, layer/batch norm and embedding are the fused ops of `diffprog/ops/nn.py`
 Losses come from `_loss_functional.py`.
 """
 import math
+import warnings
 
 from ..backend import xp
 from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
                                logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
                                softsign, tanh, tanhshrink, threshold, where)
 from ..ops.linalg import einsum, vector_norm
-from ..ops.nn import BatchNorm, Embedding, LayerNorm, Linear, layer_norm
+from ..ops.nn import BatchNorm, Bags, Embedding, EmbeddingBag, LayerNorm, Linear, layer_norm
+from ..ops.nn import _update_running
 from ..ops.softmax import log_softmax, one_hot, softmax
 from ..random import rand
 from ..relax.gumbel import gumbel_softmax as _relax_gumbel_softmax
@@ -48,6 +50,42 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if max_norm is not None:
         _renorm_rows(weight, input, max_norm, norm_type)
     return Embedding.apply(weight, input, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sum, mean or max of the embeddings of each bag of ids, without materializing the
+    (bag, length, dim) lookups: the bags are the rows of a 2-D input, or the slices of a 1-D
+    input that start at `offsets`. Entries equal to `padding_idx` are left out (and don't
+    count towards a mean); an empty bag gives zeros; `per_sample_weights` scale each entry
+    (sum mode only); `sparse` is accepted, ignored. One fused op (`ops.nn.EmbeddingBag`)."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode has to be one of sum, mean or max, got {mode!r}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                      f"per_sample_weights is only supported for mode='sum' (got "
+                                      f"mode={mode!r})")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(f"embedding_bag: per_sample_weights of shape "
+                             f"{tuple(per_sample_weights.shape)} must have the input's shape "
+                             f"{tuple(input.shape)}")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("embedding_bag: max mode does not support scaling the gradient by the "
+                         "frequency")
+    n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise AssertionError("padding_idx must be within num_embeddings")
+        padding_idx %= n
+    ids = input._data if isinstance(input, Tensor) else xp.asarray(input)
+    if offsets is not None:
+        offsets = offsets._data if isinstance(offsets, Tensor) else xp.asarray(offsets)
+    bags = Bags(ids, offsets, n, mode, padding_idx, include_last_offset, scale_grad_by_freq)
+    if max_norm is not None:
+        _renorm_rows(weight, ids, max_norm, norm_type)
+    return EmbeddingBag.apply(weight, per_sample_weights, bags=bags, mode=mode)
 
 
 def _renorm_rows(weight, ids, max_norm, norm_type):
@@ -127,6 +165,35 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     return y + bias.reshape(shape) if bias is not None else y
 
 
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-05):
+    """Normalize each channel of each sample over its positions (the fused batch-norm op
+    over the spatial dims), then scale and shift per channel.  The running statistics (if
+    given) take the batch average of the per-sample ones; without use_input_stats they
+    normalize instead, as batch norm in evaluation."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input with at least 3 dimensions (N, C, *), "
+                         f"got shape {tuple(input.shape)}")
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    c = input.shape[1]
+    if input.numel() // max(input.shape[0] * c, 1) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{list(input.shape)}")
+    shape = (c,) + (1,) * (input.ndim - 2)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"instance_norm: {name} should contain {c} elements not {t.numel()}")
+    dims = tuple(range(2, input.ndim))
+    if running_mean is not None or running_var is not None:     # the batch means of the statistics
+        x = input._data
+        _update_running((running_mean, running_var, momentum), x.mean(dims).mean(0),
+                        x.var(dims).mean(0), x.size // (x.shape[0] * c))
+    return BatchNorm.apply(input, weight.reshape(shape) if weight is not None else None,
+                           bias.reshape(shape) if bias is not None else None, dims=dims, eps=eps)
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p, eps) along dim."""
     return input / vector_norm(input, p, dim, keepdim=True).clamp_min(eps)
@@ -175,6 +242,12 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
+    if input.ndim == 3:     # PyTorch's (deprecated) reading: (N, C, L), channel-wise 1-d dropout
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+                      "dropout behavior is desired - input is interpreted as shape (N, C, L), as in "
+                      "PyTorch; use dropout1d for that, or add a batch dim to a (C, H, W) input",
+                      stacklevel=2)
+        return _feature_dropout(input, p, training, inplace, 1, "dropout2d")
     return _feature_dropout(input, p, training, inplace, 2, "dropout2d")
 
 
@@ -293,7 +366,7 @@ from ._loss_functional import *  # noqa: E402,F401,F403
 from . import _loss_functional  # noqa: E402
 
 __all__ = [
-    "linear", "bilinear", "embedding", "batch_norm", "layer_norm", "rms_norm", "group_norm",
+    "linear", "bilinear", "embedding", "embedding_bag", "batch_norm", "layer_norm", "rms_norm", "group_norm",
     "normalize", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "selu_", "celu",
     "celu_", "gelu", "silu", "mish", "softplus", "hardtanh", "hardtanh_", "hardsigmoid",
@@ -319,3 +392,6 @@ __all__ += [
 from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
 
 __all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
+from ..ops.sampling import affine_grid, grid_sample  # noqa: E402
+
+__all__ += ["grid_sample", "affine_grid", "instance_norm"]

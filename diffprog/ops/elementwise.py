@@ -1015,13 +1015,23 @@ class Silu(_Unary):
         return s * (1 + x * (1 - s))
 
 
+def _softplus(x):
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable, in one buffer (NumPy's
+    logaddexp(0, x) is an order of magnitude slower in float32)."""
+    y = xp.empty_like(x)
+    xp.negative(xp.abs(x, out=y), out=y)
+    xp.log1p(xp.exp(y, out=y), out=y)
+    y += xp.maximum(x, 0)
+    return y
+
+
 class Softplus(_Unary):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold."""
 
     def forward(ctx, x, beta=1.0, threshold=20.0):
         ctx.beta, ctx.threshold = beta, threshold
         bx = x * beta if beta != 1 else x
-        soft = xp.logaddexp(0.0, bx)
+        soft = _softplus(bx)
         if beta != 1:
             soft /= beta
         return xp.where(bx > threshold, x, soft)
@@ -1038,7 +1048,8 @@ class Logsigmoid(_Unary):
     op_name = "log_sigmoid"
 
     def forward(ctx, x):
-        return -xp.logaddexp(0.0, -x)
+        y = _softplus(-x)
+        return xp.negative(y, out=y)
 
     def deriv(ctx):
         return (-ctx.x).sigmoid()
@@ -1048,7 +1059,7 @@ class Mish(_Unary):
     """x * tanh(softplus(x))."""
 
     def forward(ctx, x):
-        y = xp.tanh(xp.logaddexp(0.0, x))
+        y = xp.tanh(_softplus(x))
         y *= x
         return y
 

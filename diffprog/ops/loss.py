@@ -16,6 +16,11 @@ non-ignored targets, as PyTorch does.
 `NllLoss`: -w_t x_i[t_i] picked from log-probabilities; its adjoint `NllBackward` puts
 -w_t g back at the targets.
 
+`BceWithLogits`: the unreduced binary cross entropy of logits (the VAEs' reconstruction
+loss), one pass for softplus(x) - t x and sigmoid(x); `BceWithLogitsBackward` scales
+sigmoid(x) - t by the incoming gradient.  `nn.functional` uses it when there is no
+pos_weight.
+
 None of this is a PyTorch top-level function, so `__all__` is empty.
 """
 import math
@@ -279,6 +284,69 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class-index targets given log-probabilities."""
     t, w = _check_classes("nll_loss", input, target, weight, ignore_index, reduction)
     return NllLoss.apply(input, target=t, weight=w, ignore_index=ignore_index, reduction=reduction)
+
+
+# --- binary cross entropy with logits ------------------------------------------------
+
+class BceWithLogits(Op):
+    """-(t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))) = max(x, 0) - t x + log1p(exp(-|x|))
+    per element.  Forward keeps sigmoid(x), made from the same exp(-|x|), so that
+    `BceWithLogitsBackward` computes d/dx = sigmoid(x) - t in one pass."""
+
+    op_name = "binary_cross_entropy_with_logits"
+    promote = "common"
+
+    def forward(ctx, x, t):
+        e = xp.empty_like(x)
+        xp.exp(xp.negative(xp.abs(x, out=e), out=e), out=e)
+        loss = xp.log1p(e)
+        loss += xp.maximum(x, 0)
+        loss -= x * t
+        # sigmoid(x) = (1 if x >= 0 else e) / (1 + e), without a (slow) masked select
+        sig = (x >= 0).astype(x.dtype)
+        sig *= 1 - e
+        sig += e
+        sig /= e + 1
+        ctx.sig = sig
+        return loss
+
+    def vjp(ctx, g):
+        x, t = ctx.inputs
+        need_x, need_t = ctx.needs_input_grad
+        return (BceWithLogitsBackward.apply(g, x, t, sig=ctx.sig) if need_x else None,
+                -g * x if need_t else None)
+
+    def jvp(ctx, dx, dt):
+        x, t = ctx.args
+        return BceWithLogitsBackward.apply(dx, x, t, sig=ctx.sig) - x * dt
+
+
+class BceWithLogitsBackward(Op):
+    """g (sigmoid(x) - t), with sigmoid(x) saved by the forward."""
+
+    op_name = "binary_cross_entropy_with_logits_backward"
+
+    def forward(ctx, g, x, t, sig):
+        out = sig - t
+        out *= g
+        return out
+
+    def vjp(ctx, gg):
+        g, x, t = ctx.inputs
+        need_g, need_x, need_t = ctx.needs_input_grad
+        s = x.sigmoid() if need_g or need_x else None
+        return ((s - t) * gg if need_g else None, gg * g * s * (1 - s) if need_x else None,
+                -gg * g if need_t else None)
+
+    def jvp(ctx, dg, dx, dt):
+        g, x, t = ctx.args
+        s = x.sigmoid()
+        return (s - t) * dg + g * (s * (1 - s) * dx - dt)
+
+
+def binary_cross_entropy_with_logits(input, target):
+    """The unreduced binary cross entropy of logits and targets of the same shape."""
+    return BceWithLogits.apply(input, target)
 
 
 METHODS = {}

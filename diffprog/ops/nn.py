@@ -148,12 +148,7 @@ class Embedding(Op):
     def forward(ctx, w, ids, padding_idx=None, scale_grad_by_freq=False):
         if ids.dtype.kind not in "iu":
             raise RuntimeError(f"embedding: expected integer ids (int64 or int32), got {ids.dtype}")
-        n = w.shape[0]
-        if ids.size:
-            lo, hi = ids.min(), ids.max()
-            if lo < 0 or hi >= n:
-                raise IndexError(f"index {lo if lo < 0 else hi} is out of range for an embedding "
-                                 f"table of {n} entries (ids must be in [0, {n - 1}])")
+        _check_ids(ids, w.shape[0])
         ctx.key, ctx.shape = (ids,), w.shape
         ctx.padding_idx, ctx.scale_grad_by_freq = padding_idx, scale_grad_by_freq
         return xp.take(w, ids, axis=0)
@@ -169,6 +164,191 @@ class Embedding(Op):
 
     def jvp(ctx, dw, dids):
         return Index.apply(dw, key=ctx.key)
+
+
+def _check_ids(ids, n, prefix=""):
+    """IndexError naming the first bad id, before anything is gathered."""
+    if ids.size:
+        lo, hi = ids.min(), ids.max()
+        if lo < 0 or hi >= n:
+            raise IndexError(f"{prefix}index {lo if lo < 0 else hi} is out of range for a vocabulary of {n} "
+                             f"(num_embeddings={n}; ids must be in [0, {n - 1}], the table's {n} entries)")
+
+
+class Bags:
+    """Which rows of the table each bag of `embedding_bag` combines, from the ids and offsets
+    (NumPy arrays), with padding entries dropped: `ids` and `bag` (its bag, non-decreasing)
+    per kept entry, `pos` (its position in the flat input, None when all are kept),
+    `starts` of the non-empty bags `full` (None when none is empty), `coef` (1/bag size per
+    kept entry in mean mode, else None) and `freq` (how often each kept entry's id occurs,
+    with scale_grad_by_freq, else None)."""
+
+    def __init__(self, ids, offsets, n_rows, mode, padding_idx=None, include_last_offset=False,
+                 scale_grad_by_freq=False):
+        if ids.dtype.kind not in "iu":
+            raise RuntimeError(f"embedding_bag: expected integer ids (int64 or int32), got {ids.dtype}")
+        if ids.ndim == 2:
+            if offsets is not None:
+                raise ValueError("embedding_bag: if input is 2D, then offsets has to be None, as "
+                                 "input is treated as a mini-batch of fixed length sequences")
+            n_bags, length = ids.shape
+            bag = xp.repeat(xp.arange(n_bags), length)
+        elif ids.ndim == 1:
+            if offsets is None or offsets.ndim != 1:
+                raise ValueError("embedding_bag: offsets has to be a 1D tensor when input is 1D")
+            if offsets.size and offsets[0] != 0:
+                raise RuntimeError(f"embedding_bag: offsets[0] has to be 0, i.e., the first sequence "
+                                   f"in the mini-batch has to start from position 0, got {offsets[0]}")
+            if offsets.size and offsets[-1] > ids.size:
+                raise RuntimeError(f"embedding_bag: offsets[-1] can not be greater than input's "
+                                   f"length {ids.size} but got offsets[-1] of {offsets[-1]}")
+            if (xp.diff(offsets) < 0).any():
+                raise RuntimeError(f"embedding_bag: offsets must be non-decreasing, got {offsets.tolist()}")
+            # as PyTorch, the last bag runs to the end of the input (include_last_offset: its
+            # extra offset, normally len(input), is not read)
+            starts = offsets[:-1] if include_last_offset else offsets
+            n_bags = starts.size
+            bag = xp.repeat(xp.arange(n_bags), xp.diff(starts, append=ids.size))
+            ids = ids[:bag.size]                    # no bags: no entries
+        else:
+            raise ValueError(f"embedding_bag: input has to be 1D or 2D, got shape {ids.shape}")
+        ids = ids.reshape(-1)
+        _check_ids(ids, n_rows, "embedding_bag: ")
+        self.n, self.n_bags, self.pos = ids.size, n_bags, None
+        if padding_idx is not None:
+            keep = ids != padding_idx
+            if not keep.all():
+                self.pos = xp.flatnonzero(keep)
+                ids, bag = ids[keep], bag[keep]
+        self.ids, self.bag = ids, bag
+        sizes = xp.bincount(bag, minlength=n_bags)
+        self.coef = 1.0 / sizes[bag] if mode == "mean" else None
+        # with scale_grad_by_freq the weight's gradient rows are divided by how often each id
+        # occurs in the input (the output itself does not change)
+        self.freq = xp.bincount(ids, minlength=n_rows)[ids] if scale_grad_by_freq and ids.size else None
+        self._locate(sizes)
+        self._t = None
+
+    def _locate(self, sizes):
+        self.full = None if sizes.all() else xp.flatnonzero(sizes)
+        self.starts = xp.searchsorted(self.bag, xp.arange(self.n_bags) if self.full is None else self.full)
+        self.sizes = sizes if self.full is None else sizes[self.full]
+        # all bags of one length: (n_bags, length) rows, summed by a reshape
+        self.width = int(sizes[0]) if sizes.size and self.full is None and (sizes == sizes[0]).all() else None
+
+    def transposed(self, n_rows):
+        """The bags of the weight's gradient: one per table row, holding the kept entries
+        that read it (`ids` now index the output's bags; `pos` the entries' weights, given
+        in this object's entry order)."""
+        if self._t is None:
+            t = Bags.__new__(Bags)
+            order = xp.argsort(self.ids, kind="stable")
+            t.ids, t.bag, t.pos = self.bag[order], self.ids[order], order
+            t.n, t.n_bags, t.coef, t.freq, t._t = self.ids.size, n_rows, None, None, None
+            t._locate(xp.bincount(t.bag, minlength=n_rows))
+            self._t = t
+        return self._t
+
+    def spread(self, rows):
+        """(n_bags, ...) sums of the kept entries' rows (n_kept, ...) per bag (a NumPy array)."""
+        if self.width is not None:
+            return rows.reshape((self.n_bags, self.width) + rows.shape[1:]).sum(1)
+        out = xp.zeros((self.n_bags,) + rows.shape[1:], dtype=rows.dtype)
+        if not rows.shape[0]:
+            return out
+        if self.sizes.max() < 32:
+            # short bags (e.g. the gradient's: one per table row): add every bag's r-th entry at
+            # once, several times faster than add.reduceat's per-bag loop
+            sums = rows[self.starts]
+            for r in range(1, self.sizes.max()):
+                live = self.sizes > r
+                sums[live] += rows[self.starts[live] + r]
+        else:
+            sums = xp.add.reduceat(rows, self.starts, axis=0)
+        if self.full is None:
+            return sums
+        out[self.full] = sums
+        return out
+
+
+class EmbeddingBag(Op):
+    """Per bag, the sum / mean / max of the table rows its ids pick (sum: each row scaled by
+    its per-sample weight); an empty bag gives zeros.  `bags` (a `Bags`) holds the ids.
+
+    Sum and mean are linear in the table: their VJP scatter-adds the output gradient of each
+    bag into the rows it read, which is itself an EmbeddingBag (sum) of the gradient over the
+    transposed bags (one per table row); max reads one row per bag and column (the first
+    maximum), and its VJP scatters into those (IndexBackward).  Both are differentiable ops."""
+
+    def forward(ctx, w, psw=None, *, bags, mode):
+        if psw is not None and psw.dtype != w.dtype:
+            raise RuntimeError(f"embedding_bag: expected per_sample_weights of the weight's dtype "
+                               f"{w.dtype}, got {psw.dtype}")
+        ctx.bags, ctx.mode = bags, mode
+        rows = xp.take(w, bags.ids, axis=0)
+        if mode == "max":
+            if not rows.shape[0]:
+                ctx.sel = xp.zeros((0, w.shape[1]), dtype=xp.int64)
+                return xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype)
+            best = xp.maximum.reduceat(rows, bags.starts, axis=0)
+            seg = xp.repeat(xp.arange(best.shape[0]), xp.diff(xp.append(bags.starts, rows.shape[0])))
+            at = xp.where(rows == best[seg], xp.arange(rows.shape[0])[:, None], rows.shape[0])
+            ctx.sel = bags.ids[xp.minimum.reduceat(at, bags.starts, axis=0)]   # first maximum
+            if bags.full is None:
+                return best
+            out = xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype)
+            out[bags.full] = best
+            return out
+        if psw is not None:
+            rows *= (psw.reshape(-1) if bags.pos is None else psw.reshape(-1)[bags.pos])[:, None]
+        if bags.coef is not None:
+            rows *= bags.coef[:, None].astype(w.dtype)
+        return bags.spread(rows)
+
+    def vjp(ctx, g):
+        bags, need_w, need_p = ctx.bags, *ctx.needs_input_grad
+        w, psw = ctx.args
+        if ctx.mode == "max":
+            if bags.full is not None:
+                g = Index.apply(g, key=(bags.full,))
+            cols = xp.arange(w.shape[1])[None, :]
+            return IndexBackward.apply(g, key=(ctx.sel, cols), shape=tuple(w.shape)), None
+        gw = gp = None
+        if need_w:      # each kept entry's bag gradient, weighted, summed into the row it read
+            gw = EmbeddingBag.apply(g, ctx.entry_weights(g._data.dtype), bags=bags.transposed(w.shape[0]),
+                                    mode="sum")
+        if need_p:
+            gp = (Index.apply(g, key=(bags.bag,)) * Index.apply(ctx.input(0), key=(bags.ids,))).sum(-1)
+            if bags.pos is not None:
+                gp = IndexBackward.apply(gp, key=(bags.pos,), shape=(bags.n,))
+            gp = gp.reshape(psw.shape)
+        return gw, gp
+
+    def entry_weights(ctx, dtype):
+        """The factor on each kept entry in the weight's gradient: its per-sample weight,
+        1/bag size (mean), 1/frequency (scale_grad_by_freq); None when all are 1."""
+        bags, psw = ctx.bags, ctx.args[1]
+        if psw is not None:
+            psw = ctx.input(1).reshape(-1)
+            psw = psw if bags.pos is None else Index.apply(psw, key=(bags.pos,))
+        const = bags.coef
+        if bags.freq is not None:
+            const = 1.0 / bags.freq if const is None else const / bags.freq
+        if const is None:
+            return psw
+        const = Tensor._make(const.astype(dtype))
+        return const if psw is None else psw * const
+
+    def jvp(ctx, dw, dp):
+        w, psw = ctx.args
+        bags = ctx.bags
+        if ctx.mode == "max":
+            picked = Index.apply(dw, key=(ctx.sel, xp.arange(w.shape[1])[None, :]))
+            if bags.full is None:
+                return picked
+            return IndexBackward.apply(picked, key=(bags.full,), shape=(bags.n_bags, w.shape[1]))
+        out = EmbeddingBag.apply(dw, psw, bags=bags, mode=ctx.mode)
+        return out + EmbeddingBag.apply(w, dp, bags=bags, mode=ctx.mode) if psw is not None else out
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):

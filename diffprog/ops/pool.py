@@ -18,6 +18,7 @@ unpooling, padding, interpolation, pixel (un)shuffle, local response norm.
 `__all__` holds the functions PyTorch also has at the top level (`torch.max_pool2d`, ...);
 the rest are imported by `diffprog.nn.functional`.
 """
+import functools
 import itertools
 import math
 
@@ -117,45 +118,40 @@ def _adaptive_size(x, output_size, k, op):
 
 class MaxPool(Op):
     """The maximum over windows of the last k dims, and its position as PyTorch's flat
-    index into each input plane.  `windows`: per spatial dim an (out, kernel) array of
-    input positions; those outside [0, n) read padding (-inf)."""
+    index into each input plane.  `spec`: per spatial dim (n, kernel, stride, padding,
+    dilation, out) for regular windows or (n, out) for adaptive ones; `_scan` turns it into
+    input positions per window, those outside [0, n) reading padding (-inf)."""
 
     n_out = 2
     op_name = "max_pool"
 
-    def forward(ctx, x, windows):
-        k, lead = len(windows), x.shape[:x.ndim - len(windows)]
+    def forward(ctx, x, *, spec):
+        pads, index, table, disjoint = _scan(spec)
+        k, lead = len(spec), x.shape[:x.ndim - len(spec)]
         plane, ctx.size, ctx.shape = x.shape[len(lead):], x.size, x.shape
-        pads = [(max(-int(w.min()), 0), max(int(w.max()) - n + 1, 0)) for w, n in zip(windows, plane)]
         if any(lo or hi for lo, hi in pads):
-            x = xp.pad(x, [(0, 0)] * len(lead) + pads, constant_values=-xp.inf)
-        parts = []            # (values, flat plane index) of each window element, in scan order
-        for offsets in itertools.product(*(range(w.shape[1]) for w in windows)):
-            pos = [w[:, o].reshape((-1,) + (1,) * (k - 1 - j))
-                   for j, (w, o) in enumerate(zip(windows, offsets))]
-            slices = [_as_slice(w[:, o] + lo) for w, o, (lo, _) in zip(windows, offsets, pads)]
-            if None in slices:
-                slices = [p + lo for p, (lo, _) in zip(pos, pads)]
-            v = x[(Ellipsis,) + tuple(slices)]         # a view (regular windows) or a gather
-            parts.append((v, sum(p * math.prod(plane[j + 1:]) for j, p in enumerate(pos))))
-        values = parts[0][0].copy()
-        for v, _ in parts[1:]:
+            x = xp.pad(x, [(0, 0)] * len(lead) + list(pads), constant_values=-xp.inf)
+        parts = [x[(Ellipsis,) + idx] for idx in index]    # each window element, in scan order
+        values = parts[0].copy()
+        for v in parts[1:]:
             xp.maximum(values, v, out=values)              # NaN propagates, as in PyTorch
         # the position of the first maximum in PyTorch's scan order (of the first NaN, where
-        # PyTorch takes the last); branch-free: masked writes are slower than a few passes
+        # PyTorch takes the last): `code` counts the window elements before the first hit
+        # (branch-free passes over small dtypes; masked writes are slower), then picks its
+        # flat index from the table of every element's index
         nan = xp.isnan(values).any()
-        flat, done = xp.zeros(values.shape, xp.int64), xp.zeros(values.shape, bool)
-        for v, at in parts:
-            hit = v == values
+        code = xp.zeros(values.shape, xp.uint8 if len(parts) < 256 else xp.int64)
+        miss = None
+        for v in parts[:-1]:
+            m = v != values
             if nan:
-                hit |= xp.isnan(v)
-            hit &= ~done
-            done |= hit
-            flat += hit * at
+                m &= v == v
+            miss = m if miss is None else xp.logical_and(miss, m, out=miss)
+            code += miss.view(xp.uint8) if code.dtype == xp.uint8 else miss
+        flat = table[code.reshape(-1, table.shape[1]), xp.arange(table.shape[1])].reshape(values.shape)
         lead_start = xp.arange(math.prod(lead)).reshape(lead + (1,) * k) * math.prod(plane)
         ctx.key = (flat + lead_start,)
-        # windows that share no input position: the gradient is written, not summed
-        ctx.disjoint = all(_disjoint(w, n) for w, n in zip(windows, plane))
+        ctx.disjoint = disjoint     # no input shared by two windows: the gradient is written
         return values, flat
 
     def vjp(ctx, g, _):
@@ -168,6 +164,43 @@ class MaxPool(Op):
 
     def jvp(ctx, dx):
         return Index.apply(dx.reshape(-1), key=ctx.key), None
+
+
+@functools.lru_cache(maxsize=256)
+def _scan(spec):
+    """What MaxPool needs of a window geometry, computed once per geometry: the padding,
+    per window element how to read it from the padded input (slices where the windows are
+    regular, else positions to gather), the table (elements, outputs) of flat plane
+    indices, and whether the windows are disjoint."""
+    windows = [_window_positions(*d) for d in spec]
+    plane = tuple(d[0] for d in spec)
+    k = len(windows)
+    pads = tuple((max(-int(w.min()), 0), max(int(w.max()) - n + 1, 0)) for w, n in zip(windows, plane))
+    index, ats = [], []
+    for offsets in itertools.product(*(range(w.shape[1]) for w in windows)):
+        pos = [w[:, o].reshape((-1,) + (1,) * (k - 1 - j))
+               for j, (w, o) in enumerate(zip(windows, offsets))]
+        slices = [_as_slice(w[:, o] + lo) for w, o, (lo, _) in zip(windows, offsets, pads)]
+        if None in slices:
+            slices = [p + lo for p, (lo, _) in zip(pos, pads)]
+        index.append(tuple(slices))
+        ats.append(sum(p * math.prod(plane[j + 1:]) for j, p in enumerate(pos)))
+    out = tuple(w.shape[0] for w in windows)
+    table = xp.stack([xp.broadcast_to(at, out).ravel() for at in ats])
+    disjoint = all(_disjoint(w, n) for w, n in zip(windows, plane))
+    return pads, index, table, disjoint
+
+
+def _window_positions(n, *geometry):
+    """(out, kernel) input positions of each window along one dim: regular windows from
+    (kernel, stride, padding, dilation, out), adaptive ones from (out,)."""
+    if len(geometry) == 1:
+        start, end = _adaptive_bounds(n, geometry[0])
+        pos = start[:, None] + xp.arange(max(int((end - start).max(initial=0)), 1))
+        # shorter windows repeat their first position (later in scan order: never picked)
+        return xp.where(pos < end[:, None], pos, start[:, None])
+    kk, s, p, d, out = geometry
+    return (xp.arange(out) * s - p)[:, None] + xp.arange(kk) * d
 
 
 def _disjoint(windows, n):
@@ -187,10 +220,8 @@ def _as_slice(positions):
 
 def _max_pool(x, k, op, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     _check_float(x, op)
-    windows = []
-    for n, kk, s, p, d, out in _pool_args(x, k, op, kernel_size, stride, padding, dilation, ceil_mode):
-        windows.append((xp.arange(out) * s - p)[:, None] + xp.arange(kk) * d)
-    values, indices = MaxPool.apply(x, windows=windows)
+    spec = tuple(_pool_args(x, k, op, kernel_size, stride, padding, dilation, ceil_mode))
+    values, indices = MaxPool.apply(x, spec=spec)
     return (values, indices) if return_indices else values
 
 
@@ -210,13 +241,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _adaptive_max_pool(x, output_size, return_indices, k, op):
     _check_float(x, op)
-    windows = []
-    for n, out in zip(x.shape[-k:], _adaptive_size(x, output_size, k, op)):
-        start, end = _adaptive_bounds(n, out)
-        pos = start[:, None] + xp.arange(max(int((end - start).max(initial=0)), 1))
-        # shorter windows repeat their first position (later in scan order: never picked)
-        windows.append(xp.where(pos < end[:, None], pos, start[:, None]))
-    values, indices = MaxPool.apply(x, windows=windows)
+    spec = tuple(zip(x.shape[-k:], _adaptive_size(x, output_size, k, op)))
+    values, indices = MaxPool.apply(x, spec=spec)
     return (values, indices) if return_indices else values
 
 

@@ -229,6 +229,47 @@ class Cumprod(Op):
         return (_cumprod_terms(x, d, rev) * dx.unsqueeze(d + 1)).sum(d)
 
 
+class LogCumSumExp(Op):
+    """log(cumsum(exp(x), dim)) by a running logaddexp (stable; -inf entries allowed).
+
+    With y the output, dy_t/dx_s = exp(x_s - y_t) for s <= t (a softmax over the prefix).
+    Both derivatives are evaluated as logcumsumexps of log|g| (positive and negative parts
+    apart), so nothing overflows."""
+
+    def forward(ctx, x, *, dim):
+        ctx.dim = _dims(dim, x.ndim)[0]
+        return xp.logaddexp.accumulate(x.reshape(x.shape or (1,)), axis=ctx.dim).reshape(x.shape)
+
+    def _safe_output(ctx):
+        """y with -inf (a prefix of -inf terms, all zero) replaced by 0, so that x - y is
+        -inf there instead of nan."""
+        y = ctx.output
+        return elementwise.where(y == float("-inf"), 0.0, y)
+
+    def vjp(ctx, g):
+        d, x, y = ctx.dim, ctx.input(0), ctx._safe_output()
+        total = 0
+        for sign, logs in _signed_logs(g):
+            suffix = LogCumSumExp.apply((logs - y).flip(d), dim=d).flip(d)   # sum over t >= s
+            total = total + sign * (x + suffix).exp()
+        return total
+
+    def jvp(ctx, dx):
+        d, x, y = ctx.dim, ctx.args[0], ctx._safe_output()
+        total = 0
+        for sign, logs in _signed_logs(dx):
+            total = total + sign * (LogCumSumExp.apply(x + logs, dim=d) - y).exp()
+        return total
+
+
+def _signed_logs(v):
+    """(+1, log max(v, 0)) and (-1, log max(-v, 0)), -inf where that part is 0 (the log taken of
+    1 there, so that no derivative divides by zero)."""
+    where = elementwise.where
+    return [(sign, where(keep, where(keep, sign * v, 1.0).log(), float("-inf")))
+            for sign, keep in ((1, v > 0), (-1, v < 0))]
+
+
 def _scan(fn, x, d, dtype, reverse):
     x1 = x.reshape(x.shape or (1,))
     if reverse:
@@ -715,6 +756,11 @@ def cumsum(input, dim, *, dtype=None):
     return Cumsum.apply(input, dim=dim, dtype=_np_dtype(dtype))
 
 
+def logcumsumexp(input, dim):
+    """log(cumsum(exp(input), dim)), computed stably."""
+    return LogCumSumExp.apply(input, dim=dim)
+
+
 def cumprod(input, dim, *, dtype=None):
     return Cumprod.apply(input, dim=dim, dtype=_np_dtype(dtype))
 
@@ -771,7 +817,7 @@ def mode(input, dim=-1, keepdim=False):
 
 __all__ = ["sum", "sum_to_size", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin",
            "aminmax", "argmax", "argmin", "var", "std", "var_mean", "std_mean", "logsumexp",
-           "cumsum", "cumprod", "cummax", "cummin", "all", "any", "count_nonzero", "sort", "argsort",
+           "cumsum", "cumprod", "logcumsumexp", "cummax", "cummin", "all", "any", "count_nonzero", "sort", "argsort",
            "topk", "median", "nanmedian", "mode"]
 
 METHODS = {name: globals()[name] for name in __all__ if name not in ("var_mean", "std_mean")}

@@ -57,6 +57,25 @@ class _ConvNd(Module):
     def reset_parameters(self):
         init._linear_default_(self.weight, self.bias)
 
+    def _check_input(self, input):
+        """Errors that name the layer (cheap, before the work): the rank, the number of
+        channels and, for convolutions, a kernel larger than the padded input."""
+        d, shape = self._dims, tuple(input.shape)
+        head = f"{type(self).__name__}({self.in_channels}, {self.out_channels})"
+        if input.ndim not in (d + 1, d + 2):
+            raise RuntimeError(f"{head}: expected {d + 1}D (unbatched) or {d + 2}D (batched) input, "
+                               f"got {shape}")
+        if shape[-d - 1] != self.in_channels:
+            raise RuntimeError(f"{head}: expected input with {self.in_channels} channels, got {shape}")
+        if self.transposed:
+            return
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(shape[-d:], self._pads))
+        span = tuple(dl * (k - 1) + 1 for dl, k in zip(self.dilation, self.kernel_size))
+        if any(k > s for k, s in zip(span, padded)):
+            dilated = f" (dilated {span})" if span != self.kernel_size else ""
+            raise RuntimeError(f"{head}: kernel size {self.kernel_size}{dilated} is larger than the "
+                               f"padded input size {padded}, got {shape}")
+
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0,) * len(self.padding):
@@ -81,6 +100,7 @@ class _Conv(_ConvNd):
                          padding_mode, 0, device, dtype)
 
     def forward(self, input):
+        self._check_input(input)
         conv = getattr(F, f"conv{self._dims}d")
         if self.padding_mode == "zeros":
             return conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
@@ -135,6 +155,7 @@ class _ConvTranspose(_ConvNd):
         return tuple(pad)
 
     def forward(self, input, output_size=None):
+        self._check_input(input)
         conv = getattr(F, f"conv_transpose{self._dims}d")
         return conv(input, self.weight, self.bias, self.stride, self.padding,
                     self._output_padding(input, output_size), self.groups, self.dilation)

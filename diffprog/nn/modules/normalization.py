@@ -1,10 +1,12 @@
-"""Normalization layers: BatchNorm1d/2d/3d, LayerNorm, RMSNorm, GroupNorm.
+"""Normalization layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, RMSNorm, GroupNorm.
 
 Batch norm keeps running estimates of each channel's mean and (unbiased) variance in
 buffers, updated in training mode (momentum=None: a cumulative average) and used in
-evaluation mode; the other layers normalize each sample by its own statistics.
+evaluation mode; the other layers normalize each sample by its own statistics (instance
+norm may also track running statistics, averaged over the batch).
 """
 import numbers
+import warnings
 
 from ... import dtypes as _dt
 from ...creation import empty, ones, tensor, zeros
@@ -13,7 +15,8 @@ from .. import init
 from ..parameter import Parameter, register_weight_and_bias
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "RMSNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "LayerNorm", "RMSNorm", "GroupNorm"]
 
 
 class _BatchNorm(Module):
@@ -87,6 +90,49 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm3d(_BatchNorm):
     """Batch norm over (N, C, D, H, W) inputs."""
     _input_dims = (5,)
+
+
+class _InstanceNorm(_BatchNorm):
+    """The buffers and parameters of batch norm, PyTorch's defaults affine=False and
+    track_running_stats=False; an unbatched input has one dim less."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
+
+    def forward(self, input):
+        batched = self._input_dims[-1]
+        if input.ndim not in self._input_dims:
+            raise ValueError(f"{self._get_name()}({self.extra_repr()}): expected {batched - 1}D "
+                             f"(unbatched) or {batched}D input, got shape {tuple(input.shape)}")
+        c = input.shape[input.ndim - batched + 1]
+        if c != self.num_features:
+            msg = (f"{self._get_name()}({self.num_features}): expected input with {self.num_features} "
+                   f"channels, got {tuple(input.shape)}")
+            if self.affine or self.track_running_stats:
+                raise ValueError(msg)
+            warnings.warn(msg + "; normalizing each channel anyway (affine=False)")
+        x = input if input.ndim == batched else input.unsqueeze(0)
+        y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return y if input.ndim == batched else y.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm over (N, C, L) or unbatched (C, L) inputs."""
+    _input_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm over (N, C, H, W) or unbatched (C, H, W) inputs."""
+    _input_dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm over (N, C, D, H, W) or unbatched (C, D, H, W) inputs."""
+    _input_dims = (4, 5)
 
 
 def _shape(normalized_shape):

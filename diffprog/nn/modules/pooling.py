@@ -10,6 +10,26 @@ __all__ = ["MaxPool1d", "MaxPool2d", "MaxUnpool2d", "AvgPool1d", "AvgPool2d", "A
            "LocalResponseNorm"]
 
 
+def _check_window(layer, input, k, kernel_size, stride, padding, dilation=1, ceil_mode=False):
+    """Errors that name the layer (cheap, before the work): the rank, and a window larger
+    than the padded input."""
+    shape, head = tuple(input.shape), f"{layer._get_name()}({layer.extra_repr()})"
+    if input.ndim not in (k + 1, k + 2):
+        raise RuntimeError(f"{head}: expected {k + 1}D (unbatched) or {k + 2}D (batched) input, "
+                           f"got {shape}")
+    op = layer._get_name()
+    kernel = P._ntuple(kernel_size, k, "kernel_size", op)
+    stride = P._ntuple(kernel if stride is None or stride in ([], ()) else stride, k, "stride", op)
+    padding, dilation = P._ntuple(padding, k, "padding", op), P._ntuple(dilation, k, "dilation", op)
+    if min(kernel + stride + dilation) <= 0:
+        return                                   # the op's own error says what is wrong
+    if any(P._pool_len(n, kk, s, p, d, ceil_mode) < 1
+           for n, kk, s, p, d in zip(shape[-k:], kernel, stride, padding, dilation)):
+        padded = tuple(n + 2 * p for n, p in zip(shape[-k:], padding))
+        raise RuntimeError(f"{head}: kernel size {kernel} is larger than the padded input size "
+                           f"{padded}, got {shape}")
+
+
 class _MaxPoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
@@ -20,6 +40,8 @@ class _MaxPoolNd(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
+        _check_window(self, input, self.k, self.kernel_size, self.stride, self.padding, self.dilation,
+                      self.ceil_mode)
         return self.pool(input, self.kernel_size, self.stride, self.padding, self.dilation,
                          self.ceil_mode, self.return_indices)
 
@@ -29,11 +51,11 @@ class _MaxPoolNd(Module):
 
 
 class MaxPool1d(_MaxPoolNd):
-    pool = staticmethod(P.max_pool1d)
+    pool, k = staticmethod(P.max_pool1d), 1
 
 
 class MaxPool2d(_MaxPoolNd):
-    pool = staticmethod(P.max_pool2d)
+    pool, k = staticmethod(P.max_pool2d), 2
 
 
 class MaxUnpool2d(Module):
@@ -61,6 +83,7 @@ class AvgPool1d(Module):
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
 
     def forward(self, input):
+        _check_window(self, input, 1, self.kernel_size, self.stride, self.padding, 1, self.ceil_mode)
         return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
@@ -78,6 +101,7 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
+        _check_window(self, input, 2, self.kernel_size, self.stride, self.padding, 1, self.ceil_mode)
         return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
@@ -129,6 +153,7 @@ class _LPPool(Module):
         self.stride, self.ceil_mode = stride, ceil_mode
 
     def forward(self, input):
+        _check_window(self, input, self.k, self.kernel_size, self.stride, 0, 1, self.ceil_mode)
         return self.pool(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
 
     def extra_repr(self):
@@ -137,11 +162,11 @@ class _LPPool(Module):
 
 
 class LPPool1d(_LPPool):
-    pool = staticmethod(P.lp_pool1d)
+    pool, k = staticmethod(P.lp_pool1d), 1
 
 
 class LPPool2d(_LPPool):
-    pool = staticmethod(P.lp_pool2d)
+    pool, k = staticmethod(P.lp_pool2d), 2
 
 
 class Upsample(Module):

@@ -4,14 +4,16 @@ Parameters, their names (`weight_ih_l0`, `bias_hh_l1_reverse`, `weight_hr_l0`, .
 shapes, gate order and initialization U(-1/sqrt(hidden), 1/sqrt(hidden)) are PyTorch's,
 so state dicts move between the two.  A layer computes the input projection of the whole
 sequence in one product; each time step is then one product with w_hh and one fused
-gate op (`diffprog/ops/rnn.py`).
+gate op (`diffprog/ops/rnn.py`).  An LSTM layer over a padded batch is a single node,
+`LSTMLayer`, with a hand-written backward through time (the fast path for training).
 """
 import math
 import warnings
 
+from ...autograd.grad_mode import state as _grad_state
 from ...creation import empty, zeros
 from ...ops.nn import Linear as _Linear
-from ...ops.rnn import GRUGates, LSTMGates, RNNGates
+from ...ops.rnn import GRUGates, LSTMGates, LSTMLayer, RNNGates
 from ...ops.shape import cat, split, stack, unbind
 from .. import functional as F
 from .. import init
@@ -173,6 +175,11 @@ class RNNBase(Module):
             expected = layout if input.ndim == 3 else f"(seq, {self.input_size})"
             raise RuntimeError(f"{self._describe()}: expected input of shape {expected}, got "
                                f"{tuple(input.shape)}")
+        w = self.weight_ih_l0
+        if input.dtype != w.dtype:
+            raise ValueError(f"{self._describe()}: input dtype {input.dtype.name} does not match weight "
+                             f"dtype {w.dtype.name}; convert the input (input.to({w.dtype.name})) or "
+                             f"the model (model.to({input.dtype.name}))")
 
     def _check_hidden(self, hx, expected, what):
         if tuple(hx.shape) != expected:
@@ -212,9 +219,17 @@ class RNNBase(Module):
                 w_ih, w_hh = w[0], w[1]
                 b_ih, b_hh = (w[2], w[3]) if self.bias else (None, None)
                 w_hr = w[-1] if self.proj_size else None
+                s0 = tuple(s[layer * D + d] for s in state)
+                if self.mode == "LSTM" and not packed and not self.proj_size and not _grad_state.fw_level:
+                    # the whole layer as one node (see LSTMLayer); forward-mode AD and
+                    # packed or projected sequences take the per-step path below
+                    hs, h, c = LSTMLayer.apply(x, *s0, w_ih, w_hh, *(() if b_hh is None else (b_ih, b_hh)),
+                                               reverse=d == 1)
+                    outs.append(hs)
+                    finals.append((h, c))
+                    continue
                 xg = _Linear.apply(x, w_ih, b_ih)
                 xgs = split(xg, batch_sizes) if packed else unbind(xg, 0)
-                s0 = tuple(s[layer * D + d] for s in state)
                 hs, final = _scan(_step(self.mode, w_hh, b_hh, w_hr), xgs,
                                   s0 if self.mode == "LSTM" else s0[0], batch_sizes, reverse=d == 1)
                 outs.append(cat(hs) if packed else stack(hs))

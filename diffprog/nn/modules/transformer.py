@@ -74,8 +74,39 @@ class MultiheadAttention(Module):
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
+    def _describe(self):
+        return (f"MultiheadAttention(embed_dim={self.embed_dim}, num_heads={self.num_heads}"
+                + (", batch_first=True)" if self.batch_first else ")"))
+
+    def _check_inputs(self, query, key, value, key_padding_mask, attn_mask):
+        """Shapes of the inputs and masks, with errors naming this layer and the layout."""
+        me = self._describe()
+        seq = "(batch, seq, {})" if self.batch_first else "(seq, batch, {})"
+        for name, x, size in (("query", query, self.embed_dim), ("key", key, self.kdim),
+                              ("value", value, self.vdim)):
+            if x.ndim not in (2, 3) or x.shape[-1] != size or x.ndim != query.ndim:
+                raise RuntimeError(f"{me}: expected {name} of shape {seq.format(size)} or unbatched "
+                                   f"(seq, {size}), got {tuple(x.shape)}")
+        batched = query.ndim == 3
+        b, s = (0, 1) if self.batch_first else (1, 0)
+        L, S = (query.shape[s], key.shape[s]) if batched else (query.shape[0], key.shape[0])
+        N = query.shape[b] if batched else 1
+        if batched and not query.shape[b] == key.shape[b] == value.shape[b]:
+            raise RuntimeError(f"{me}: query, key and value must have the same batch size, got "
+                               f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}")
+        if key_padding_mask is not None:
+            expected = (N, S) if batched else (S,)
+            if tuple(key_padding_mask.shape) != expected:
+                raise RuntimeError(f"{me}: expected key_padding_mask of shape (batch, source seq) = "
+                                   f"{expected}, got {tuple(key_padding_mask.shape)}")
+        if attn_mask is not None and tuple(attn_mask.shape) not in ((L, S), (N * self.num_heads, L, S)):
+            raise RuntimeError(f"{me}: attn_mask of shape {tuple(attn_mask.shape)} does not match the "
+                               f"expected (target seq, source seq) = {(L, S)} or (batch * num_heads, "
+                               f"target seq, source seq) = {(N * self.num_heads, L, S)}")
+
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
+        self._check_inputs(query, key, value, key_padding_mask, attn_mask)
         if self.batch_first and query.ndim == 3:         # keep self-attention's q is k is v
             moved = {id(x): x.transpose(0, 1) for x in (query, key, value)}
             query, key, value = moved[id(query)], moved[id(key)], moved[id(value)]
@@ -118,6 +149,16 @@ class _FeedForwardLayer(Module):
             setattr(self, f"dropout{i}", Dropout(dropout))
         self.activation = _activation(activation)
 
+    def _check_seq(self, name, x):
+        """x must be (batch, seq, d_model) / (seq, batch, d_model), or unbatched (seq, d_model)."""
+        d = self.linear1.in_features
+        if x.ndim not in (2, 3) or x.shape[-1] != d:
+            layout = "(batch, seq, {})" if self.self_attn.batch_first else "(seq, batch, {})"
+            raise RuntimeError(f"{self._get_name()}(d_model={d}, nhead={self.self_attn.num_heads}"
+                               f"{', batch_first=True' if self.self_attn.batch_first else ''}): expected "
+                               f"{name} of shape {layout.format(d)} or unbatched (seq, {d}), got "
+                               f"{tuple(x.shape)}")
+
     def _ff_block(self, x, dropout):
         return dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
@@ -145,6 +186,7 @@ class TransformerEncoderLayer(_FeedForwardLayer):
         return self._attention_block(self.self_attn, self.dropout1, x, x, mask, key_padding_mask, is_causal)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        self._check_seq("src", src)
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -171,6 +213,8 @@ class TransformerDecoderLayer(_FeedForwardLayer):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        self._check_seq("tgt", tgt)
+        self._check_seq("memory", memory)
         x = tgt
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)

@@ -13,8 +13,10 @@ from .lenet import *  # noqa: F401,F403
 from .resnet import *  # noqa: F401,F403
 from .summary import *  # noqa: F401,F403
 from .vgg import *  # noqa: F401,F403
+from .vit import *  # noqa: F401,F403
+from . import vit as _vit
 
 __all__ = ["AlexNet", "alexnet", "AllConvNet", "allconv", "GoogLeNet", "GoogLeNetOutputs",
            "googlenet", "LeNet5", "lenet5", "ResNet", "BasicBlock", "Bottleneck", "resnet18",
            "resnet34", "resnet50", "resnet18_cifar", "summary", "ModelSummary", "VGG", "vgg11",
-           "vgg11_bn", "vgg16", "vgg16_bn"]
+           "vgg11_bn", "vgg16", "vgg16_bn"] + _vit.__all__

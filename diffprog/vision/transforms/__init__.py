@@ -2,10 +2,7 @@
 
 Random transforms draw from diffprog's default generator, so `diffprog.manual_seed`
 makes them reproducible."""
-from .transforms import (Compose, ToTensor, Normalize, Lambda, PILToTensor,  # noqa: F401
-                         ToPILImage, Resize, CenterCrop, Pad, RandomCrop, RandomResizedCrop,
-                         RandomHorizontalFlip, RandomVerticalFlip, RandomRotation, RandomAffine,
-                         ColorJitter, Grayscale, RandomErasing, GaussianBlur, InterpolationMode)
+from .transforms import *  # noqa: F401,F403
 from . import functional  # noqa: F401
 from .transforms import __all__ as _all
 

@@ -68,7 +68,7 @@ from .functional import InterpolationMode  # noqa: E402
 
 __all__ += ["PILToTensor", "ToPILImage", "Resize", "CenterCrop", "Pad", "RandomCrop",
             "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-            "RandomAffine", "ColorJitter", "Grayscale", "RandomErasing", "GaussianBlur",
+            "RandomAffine", "ColorJitter", "Grayscale", "RandomGrayscale", "RandomApply", "RandomErasing", "GaussianBlur",
             "InterpolationMode"]
 
 
@@ -351,6 +351,36 @@ class Grayscale(_Repr):
 
     def __call__(self, img):
         return F.rgb_to_grayscale(img, self.num_output_channels)
+
+
+class RandomGrayscale(_Repr):
+    """With probability p, convert to grayscale keeping the number of channels."""
+
+    _fields = ("p",)
+
+    def __init__(self, p=0.1):
+        self.p = p
+
+    def __call__(self, img):
+        if _uniform(0.0, 1.0) >= self.p:
+            return img
+        return F.rgb_to_grayscale(img, F.get_dimensions(img)[0])
+
+
+class RandomApply(_Repr):
+    """Apply the list of transforms, in order, with probability p (else return the input)."""
+
+    _fields = ("transforms", "p")
+
+    def __init__(self, transforms, p=0.5):
+        self.transforms, self.p = list(transforms), p
+
+    def __call__(self, img):
+        if _uniform(0.0, 1.0) >= self.p:
+            return img
+        for t in self.transforms:
+            img = t(img)
+        return img
 
 
 class RandomErasing(_Repr):

@@ -1,0 +1,226 @@
+"""Convolutional-network benchmarks, diffprog vs PyTorch:
+
+1. one Adam training step of LeNet-5 (diffprog.vision.models.LeNet5: conv 6@5x5 pad 2,
+   relu, maxpool 2, conv 16@5x5, relu, maxpool 2, fc 120, fc 84, fc 10) on 1x28x28
+   images, batch 64, cross entropy;
+2. forward + backward of ResNet-18, CIFAR variant (diffprog.vision.models.resnet18_cifar),
+   batch 32 of 3x32x32, in training mode;
+3. peak resident memory of that ResNet-18 forward + backward, each side in a fresh
+   subprocess (VmHWM from /proc/self/status, via bench_nn's helper).
+
+    python bench/bench_cnn.py [--threads 1] [--skip-resnet] [--skip-memory]
+
+torchvision is not installed, so the PyTorch models are written below in plain torch.nn
+with the same architecture and module names; the diffprog model's initial parameters and
+buffers are copied into the PyTorch one (same init on both sides).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from runner import compare, pin_threads  # noqa: E402
+from bench_nn import _proc_status_mib  # noqa: E402
+
+
+def torch_lenet5():
+    """LeNet5 of diffprog.vision.models, in torch.nn (same state_dict keys)."""
+    import torch.nn as nn
+
+    class LeNet5(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+            self.classifier = nn.Sequential(
+                nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(inplace=True),
+                nn.Linear(120, 84), nn.ReLU(inplace=True), nn.Linear(84, 10))
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+    return LeNet5()
+
+
+def torch_resnet18_cifar(num_classes=10):
+    """resnet18_cifar of diffprog.vision.models (torchvision's names), in torch.nn."""
+    import torch.nn as nn
+
+    class BasicBlock(nn.Module):
+        def __init__(self, inplanes, planes, stride=1):
+            super().__init__()
+            self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.downsample = None
+            if stride != 1 or inplanes != planes:
+                self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
+                                                nn.BatchNorm2d(planes))
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + identity)
+
+    class ResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.Identity()
+            self.layer1 = nn.Sequential(BasicBlock(64, 64), BasicBlock(64, 64))
+            self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128))
+            self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256))
+            self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512))
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(512, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(self.avgpool(x).flatten(1))
+    return ResNet()
+
+
+def model_pair(name):
+    """(diffprog model, torch model) with the same architecture and the same parameters."""
+    import diffprog as dp
+    import torch
+    from diffprog.vision import models
+    dp.manual_seed(0)
+    dp_model = models.LeNet5() if name == "lenet5" else models.resnet18_cifar()
+    th_model = torch_lenet5() if name == "lenet5" else torch_resnet18_cifar()
+    state = {k: torch.from_numpy(np.array(v.numpy())) for k, v in dp_model.state_dict().items()}
+    th_model.load_state_dict(state)
+    return dp_model, th_model
+
+
+def trainer(lib, model, lr=1e-3):
+    """A function doing one Adam step of `model` on a batch (x, y)."""
+    opt = lib.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = lib.nn.CrossEntropyLoss()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def forward_backward(lib, model):
+    """A function doing forward + backward of cross entropy on a batch (x, y)."""
+    loss_fn = lib.nn.CrossEntropyLoss()
+
+    def step(x, y):
+        model.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        return loss
+    return step
+
+
+def batch(lib, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    y = rng.integers(0, 10, shape[0])
+    return lib.tensor(x), lib.tensor(y)
+
+
+def lenet_step():
+    import diffprog as dp
+    import torch
+    dp_model, th_model = model_pair("lenet5")
+    dp_step, th_step = trainer(dp, dp_model), trainer(torch, th_model)
+    xd, yd = batch(dp, (64, 1, 28, 28))
+    xt, yt = batch(torch, (64, 1, 28, 28))
+    return compare("LeNet-5 Adam step, 1x28x28, batch 64", lambda: dp_step(xd, yd),
+                   lambda: th_step(xt, yt), number=10, rounds=9, unit="ms")
+
+
+def resnet_step():
+    import diffprog as dp
+    import torch
+    dp_model, th_model = model_pair("resnet18")
+    dp_step, th_step = forward_backward(dp, dp_model), forward_backward(torch, th_model)
+    xd, yd = batch(dp, (32, 3, 32, 32))
+    xt, yt = batch(torch, (32, 3, 32, 32))
+    return compare("ResNet-18 CIFAR fwd+bwd, batch 32", lambda: dp_step(xd, yd),
+                   lambda: th_step(xt, yt), number=1, rounds=5, unit="ms")
+
+
+def memory_child(side, threads):
+    """Run in a subprocess: ResNet-18 (CIFAR) forward + backward at batch 32, twice (the
+    second step has the gradients' storage in place); print memory figures (MiB) as JSON.
+    The peak is reset (clear_refs) once the model and data exist, so `peak` - `before`
+    is the step's own growth."""
+    from threadpoolctl import threadpool_limits     # not pin_threads: it imports torch
+    threadpool_limits(threads)
+    lib = __import__("diffprog" if side == "diffprog" else "torch")
+    if side == "torch":
+        lib.set_num_threads(threads)
+    imports = _proc_status_mib("VmRSS")
+    lib.manual_seed(0)
+    if side == "diffprog":
+        from diffprog.vision.models import resnet18_cifar
+        model = resnet18_cifar()
+    else:
+        model = torch_resnet18_cifar()
+    step = forward_backward(lib, model)
+    x, y = batch(lib, (32, 3, 32, 32))
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")                                    # reset VmHWM to the current RSS
+    before = _proc_status_mib("VmRSS")
+    for _ in range(2):
+        step(x, y)
+    print(json.dumps({"imports": imports, "before": before, "peak": _proc_status_mib("VmHWM")}))
+
+
+def peak_memory(threads):
+    if not os.path.exists("/proc/self/status"):
+        print("peak memory skipped: needs Linux's /proc/self/status")
+        return
+    result = {}
+    for side in ("diffprog", "torch"):
+        out = subprocess.run([sys.executable, __file__, "--memory-child", side,
+                              "--threads", str(threads)], capture_output=True, text=True, check=True)
+        result[side] = json.loads(out.stdout.strip().splitlines()[-1])
+    d, t = result["diffprog"], result["torch"]
+    rows = [("peak RSS, ResNet-18 CIFAR fwd+bwd batch 32", d["peak"], t["peak"]),
+            ("  of which the steps' growth", d["peak"] - d["before"], t["peak"] - t["before"]),
+            ("  RSS after importing the library", d["imports"], t["imports"])]
+    for name, dv, tv in rows:
+        print(f"{name:<44s} diffprog {dv:7.1f} MiB   torch {tv:7.1f} MiB   ratio {dv / tv:5.2f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip-resnet", action="store_true", help="LeNet only (fast)")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-child", choices=["diffprog", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(args.memory_child, args.threads)
+    import diffprog as dp
+    import torch
+    print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
+    lenet_step()
+    if not args.skip_resnet:
+        resnet_step()
+    if not args.skip_memory:
+        peak_memory(args.threads)
+
+
+if __name__ == "__main__":
+    main()
