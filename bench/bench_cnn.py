@@ -15,16 +15,13 @@ with the same architecture and module names; the diffprog model's initial parame
 buffers are copied into the PyTorch one (same init on both sides).
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, pin_threads  # noqa: E402
-from bench_nn import _proc_status_mib  # noqa: E402
+from runner import compare, memory_child, peak_memory, pin_threads  # noqa: E402
 
 
 def torch_lenet5():
@@ -158,48 +155,21 @@ def resnet_step():
                    lambda: th_step(xt, yt), number=1, rounds=5, unit="ms")
 
 
-def memory_child(side, threads):
-    """Run in a subprocess: ResNet-18 (CIFAR) forward + backward at batch 32, twice (the
-    second step has the gradients' storage in place); print memory figures (MiB) as JSON.
-    The peak is reset (clear_refs) once the model and data exist, so `peak` - `before`
-    is the step's own growth."""
-    from threadpoolctl import threadpool_limits     # not pin_threads: it imports torch
-    threadpool_limits(threads)
-    lib = __import__("diffprog" if side == "diffprog" else "torch")
-    if side == "torch":
-        lib.set_num_threads(threads)
-    imports = _proc_status_mib("VmRSS")
-    lib.manual_seed(0)
-    if side == "diffprog":
+def resnet_steps(lib):
+    """prepare(lib) for runner.memory_child: ResNet-18 (CIFAR) and a batch of 32; the work is
+    forward + backward twice (the second step has the gradients' storage in place)."""
+    if lib.__name__ == "diffprog":
         from diffprog.vision.models import resnet18_cifar
         model = resnet18_cifar()
     else:
         model = torch_resnet18_cifar()
     step = forward_backward(lib, model)
     x, y = batch(lib, (32, 3, 32, 32))
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")                                    # reset VmHWM to the current RSS
-    before = _proc_status_mib("VmRSS")
-    for _ in range(2):
-        step(x, y)
-    print(json.dumps({"imports": imports, "before": before, "peak": _proc_status_mib("VmHWM")}))
 
-
-def peak_memory(threads):
-    if not os.path.exists("/proc/self/status"):
-        print("peak memory skipped: needs Linux's /proc/self/status")
-        return
-    result = {}
-    for side in ("diffprog", "torch"):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", side,
-                              "--threads", str(threads)], capture_output=True, text=True, check=True)
-        result[side] = json.loads(out.stdout.strip().splitlines()[-1])
-    d, t = result["diffprog"], result["torch"]
-    rows = [("peak RSS, ResNet-18 CIFAR fwd+bwd batch 32", d["peak"], t["peak"]),
-            ("  of which the steps' growth", d["peak"] - d["before"], t["peak"] - t["before"]),
-            ("  RSS after importing the library", d["imports"], t["imports"])]
-    for name, dv, tv in rows:
-        print(f"{name:<44s} diffprog {dv:7.1f} MiB   torch {tv:7.1f} MiB   ratio {dv / tv:5.2f}x")
+    def work():
+        for _ in range(2):
+            step(x, y)
+    return work
 
 
 def main():
@@ -211,7 +181,7 @@ def main():
     parser.add_argument("--memory-child", choices=["diffprog", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        return memory_child(args.memory_child, args.threads)
+        return memory_child(args.memory_child, args.threads, resnet_steps)
     import diffprog as dp
     import torch
     print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
@@ -219,7 +189,7 @@ def main():
     if not args.skip_resnet:
         resnet_step()
     if not args.skip_memory:
-        peak_memory(args.threads)
+        peak_memory(__file__, ["--threads", str(args.threads)], "ResNet-18 CIFAR fwd+bwd batch 32")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,9 @@
 1. one Adam training step of the MLP VAE on 784 pixels (encoder 784-400-(20, 20), decoder
    20-400-784, Bernoulli BCE-with-logits + closed-form KL, reparameterised sample,
    batch 128): `diffprog.models.VAE.loss` against the same network written in PyTorch.
+2. one DCGAN step on 1x28x28 images, batch 64: a discriminator step on a real and a
+   generated batch, then a generator step (diffprog.models.DCGANGenerator/Discriminator,
+   width 64, Adam), against the same networks in PyTorch starting from the same weights.
 
     python bench/bench_gen.py [--threads 1]
 
@@ -64,12 +67,62 @@ def vae_step():
                    lambda: step(th_model, th_opt, xt), number=20, rounds=9, unit="ms")
 
 
+def torch_dcgan(latent_dim=100, width=64):
+    """diffprog.models.gan's DCGAN generator and discriminator, in PyTorch (same names)."""
+    import torch.nn as nn
+    g, d = nn.Sequential(), nn.Sequential()        # containers, so that keys read "net.0.weight"
+    g.net = nn.Sequential(
+        nn.ConvTranspose2d(latent_dim, 2 * width, 7, 1, 0, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
+        nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+        nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh())
+    d.net = nn.Sequential(
+        nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+        nn.Conv2d(2 * width, 1, 7, 1, 0))
+    return g, d
+
+
+def dcgan_step():
+    import diffprog as dp
+    import torch
+    import torch.nn.functional as TF
+    from diffprog.models import gan
+    dp.manual_seed(0)
+    dp_g, dp_d = gan.dcgan_init_(gan.DCGANGenerator(100)), gan.dcgan_init_(gan.DCGANDiscriminator())
+    th_g, th_d = torch_dcgan()
+    for dst, src in ((th_g, dp_g), (th_d, dp_d)):
+        dst.load_state_dict({k: torch.tensor(v.numpy()) for k, v in src.state_dict().items()})
+    real = np.random.default_rng(0).random((64, 1, 28, 28), dtype=np.float32) * 2 - 1
+
+    def make_step(lib, G, D, bce, x):
+        opt_g = lib.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_d = lib.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        ones, zeros = lib.ones(64), lib.zeros(64)
+
+        def step():
+            fake = G(lib.randn(64, 100, 1, 1))
+            d_loss = bce(D(x).flatten(), ones * 0.9) + bce(D(fake.detach()).flatten(), zeros)
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            g_loss = bce(D(fake).flatten(), ones)
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+        return step
+    return compare("DCGAN 28x28 D+G step, batch 64",
+                   make_step(dp, dp_g, dp_d, dp.nn.functional.binary_cross_entropy_with_logits, dp.tensor(real)),
+                   make_step(torch, th_g, th_d, TF.binary_cross_entropy_with_logits, torch.tensor(real)),
+                   number=3, rounds=7, unit="ms")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     print(pin_threads(args.threads), flush=True)
     vae_step()
+    dcgan_step()
 
 
 if __name__ == "__main__":

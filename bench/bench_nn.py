@@ -15,15 +15,13 @@ what torchvision's MNIST + ToTensor do per image (PIL image, then a float tensor
 """
 import argparse
 import gzip
-import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, pin_threads  # noqa: E402
+from runner import compare, memory_child, peak_memory, pin_threads  # noqa: E402
 
 
 def mlp(lib):
@@ -105,60 +103,22 @@ def loader_throughput(root):
         print(f"{'':44s} diffprog {len(dp_ds) / d:9.0f} img/s torch {len(th_ds) / t:9.0f} img/s")
 
 
-def _proc_status_mib(field):
-    """VmRSS (resident now) or VmHWM (peak since start or last reset) of this process."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
+def mnist_epoch(root):
+    """prepare(lib) for runner.memory_child: MNIST in memory, the MLP; the work is one
+    training epoch (batch 128, Adam)."""
+    def prepare(lib):
+        raw = os.path.join(root, "MNIST", "raw")
+        images = read_idx(os.path.join(raw, "train-images-idx3-ubyte.gz")).reshape(-1, 784)
+        x = lib.from_numpy(np.divide(images, 255, dtype=np.float32))
+        y = lib.from_numpy(read_idx(os.path.join(raw, "train-labels-idx1-ubyte.gz")).astype(np.int64))
+        loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(x, y), batch_size=128, shuffle=True)
+        step = trainer(lib)
 
-
-def memory_child(side, root, threads):
-    """Run in a subprocess: one MNIST training epoch of the MLP (batch 128, Adam); print its
-    memory figures (MiB) as JSON.
-
-    Peak resident memory is read from /proc/self/status (VmHWM), not getrusage: a child
-    started by vfork + exec inherits its parent's ru_maxrss.  After the data are loaded
-    the peak is reset (clear_refs), so `epoch_peak` is the epoch's own high-water mark."""
-    from threadpoolctl import threadpool_limits     # not pin_threads: it imports torch
-    threadpool_limits(threads)
-    lib = __import__("diffprog" if side == "diffprog" else "torch")
-    if side == "torch":
-        lib.set_num_threads(threads)
-    imports = _proc_status_mib("VmRSS")
-    lib.manual_seed(0)
-    raw = os.path.join(root, "MNIST", "raw")
-    images = read_idx(os.path.join(raw, "train-images-idx3-ubyte.gz")).reshape(-1, 784)
-    x = lib.from_numpy(np.divide(images, 255, dtype=np.float32))
-    y = lib.from_numpy(read_idx(os.path.join(raw, "train-labels-idx1-ubyte.gz")).astype(np.int64))
-    del images
-    loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(x, y), batch_size=128,
-                                       shuffle=True)
-    step = trainer(lib)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")                                    # reset VmHWM to the current RSS
-    before = _proc_status_mib("VmRSS")
-    for xb, yb in loader:
-        step(xb, yb)
-    print(json.dumps({"imports": imports, "before": before, "peak": _proc_status_mib("VmHWM")}))
-
-
-def peak_memory(root, threads):
-    if not os.path.exists("/proc/self/status"):
-        print("peak memory skipped: needs Linux's /proc/self/status")
-        return
-    result = {}
-    for side in ("diffprog", "torch"):
-        out = subprocess.run([sys.executable, __file__, "--memory-child", side, "--data-root", root,
-                              "--threads", str(threads)], capture_output=True, text=True, check=True)
-        result[side] = json.loads(out.stdout.strip().splitlines()[-1])
-    d, t = result["diffprog"], result["torch"]
-    rows = [("peak RSS during an MNIST MLP epoch", d["peak"], t["peak"]),
-            ("  of which the epoch's growth", d["peak"] - d["before"], t["peak"] - t["before"]),
-            ("  RSS after importing the library", d["imports"], t["imports"])]
-    for name, dv, tv in rows:
-        print(f"{name:<44s} diffprog {dv:7.1f} MiB   torch {tv:7.1f} MiB   ratio {dv / tv:5.2f}x")
+        def epoch():
+            for xb, yb in loader:
+                step(xb, yb)
+        return epoch
+    return prepare
 
 
 def main():
@@ -169,7 +129,7 @@ def main():
     parser.add_argument("--memory-child", choices=["diffprog", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        return memory_child(args.memory_child, args.data_root, args.threads)
+        return memory_child(args.memory_child, args.threads, mnist_epoch(args.data_root))
     import diffprog as dp
     import torch
     print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
@@ -178,7 +138,8 @@ def main():
         print("MNIST benchmarks skipped: pass --data-root DIR (or set DIFFPROG_DATA) with MNIST/raw/")
         return
     loader_throughput(args.data_root)
-    peak_memory(args.data_root, args.threads)
+    peak_memory(__file__, ["--data-root", args.data_root, "--threads", str(args.threads)],
+                "an MNIST MLP epoch")
 
 
 if __name__ == "__main__":

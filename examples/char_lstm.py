@@ -131,9 +131,15 @@ def main(root=None, steps=1200, batch=32, seq_len=100, embed=64, hidden=256, lr=
             if verbose:
                 print(f"step {step:5d}  train {running:.3f}  val {val_loss:.3f} nats/char  "
                       f"({time.time() - t0:.0f} s)", flush=True)
-    seconds = time.time() - t0
+    return finish(model, tokenizer, history, time.time() - t0, out, verbose, sample_len,
+                  ((0.8, None), (1.0, 10), (0.5, 5)))
+
+
+def finish(model, tokenizer, history, seconds, out, verbose, sample_len, settings):
+    """Sample after "ROMEO:" at each (temperature, top_k) in settings, save the model and the
+    samples under `out`, and return the figures (shared with transformer_lm.py)."""
     samples = {f"T={t}, top_k={k}": sample(model, tokenizer, length=sample_len, temperature=t, top_k=k)
-               for t, k in ((0.8, None), (1.0, 10), (0.5, 5))}
+               for t, k in settings}
     if out:
         os.makedirs(out, exist_ok=True)
         dp.save(model.state_dict(), os.path.join(out, "model.pt"))
@@ -143,7 +149,8 @@ def main(root=None, steps=1200, batch=32, seq_len=100, embed=64, hidden=256, lr=
     if verbose:
         for name, text in samples.items():
             print(f"--- {name}\n{text}\n")
-    return {"val_loss": history[-1][2], "train_loss": running, "history": history, "vocab_size": vocab,
+    vocab = len(tokenizer)
+    return {"val_loss": history[-1][2], "train_loss": history[-1][1], "history": history, "vocab_size": vocab,
             "uniform_loss": math.log(vocab), "seconds": seconds, "samples": samples, "model": model,
             "tokenizer": tokenizer}
 

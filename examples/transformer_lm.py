@@ -39,7 +39,6 @@ spelling:
 """
 import argparse
 import math
-import os
 import time
 
 import numpy as np
@@ -48,7 +47,7 @@ import diffprog as dp
 import diffprog.nn.functional as F
 from diffprog.models import TransformerLM
 
-from char_lstm import load_corpus, random_batch, sample
+from char_lstm import finish, load_corpus, random_batch
 
 
 @dp.no_grad()
@@ -97,21 +96,7 @@ def main(root=None, steps=800, batch=32, context=64, d_model=128, nhead=4, layer
             if verbose:
                 print(f"step {step:5d}  train {running:.3f}  val {val_loss:.3f} nats/char  "
                       f"({time.time() - t0:.0f} s)", flush=True)
-    seconds = time.time() - t0
-    samples = {f"T={t}, top_k={k}": sample(model, tokenizer, length=sample_len, temperature=t, top_k=k)
-               for t, k in ((0.8, None), (1.0, 10))}
-    if out:
-        os.makedirs(out, exist_ok=True)
-        dp.save(model.state_dict(), os.path.join(out, "model.pt"))
-        with open(os.path.join(out, "samples.txt"), "w") as f:
-            for name, text in samples.items():
-                f.write(f"--- {name}\n{text}\n\n")
-    if verbose:
-        for name, text in samples.items():
-            print(f"--- {name}\n{text}\n")
-    return {"val_loss": history[-1][2], "train_loss": running, "history": history, "vocab_size": vocab,
-            "uniform_loss": math.log(vocab), "seconds": seconds, "samples": samples, "model": model,
-            "tokenizer": tokenizer}
+    return finish(model, tokenizer, history, time.time() - t0, out, verbose, sample_len, ((0.8, None), (1.0, 10)))
 
 
 if __name__ == "__main__":

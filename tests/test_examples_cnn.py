@@ -43,14 +43,15 @@ def test_cifar_resnet_tiny_config_loss_drops(tmp_path):
     assert os.path.exists(tmp_path / "resnet18_w4.pt")
 
 
-def test_cifar_resnet_width_64_is_resnet18_cifar():
-    import cifar_resnet
+def test_resnet_width_scales_every_stage():
     from diffprog.vision.models import resnet18_cifar
-    ours = cifar_resnet.ResNet18(64)
-    ref = resnet18_cifar()
-    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
-        {k: tuple(v.shape) for k, v in ref.state_dict().items()}
-    assert tuple(cifar_resnet.ResNet18(8)(dp.randn(2, 3, 32, 32)).shape) == (2, 10)
+    net = resnet18_cifar(width=8)
+    assert [net.conv1.out_channels] + [getattr(net, f"layer{i}")[0].conv2.out_channels for i in (1, 2, 3, 4)] \
+        == [8, 8, 16, 32, 64]
+    assert sum(p.numel() for p in net.parameters()) == 176_402     # the example's default model
+    assert tuple(net(dp.randn(2, 3, 32, 32)).shape) == (2, 10)
+    assert {k: tuple(v.shape) for k, v in resnet18_cifar(width=64).state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in resnet18_cifar().state_dict().items()}
 
 
 def test_transfer_learning_tiny_config(tmp_path):

@@ -202,8 +202,9 @@ class ConvTranspose(_ConvBase):
         y = xp.empty((n, c) + tuple(size), dtype=gy.dtype)
         # stride 1: the shifted adds beat the strided ones unless the zero margins make the
         # GEMM much wider (small planes, many channels; crossover measured on ResNet shapes)
+        # or the columns much longer (an output far smaller than the input, e.g. 7x7 -> 1x1)
         p, L = math.prod(padded), math.prod(out)
-        unit = all(t == 1 for t in stride) and (p - L) * (o // groups) <= 150 * L
+        unit = all(t == 1 for t in stride) and (p - L) * (o // groups) <= 150 * L and p <= 2.5 * L
         for sl in _batches(n, wt.shape[1] * groups * math.prod(padded if unit else out)):
             if unit:
                 buf = _col2im_shifts(gy[sl], wt, c, ksize, padded, dilation).swapaxes(0, 1)

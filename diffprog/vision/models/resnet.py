@@ -63,25 +63,27 @@ class ResNet(nn.Module):
     """conv1/bn1/relu/maxpool stem, layer1..layer4, avgpool, fc.
 
     `cifar=True` swaps the stem for a 3x3 stride-1 conv and drops the max pool (the usual
-    variant for 32x32 images); the module names stay the same (maxpool becomes Identity)."""
+    variant for 32x32 images); the module names stay the same (maxpool becomes Identity).
+    `width` is the first stage's channel count (64 in the paper; the stages have width x
+    1, 2, 4, 8): a smaller one gives the same depth at a fraction of the cost."""
 
-    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False, cifar=False):
+    def __init__(self, block, layers, num_classes=1000, zero_init_residual=False, cifar=False, width=64):
         super().__init__()
-        self.inplanes = 64
+        self.inplanes = width
         if cifar:
-            self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+            self.conv1 = nn.Conv2d(3, width, 3, stride=1, padding=1, bias=False)
             self.maxpool = nn.Identity()
         else:
-            self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+            self.conv1 = nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False)
             self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.layer1 = self._make_layer(block, width, layers[0])
+        self.layer2 = self._make_layer(block, 2 * width, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
+        self.fc = nn.Linear(8 * width * block.expansion, num_classes)
 
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
