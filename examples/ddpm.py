@@ -10,7 +10,16 @@ ancestral sampling from pure noise. Writes `<out>/samples.png` (64 samples),
 forward process on test images). Reports the training loss and the test loss (the same
 objective on held-out images, with fixed noise).
 
-Full runs are documented in examples/README.md.
+Full run with the defaults, `python examples/ddpm.py` (U-Net of width 16, 139k parameters;
+T = 500 linear-schedule steps; 3,000 Adam steps of batch 64 under a one-cycle schedule to lr
+2e-3, EMA 0.995; all 60,000 training images; seed 0; 1 BLAS thread), on the 2-core
+development machine while other jobs ran (460 ms per step, 23 min; sampling 64 images
+through the 500 reverse steps took 72 s): training loss (mean over 100 steps) 0.569 at step
+100, 0.168 at 200, 0.046 at 700, 0.030 at 1,800, 0.028 at 3,000; test loss (the same
+objective on 1,000 test images with fixed t and noise) 1.263 before training, 0.0281 after.
+In `samples.png` the 64 samples are clean white strokes on black, many of them readable
+digits (0, 2, 3, 5, 6, 7, 9), the rest digit-like curls; `trajectory.png` shows each sample
+emerge from pure noise in the last third of the reverse process.
 """
 import argparse
 import copy
