@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, memory_child, peak_memory, pin_threads  # noqa: E402
+from runner import compare, memory_child, peak_memory, pin_threads, trainer  # noqa: E402
 
 
 def torch_lenet5():
@@ -98,20 +98,6 @@ def model_pair(name):
     state = {k: torch.from_numpy(np.array(v.numpy())) for k, v in dp_model.state_dict().items()}
     th_model.load_state_dict(state)
     return dp_model, th_model
-
-
-def trainer(lib, model, lr=1e-3):
-    """A function doing one Adam step of `model` on a batch (x, y)."""
-    opt = lib.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = lib.nn.CrossEntropyLoss()
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
 
 
 def forward_backward(lib, model):

@@ -21,28 +21,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, memory_child, peak_memory, pin_threads  # noqa: E402
+from runner import compare, memory_child, peak_memory, pin_threads, trainer  # noqa: E402
 
 
 def mlp(lib):
     nn = lib.nn
     return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
                          nn.Linear(256, 10))
-
-
-def trainer(lib, lr=1e-3):
-    """A function doing one Adam step of the MLP on a batch (x, y)."""
-    model = mlp(lib)
-    opt = lib.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = lib.nn.CrossEntropyLoss()
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    return step
 
 
 def train_step():
@@ -53,7 +38,7 @@ def train_step():
     y = rng.integers(0, 10, 128)
     dp.manual_seed(0)
     torch.manual_seed(0)
-    dp_step, torch_step = trainer(dp), trainer(torch)
+    dp_step, torch_step = trainer(dp, mlp(dp)), trainer(torch, mlp(torch))
     xd, yd, xt, yt = dp.tensor(x), dp.tensor(y), torch.tensor(x), torch.tensor(y)
     return compare("MLP 784-256-256-10 Adam step, batch 128", lambda: dp_step(xd, yd),
                    lambda: torch_step(xt, yt), number=20, rounds=9, unit="ms")
@@ -112,7 +97,7 @@ def mnist_epoch(root):
         x = lib.from_numpy(np.divide(images, 255, dtype=np.float32))
         y = lib.from_numpy(read_idx(os.path.join(raw, "train-labels-idx1-ubyte.gz")).astype(np.int64))
         loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(x, y), batch_size=128, shuffle=True)
-        step = trainer(lib)
+        step = trainer(lib, mlp(lib))
 
         def epoch():
             for xb, yb in loader:

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, pin_threads  # noqa: E402
+from runner import compare, pin_threads, trainer  # noqa: E402
 
 VOCAB, SEQ, BATCH = 65, 64, 32
 
@@ -55,20 +55,6 @@ def transformer_lm(lib):
             h = self.embed(x) + self.pos[:x.shape[1]]
             return self.head(self.encoder(h, mask=self.mask, is_causal=True))
     return TransformerLM()
-
-
-def trainer(lib, model):
-    """A function doing one Adam step of `model` on a batch (x, y) of token ids."""
-    opt = lib.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = lib.nn.CrossEntropyLoss()
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = loss_fn(model(x).reshape(-1, VOCAB), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return loss
-    return step
 
 
 def bench(name, build):

@@ -46,6 +46,21 @@ def compare(name, dp_fn, torch_fn, number=100, rounds=7, unit="us"):
     return d, t
 
 
+def trainer(lib, model, lr=1e-3):
+    """A function doing one Adam step of `model` on a batch (x, y) with cross entropy (the
+    output's last dimension holds the classes: (N, C), or (N, T, C) for token sequences)."""
+    opt = lib.optim.Adam(model.parameters(), lr=lr)
+
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = lib.nn.functional.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 # --- peak memory: each side in a fresh subprocess -----------------------------------------
 
 def proc_status_mib(field):

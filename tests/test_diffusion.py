@@ -5,13 +5,13 @@ import os
 import sys
 
 import numpy as np
-import pytest
 
 import diffprog as dp
 from diffprog.models import DDPM, UNet, cosine_beta_schedule, linear_beta_schedule, timestep_embedding
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
 import ddpm as ddpm_example  # noqa: E402
+from data import mnist_root  # noqa: E402
 
 
 def test_schedules():
@@ -60,9 +60,7 @@ def test_unet_shapes_and_time_conditioning():
 
 
 def test_short_training_lowers_the_test_loss(tmp_path):
-    root = os.environ.get("DIFFPROG_DATA")
-    if not root or not os.path.isdir(os.path.join(root, "MNIST", "raw")):
-        pytest.skip("needs DIFFPROG_DATA pointing at a folder with MNIST/raw/")
+    root = mnist_root()
     r = ddpm_example.main(steps=40, T=50, width=8, batch_size=32, train_size=512, test_size=128, n_samples=16,
                           root=root, out=str(tmp_path), verbose=False)
     assert r["test_loss"] < 0.9 * r["first_test_loss"]

@@ -15,13 +15,7 @@ pytest.importorskip("sklearn")
 
 import regression  # noqa: E402
 import svm  # noqa: E402
-
-
-def mnist_root():
-    root = os.environ.get("DIFFPROG_DATA")
-    if not root or not os.path.isdir(os.path.join(root, "MNIST", "raw")):
-        pytest.skip("needs DIFFPROG_DATA pointing at a folder with MNIST/raw/")
-    return root
+from data import mnist_root  # noqa: E402
 
 
 def test_linear_regression_matches_closed_form():

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 
 import diffprog as dp
+from data import data_root  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 sys.path.insert(0, EXAMPLES)
-
-
-def data_root(*parts):
-    root = os.environ.get("DIFFPROG_DATA")
-    if not root or not os.path.exists(os.path.join(root, *parts)):
-        pytest.skip(f"needs DIFFPROG_DATA pointing at a folder with {'/'.join(parts)}")
-    return root
 
 
 def test_mnist_cnn_short_run_learns(tmp_path):

@@ -20,13 +20,7 @@ sys.path.insert(0, EXAMPLES)
 import autoencoder  # noqa: E402
 import gumbel_vae  # noqa: E402
 import vae  # noqa: E402
-
-
-def mnist_root():
-    root = os.environ.get("DIFFPROG_DATA")
-    if not root or not os.path.isdir(os.path.join(root, "MNIST", "raw")):
-        pytest.skip("needs DIFFPROG_DATA pointing at a folder with MNIST/raw/")
-    return root
+from data import mnist_root  # noqa: E402
 
 
 # --- the models ----------------------------------------------------------------------

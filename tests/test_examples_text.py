@@ -9,28 +9,10 @@ import pytest
 
 import diffprog as dp
 from diffprog.models import KimCNN, LSTMClassifier, SkipGram, noise_distribution, skipgram_pairs, subsample
+from data import data_root  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 sys.path.insert(0, EXAMPLES)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_blas_thread():
-    """Small batched GEMMs are much slower with several BLAS threads on a busy machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
-def data_root(folder):
-    root = os.environ.get("DIFFPROG_DATA")
-    if not root or not os.path.isdir(os.path.join(root, folder)):
-        pytest.skip(f"needs DIFFPROG_DATA pointing at a folder with {folder}/")
-    return root
 
 
 # --- the classifiers ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from diffprog.models import gan
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
 import gan as gan_example  # noqa: E402
+from data import mnist_root  # noqa: E402
 
 
 def test_mlp_gan_learns_a_gaussian():
@@ -77,13 +78,6 @@ def test_losses_match_their_definitions():
     np.testing.assert_allclose(gan.generator_loss(f).item(), sp(-f.numpy()).mean(), rtol=1e-6)
     np.testing.assert_allclose(gan.discriminator_loss(r, f, "wgan").item(), f.numpy().mean() - r.numpy().mean())
     np.testing.assert_allclose(gan.generator_loss(f, "wgan").item(), -f.numpy().mean())
-
-
-def mnist_root():
-    root = os.environ.get("DIFFPROG_DATA")
-    if not root or not os.path.isdir(os.path.join(root, "MNIST", "raw")):
-        pytest.skip("needs DIFFPROG_DATA pointing at a folder with MNIST/raw/")
-    return root
 
 
 @pytest.mark.parametrize("model", ["gan", "dcgan", "wgan-gp"])

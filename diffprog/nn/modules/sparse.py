@@ -8,6 +8,28 @@ from .module import Module
 __all__ = ["Embedding", "EmbeddingBag"]
 
 
+def _padding_idx(padding_idx, n, name):
+    """padding_idx made non-negative (PyTorch's messages: `name` differs between the two)."""
+    if padding_idx is None:
+        return None
+    if not -n <= padding_idx < n:
+        raise AssertionError(f"{name} must be within num_embeddings")
+    return padding_idx % n
+
+
+def _make_table(module, num_embeddings, embedding_dim, _weight, _freeze, device, dtype):
+    """The `weight` parameter: `_weight` as given, or a new table set by reset_parameters."""
+    module.num_embeddings, module.embedding_dim = num_embeddings, embedding_dim
+    if _weight is None:
+        module.weight = Parameter(empty((num_embeddings, embedding_dim), device=device, dtype=dtype),
+                                  requires_grad=not _freeze)
+        module.reset_parameters()
+    else:
+        if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+            raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
+        module.weight = Parameter(_weight, requires_grad=not _freeze)
+
+
 class Embedding(Module):
     """weight[ids] with weight (num_embeddings, embedding_dim) ~ N(0, 1); the row
     `padding_idx` starts at zero and receives no gradient."""
@@ -16,21 +38,10 @@ class Embedding(Module):
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None,
                  dtype=None):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise AssertionError("Padding_idx must be within num_embeddings")
-            padding_idx %= num_embeddings
-        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.padding_idx = _padding_idx(padding_idx, num_embeddings, "Padding_idx")
+        self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
-        if _weight is None:
-            self.weight = Parameter(empty((num_embeddings, embedding_dim), device=device, dtype=dtype),
-                                    requires_grad=not _freeze)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        _make_table(self, num_embeddings, embedding_dim, _weight, _freeze, device, dtype)
 
     def reset_parameters(self):
         init.normal_(self.weight)
@@ -76,22 +87,10 @@ class EmbeddingBag(Module):
                  scale_grad_by_freq=False, mode="mean", sparse=False, _weight=None,
                  include_last_offset=False, padding_idx=None, device=None, dtype=None, _freeze=False):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise AssertionError("padding_idx must be within num_embeddings")
-            padding_idx %= num_embeddings
-        self.mode, self.sparse, self.include_last_offset, self.padding_idx = (
-            mode, sparse, include_last_offset, padding_idx)
-        if _weight is None:
-            self.weight = Parameter(empty((num_embeddings, embedding_dim), device=device, dtype=dtype),
-                                    requires_grad=not _freeze)
-            self.reset_parameters()
-        else:
-            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
-            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        self.mode, self.sparse, self.include_last_offset = mode, sparse, include_last_offset
+        self.padding_idx = _padding_idx(padding_idx, num_embeddings, "padding_idx")
+        _make_table(self, num_embeddings, embedding_dim, _weight, _freeze, device, dtype)
 
     reset_parameters = Embedding.reset_parameters
 
