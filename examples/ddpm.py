@@ -29,13 +29,9 @@ import time
 import diffprog as dp
 from diffprog.models import DDPM, UNet
 from diffprog.utils.data import DataLoader, TensorDataset
-from diffprog.vision import datasets
 from diffprog.vision.utils import save_image
 
-
-def mnist_tensor(root=None, train=True, size=None):
-    """MNIST as one float32 tensor N x 1 x 28 x 28 in [-1, 1]."""
-    return datasets.MNIST(root, train=train).data[:size].float().unsqueeze(1) / 127.5 - 1.0
+from gan import mnist_tensor
 
 
 def ema_update(ema, model, decay):

@@ -36,14 +36,14 @@ import time
 import diffprog as dp
 from diffprog.models import gan
 from diffprog.utils.data import DataLoader, TensorDataset
-from diffprog.vision import datasets
 from diffprog.vision.utils import save_image
+
+from autoencoder import load_mnist
 
 
 def mnist_tensor(root=None, train=True, size=None):
-    """MNIST images as one float32 tensor N x 1 x 28 x 28 scaled to [-1, 1]."""
-    data = datasets.MNIST(root, train=train).data[:size]
-    return (data.float().unsqueeze(1) / 127.5 - 1.0)
+    """MNIST images as one float32 tensor N x 1 x 28 x 28 scaled to [-1, 1] (tanh's range)."""
+    return load_mnist(root, train, size) * 2 - 1
 
 
 def make_models(model, latent_dim, width=64):

@@ -22,21 +22,15 @@ def corrupt(x, noise_std=0.0, mask_prob=0.0, generator=None):
     return x
 
 
-class Autoencoder(nn.Module):
-    """784 -> hidden -> code -> hidden -> 784 with ReLUs; the code layer is linear."""
-
-    def __init__(self, in_features=784, hidden=256, code=32):
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, code))
-        self.decoder = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, in_features))
+class _Autoencoder(nn.Module):
+    """What both autoencoders share: `encoder` and `decoder` submodules, the decoder giving
+    pixel logits."""
 
     def encode(self, x):
         return self.encoder(x)
 
     def decode(self, z):
-        """Logits of the pixels, flat (N, 784)."""
+        """Logits of the pixels."""
         return self.decoder(z)
 
     def forward(self, x):
@@ -47,7 +41,18 @@ class Autoencoder(nn.Module):
         return self(x).sigmoid()
 
 
-class ConvAutoencoder(nn.Module):
+class Autoencoder(_Autoencoder):
+    """784 -> hidden -> code -> hidden -> 784 with ReLUs; the code layer is linear."""
+
+    def __init__(self, in_features=784, hidden=256, code=32):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, code))
+        self.decoder = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, in_features))
+
+
+class ConvAutoencoder(_Autoencoder):
     """1x28x28 -> conv(s2) 16x14x14 -> conv(s2) 32x7x7 -> code; the decoder mirrors it with
     transposed convolutions back to 1x28x28 logits."""
 
@@ -65,13 +70,3 @@ class ConvAutoencoder(nn.Module):
 
     def encode(self, x):
         return self.encoder(x.view(-1, 1, 28, 28))
-
-    def decode(self, z):
-        """Logits of the pixels, (N, 1, 28, 28)."""
-        return self.decoder(z)
-
-    def forward(self, x):
-        return self.decode(self.encode(x)).view(x.shape)
-
-    def reconstruct(self, x):
-        return self(x).sigmoid()
