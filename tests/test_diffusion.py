@@ -5,6 +5,7 @@ import os
 import sys
 
 import numpy as np
+import pytest
 
 import diffprog as dp
 from diffprog.models import DDPM, UNet, cosine_beta_schedule, linear_beta_schedule, timestep_embedding
@@ -22,6 +23,8 @@ def test_schedules():
     f = lambda t: math.cos((t / 100 + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
     np.testing.assert_allclose(alpha_bar[:90], [f(t + 1) / f(0) for t in range(90)], rtol=1e-10)
     assert max(c) <= 0.999
+    short = linear_beta_schedule(5)             # rescaled by 200: capped below 1
+    assert max(short) == 0.999 and short[0] == pytest.approx(0.02)
 
 
 def test_forward_process_moments():

@@ -18,9 +18,11 @@ __all__ = ["linear_beta_schedule", "cosine_beta_schedule", "timestep_embedding",
 
 
 def linear_beta_schedule(steps, beta_start=1e-4, beta_end=0.02):
-    """Ho et al.'s schedule, rescaled so that any number of steps adds about the same noise."""
+    """Ho et al.'s schedule, rescaled so that any number of steps adds about the same noise;
+    capped at 0.999 (as the cosine one) so that very short schedules stay valid."""
     scale = 1000 / steps
-    return [beta_start * scale + (beta_end - beta_start) * scale * i / (steps - 1) for i in range(steps)]
+    return [min(beta_start * scale + (beta_end - beta_start) * scale * i / max(steps - 1, 1), 0.999)
+            for i in range(steps)]
 
 
 def cosine_beta_schedule(steps, s=0.008):
