@@ -11,6 +11,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import lift, loop, materialize, ndim_of
 from .nn import Linear
 from .op import Op
 from .shape import cat
@@ -39,6 +40,13 @@ class Attention(Op):
 
     op_name = "scaled_dot_product_attention"
     n_out = 2
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        if kwargs.get("keep") is not None:          # (a dropout mask drawn for one element)
+            return loop(cls, n, args, batched, kwargs)
+        rank = max(ndim_of(a, b) for a, b in zip(args, batched))
+        return cls.apply(*(lift(materialize(a, n, b), rank) for a, b in zip(args, batched)), **kwargs)
 
     def forward(ctx, q, k, v, bias=None, *, scale, keep=None):
         if not q.dtype == k.dtype == v.dtype:

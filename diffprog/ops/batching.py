@@ -306,6 +306,7 @@ def apply_op(cls, args, kwargs):
     if cls.promote is not None:
         args = _promote(cls, args)
     phys, batched = unwrap(args, level)
+    phys = tuple(phys)
     rule = getattr(cls, "batch", None)
     out = rule(level.size, phys, batched, kwargs) if rule is not None else \
         loop(cls, level.size, phys, batched, kwargs)
@@ -455,21 +456,21 @@ def folding(first=1):
         args = list(args)
         for i in range(first):
             if batched[i]:
-                args[i] = fold(args[i])
+                args[i] = fold_batch(args[i])
             elif isinstance(args[i], Tensor):
-                args[i] = fold(materialize(args[i], n, False))
+                args[i] = fold_batch(materialize(args[i], n, False))
         out = cls.apply(*args, **kwargs)
-        return tuple(unfold(o, n) for o in out) if isinstance(out, tuple) else unfold(out, n)
+        return tuple(unfold_batch(o, n) for o in out) if isinstance(out, tuple) else unfold_batch(out, n)
     return rule
 
 
-def fold(x):
+def fold_batch(x):
     """(n, m, ...) -> (n * m, ...)"""
     shape = tuple(x.shape)
     return x.reshape((shape[0] * shape[1],) + shape[2:])
 
 
-def unfold(x, n):
+def unfold_batch(x, n):
     """(n * m, ...) -> (n, m, ...)"""
     shape = tuple(x.shape)
     return x.reshape((n, shape[0] // n) + shape[1:])
