@@ -10,10 +10,13 @@ Samples are never differentiable (PyTorch's reparameterised sampling lives in
 dtype and are what `nn.init` and dropout use under `no_grad`.
 """
 import contextlib
+import functools
+import weakref
 
 import numpy as np
 
 from . import dtypes as _dt
+from .autograd.grad_mode import state
 from .backend import xp
 from .ops.op import Op, apply_inplace
 from .tensor import Tensor, check_device, device as _device
@@ -31,6 +34,7 @@ class Generator:
         check_device(device, "Generator")
         self.device = _device(device)
         self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)
+        generators.add(self)
 
     def manual_seed(self, seed):
         seed = int(seed)
@@ -73,7 +77,20 @@ class Generator:
         return f"<diffprog.Generator object at {id(self):#x}>"
 
 
+generators = weakref.WeakSet()       # every Generator, so that a trace can watch them all
 default_generator = Generator()
+
+
+def sampler(fn):
+    """Mark `fn` as drawing from a generator.  While `diffprog.compile` traces a call, each
+    call of fn is recorded as one step that every replay runs again, so that a replay draws
+    fresh numbers exactly where the eager code would."""
+    @functools.wraps(fn)
+    def draw(*args, **kwargs):
+        if state.tracer is not None:
+            return state.tracer.sample(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return draw
 
 
 def _rng(generator):
@@ -144,6 +161,7 @@ def _wrap(a, dtype, device, requires_grad, who):
     return t
 
 
+@sampler
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False):
     """Uniform samples in [0, 1)."""
@@ -157,6 +175,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     return _wrap(a, dtype, device, requires_grad, "rand")
 
 
+@sampler
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False):
     """Standard normal samples."""
@@ -165,6 +184,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     return _wrap(a, dtype, device, requires_grad, "randn")
 
 
+@sampler
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None,
             layout=None, pin_memory=False):
     """Integers uniform in [low, high): `randint(high, size)` or `randint(low, high, size)`."""
@@ -180,6 +200,7 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     return _wrap(a, dtype, device, requires_grad, "randint")
 
 
+@sampler
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
              layout=None, pin_memory=False):
     """A random permutation of 0..n-1."""
@@ -213,6 +234,7 @@ def _array(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+@sampler
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None, layout=None, pin_memory=False):
     """Normal samples with (broadcast) `mean` and `std`, tensors or floats; with two floats,
@@ -232,6 +254,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return _wrap(z * _array(std) + _array(mean), dtype, device, requires_grad, "normal")
 
 
+@sampler
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples with probability `input` (or the float `p`), in input's dtype."""
     probs = input._data if p is None else _array(p)
@@ -242,6 +265,7 @@ def bernoulli(input, p=None, *, generator=None, out=None):
     return Tensor._make((u < probs).astype(input._data.dtype))
 
 
+@sampler
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn from the categorical distribution(s) with weights in the rows of `input`."""
     w = input._data
@@ -278,6 +302,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     return Tensor._make(idx.astype(np.int64).reshape(w.shape[:-1] + (num_samples,)))
 
 
+@sampler
 def poisson(input, generator=None):
     """Poisson samples with rates `input`, in input's dtype."""
     return Tensor._make(_rng(generator).poisson(input._data).astype(input._data.dtype))
@@ -308,6 +333,7 @@ def _fill(self, draw, who, float_only=True):
     return apply_inplace(Fill, self, values=xp.asarray(values).astype(self._data.dtype, copy=False))
 
 
+@sampler
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     if a > b:
         raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found from={a} > to={b}")
@@ -315,6 +341,7 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None):
     return _fill(self, lambda s, d: rng.random(s, dtype=d) * (b - a) + a, "uniform_")
 
 
+@sampler
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if std < 0:
         raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
@@ -322,27 +349,32 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     return _fill(self, lambda s, d: rng.standard_normal(s, dtype=d) * std + mean, "normal_")
 
 
+@sampler
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: xp.exp(rng.standard_normal(s, dtype=d) * std + mean), "log_normal_")
 
 
+@sampler
 def exponential_(self, lambd=1.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.standard_exponential(s, dtype=d) / lambd, "exponential_")
 
 
+@sampler
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.standard_cauchy(s) * sigma + median, "cauchy_")
 
 
+@sampler
 def geometric_(self, p, *, generator=None):
     """Number of Bernoulli(p) trials up to and including the first success."""
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.geometric(p, s), "geometric_", float_only=False)
 
 
+@sampler
 def bernoulli_(self, p=0.5, *, generator=None):
     probs = _array(p)
     if xp.any((xp.asarray(probs) < 0) | (xp.asarray(probs) > 1)):
@@ -351,6 +383,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     return _fill(self, lambda s, d: rng.random(s) < probs, "bernoulli_", float_only=False)
 
 
+@sampler
 def random_(self, from_=0, to=None, *, generator=None):
     """Integers uniform in [from, to); `random_(to)` means [0, to); without bounds, every
     integer the dtype represents exactly (up to 2**mantissa for floats)."""

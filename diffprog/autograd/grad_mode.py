@@ -1,4 +1,5 @@
-"""Global autograd switches: grad recording, forward-AD level, anomaly detection.
+"""Global autograd switches: grad recording, forward-AD level, anomaly detection, and the
+recorder of `diffprog.compile` while it traces a call.
 
 They are context managers (and decorators), as in PyTorch; state is module-global, not
 per-thread, which matches how course code uses them.
@@ -7,12 +8,13 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_level", "anomaly")
+    __slots__ = ("grad_enabled", "fw_level", "anomaly", "tracer")
 
     def __init__(self):
         self.grad_enabled = True
         self.fw_level = 0        # > 0 while a forward-AD dual level is open
         self.anomaly = False
+        self.tracer = None       # diffprog.compile's recorder while it traces a call
 
 
 state = _State()

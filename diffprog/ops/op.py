@@ -112,6 +112,8 @@ class Op:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the arguments' arrays and record a node when a gradient is needed."""
+        if state.tracer is not None:            # diffprog.compile is recording this call
+            return state.tracer.apply(cls, args, kwargs)
         ctx = _new(cls)
         ctx.args = args
         record = False

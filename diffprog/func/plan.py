@@ -1,0 +1,295 @@
+"""Replay code for a trace, and the autograd node of a compiled region.
+
+`Plan(tracer, ...)` turns the recorded steps into two generated Python functions, one
+straight line of array calls each (print `plan.source` to read them):
+
+    forward(T)      T: the call's tensors -> (output arrays, what the backward keeps)
+    backward(S, G)  S: what forward kept, G: the outputs' cotangent arrays -> the
+                    gradient arrays of the region's inputs that need one
+
+Ops run their `forward` on a fresh ctx, without `Op.apply`: no dtype promotion logic (the
+casts the trace saw are written out), no tensors for intermediates, no graph.  Steps
+whose results nothing reads are dropped; chains of elementwise ops become one kernel
+(`fuse.py`).  A replayed region appears to autograd as one `CompiledRegion` node whose
+`vjp` runs `backward`.
+"""
+import math
+
+from ..autograd import engine
+from ..autograd.grad_mode import state
+from ..backend import xp
+from ..ops import op as _op
+from ..ops.op import Op
+from ..tensor import Tensor
+from . import fuse
+from .trace import Build, Cast, Ref, Wrap
+
+_new = object.__new__
+
+
+class Retrace(Exception):
+    """An outside tensor changed shape, dtype or requires_grad since the trace."""
+
+
+class CompiledRegion(Op):
+    """The graph node of one replayed call: its vjp replays the traced backward."""
+
+    op_name = "compiled_region"
+
+    def vjp(self, *grads):
+        if self._freed:
+            raise _op._freed_error()
+        for t, v in self.checks:
+            if t._vc[0] != v:
+                raise _op._modified_error(t, v, self)
+        if state.grad_enabled or state.fw_level:
+            return self.plan.eager_vjp(self, grads)
+        out = self.plan.backward(self.saved, [g._data for g in grads])
+        return tuple(None if a is None else Tensor._make(a) for a in out)
+
+    def release(self):
+        self.saved = None
+        super().release()
+
+
+class Plan:
+    """What one traced signature replays (see the module docstring)."""
+
+    def __init__(self, tracer, outputs, grad_names, fusion):
+        self.tracer = tracer
+        self.captured = tracer.captured
+        self.entered = [self._origin(t) for t, _ in tracer.entered]
+        self.grad_names = grad_names          # None: no backward (no output needs a gradient)
+        self.outputs = outputs                # [(kind, value)] in flattened output order
+        out_names = [v[0] for kind, v in outputs if kind == "array"]
+        self.guards = [(t, t._data.shape, t._data.dtype, t._requires_grad) for t in self.captured]
+        self.ns = {"_new": _new, "asarray": xp.asarray, "copyto": xp.copyto, "_T": Tensor._make,
+                   "_tuple_new": tuple.__new__, "Retrace": Retrace, "C": self.captured}
+        for name, c in tracer.consts.items():
+            self.ns[name + "_" if name in tracer.fresh else name] = c
+
+        bsteps = fuse.fuse(tracer.bsteps, set(n for n in grad_names or () if n), self.ns, fusion) \
+            if grad_names is not None else []
+        backward_reads = _roots(bsteps) | {_root(n) for n in grad_names or () if n}
+        backward_defined = {o for s in bsteps for o in s.outs} | {f"g{i}" for i in range(self.n_diff)}
+        self.saved_names = sorted(n for n in backward_reads - backward_defined
+                                  if not n.startswith("K") or n in tracer.fresh)
+        steps = _live(tracer.steps, set(out_names) | set(self.saved_names), self._has_effect)
+        steps = fuse.fuse(steps, set(out_names) | set(self.saved_names), self.ns, fusion)
+        # Inputs and outputs the backward reads: their versions are checked, as Op.inputs does.
+        self.checked_inputs = [int(n[1:]) for n in self.saved_names if n.startswith("i")]
+        self.checked_captured = [int(n[1:]) for n in self.saved_names if n.startswith("c")]
+        self.checked_outputs = [j for j, n in enumerate(out_names) if n in self.saved_names]
+
+        fwd = self._forward_source(steps, out_names)
+        bwd = self._backward_source(bsteps) if grad_names is not None else ""
+        self.source = fwd + "\n" + bwd
+        exec(compile(self.source, "<diffprog.compile>", "exec"), self.ns)
+        self.forward = self.ns["forward"]
+        self.backward = self.ns.get("backward")
+
+    def _has_effect(self, s):
+        """Writes, draws, and ops given outside tensors (batch norm's running statistics)."""
+        return s.kind in ("write", "sample") or any(
+            isinstance(r, Ref) and (r.startswith("T") or _holds_tensor(self.ns.get(r)))
+            for v in s.kwargs.values() for r in _refs(v))
+
+    @property
+    def n_diff(self):
+        return sum(1 for kind, v in self.outputs if kind == "array" and v[1])
+
+    def _origin(self, t):
+        return self.tracer.origins[id(t)]
+
+    # --- code ----------------------------------------------------------------------
+
+    def _forward_source(self, steps, out_names):
+        lines = ["def forward(T):"]
+        reads = _roots(steps) | set(out_names) | set(self.saved_names)
+        for k in sorted({int(n[1:]) for n in reads if n.startswith("i")}):
+            lines.append(f"    i{k} = T[{k}]._data")
+        for j, t in enumerate(self.captured):
+            if f"c{j}" in reads:
+                lines.append(f"    c{j} = C[{j}]._data")
+        lines.append("    for t, shape, dtype, rg in GUARDS:")
+        lines.append("        if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad is not rg:")
+        lines.append("            raise Retrace")
+        self.ns["GUARDS"] = self.guards
+        for name in sorted(self.tracer.fresh):
+            lines.append(f"    {name} = {name}_.copy()")
+        ctx_needed = {n for n in self.saved_names if n.startswith("k")}
+        for s in steps:
+            lines += self._step_source(s, ctx_needed)
+        outs = "".join(f"{n}, " for n in out_names)
+        saved = "".join(f"{n}, " for n in self.saved_names)
+        lines.append(f"    return ({outs}), ({saved})")
+        return "\n".join(lines) + "\n"
+
+    def _backward_source(self, bsteps):
+        lines = ["def backward(S, G):"]
+        if self.saved_names:
+            lines.append(f"    {', '.join(self.saved_names)}, = S")
+        for i in range(self.n_diff):
+            lines.append(f"    g{i} = G[{i}]")
+        for s in bsteps:
+            lines += self._step_source(s, set())
+        lines.append(f"    return ({''.join(f'{n}, ' for n in self.grad_names)})")
+        return "\n".join(lines) + "\n"
+
+    def _step_source(self, s, ctx_needed):
+        ns = self.ns
+        if s.kind == "copy":
+            return [f"    {s.outs[0]} = {s.args[0]}.copy()"]
+        if s.kind == "write":
+            line = [f"    copyto({s.args[0]}, {s.args[1]}, casting='unsafe')"]
+            if s.bump is not None:
+                line.append(f"    {s.bump}._vc[0] += 1")
+            return line
+        if s.kind == "kernel":
+            return [f"    {s.outs[0]} = {s.fn}({', '.join(s.args)})"]
+        fn = f"F{len(ns)}"
+        ns[fn] = s.fn if s.kind == "sample" else s.fn.forward
+        args = [self._code(a) for a in s.args]
+        if s.kind == "op":
+            ctx = s.ctx if s.ctx in ctx_needed else None
+            cls = f"C{len(ns)}"
+            ns[cls] = s.fn
+            args.insert(0, ctx or f"_new({cls})")
+        if s.kwargs and not any(_dynamic(v) or v in self.tracer.fresh for v in s.kwargs.values()
+                                if isinstance(v, (Ref, Build, Cast, Wrap))):
+            d = f"D{len(ns)}"
+            ns[d] = {k: (ns[v] if isinstance(v, Ref) else v) for k, v in s.kwargs.items()}
+            args.append(f"**{d}")
+        else:
+            args += [f"{k}={self._code(v)}" for k, v in s.kwargs.items()]
+        call = f"{fn}({', '.join(args)})"
+        lines = [f"    {ctx} = _new({cls})"] if s.kind == "op" and ctx else []
+        if s.kind == "sample":
+            return lines + ([f"    {s.outs[0]} = {call}._data"] if s.outs else [f"    {call}"])
+        lines.append(f"    {', '.join(s.outs)}{',' if len(s.outs) > 1 else ''} = {call}")
+        for o, scalar in zip(s.outs, s.scalar):
+            if scalar:
+                lines.append(f"    {o} = asarray({o})")
+        return lines
+
+    def _code(self, v):
+        if isinstance(v, Ref):
+            return str(v)
+        if isinstance(v, Cast):
+            return f"{self._code(v.value)}.astype({self._const(v.dtype)})"
+        if isinstance(v, Wrap):
+            return f"_T({self._code(v.value)})"
+        if isinstance(v, Build):
+            if v.kind is dict:
+                return "{" + ", ".join(f"{k!r}: {self._code(x)}" for k, x in v.items.items()) + "}"
+            items = "".join(f"{self._code(x)}, " for x in v.items)
+            if v.kind is list:
+                return f"[{items}]"
+            return f"({items})" if v.kind is tuple else f"_tuple_new({self._const(v.kind)}, ({items}))"
+        if isinstance(v, (bool, int, str, type(None))) or (isinstance(v, float) and math.isfinite(v)):
+            return repr(v)
+        return self._const(v)
+
+    def _const(self, obj):
+        name = f"K_{len(self.ns)}"
+        self.ns[name] = obj
+        return name
+
+    # --- running -------------------------------------------------------------------
+
+    def run(self, T, grad):
+        """Replay on the call's tensors T; return the flat outputs."""
+        arrays, saved = self.forward(T)
+        node = None
+        if grad and self.grad_names is not None:
+            node = _new(CompiledRegion)
+            args = tuple(T[int(e[2:-1])] if e.startswith("T[") else self.ns[e] for e in self.entered)
+            for a in args:
+                if a._base is not None and a._view_version != a._vc[0]:
+                    _op._refresh_view(a)
+            node.args = args
+            node.edges = [(a.grad_fn, a._out_nr) if a.grad_fn is not None else (a, None) for a in args]
+            node.needs_input_grad = (True,) * len(args)
+            node._versions = [a._vc[0] for a in args]
+            node.n_out = self.n_diff
+            node._out_vc, node._out_version = [0], 0
+            node.plan, node.saved = self, saved
+        results, outs, made = [], [], []
+        for kind, v in self.outputs:
+            if kind == "array":
+                t = Tensor._make(arrays[len(made)])
+                made.append(t)
+                if v[1] and node is not None:
+                    t._requires_grad, t.grad_fn, t._out_nr = True, node, len(outs)
+                    outs.append(t)
+                results.append(t)
+            elif kind == "origin":
+                results.append(T[int(v[2:-1])] if v.startswith("T[") else self.ns[v])
+            elif kind == "dup":
+                results.append(results[v])
+            else:
+                results.append(v)
+        if node is not None:
+            node._out = [t._data for t in outs]
+            node.checks = [(T[k], T[k]._vc[0]) for k in self.checked_inputs] + \
+                [(self.captured[k], self.captured[k]._vc[0]) for k in self.checked_captured] + \
+                [(made[k], 0) for k in self.checked_outputs]
+        return results
+
+    def eager_vjp(self, node, grads):
+        """The backward when it must itself be differentiable (create_graph, forward-over-
+        reverse): run the recorded forward again as ordinary ops and differentiate that."""
+        env = {}
+        for e, a in zip(self.entered, node.args):
+            env[e] = a
+        raise NotImplementedError
+
+
+def _dynamic(v):
+    return isinstance(v, (Build, Cast, Wrap)) or (isinstance(v, Ref) and not v.startswith("K"))
+
+
+def _root(name):
+    """The variable a reference reads: 'k3.s.coef' -> 'k3', 'T[0]' -> 'T'."""
+    for sep in ".[":
+        name = name.split(sep, 1)[0]
+    return name
+
+
+def _refs(v):
+    if isinstance(v, Ref):
+        yield v
+    elif isinstance(v, (Cast, Wrap)):
+        yield from _refs(v.value)
+    elif isinstance(v, Build):
+        for x in (v.items.values() if v.kind is dict else v.items):
+            yield from _refs(x)
+
+
+def _step_refs(s):
+    for a in s.args:
+        yield from _refs(a)
+    for a in s.kwargs.values():
+        yield from _refs(a)
+    if s.bump is not None:
+        yield Ref(s.bump)
+
+
+def _roots(steps):
+    return {_root(r) for s in steps for r in _step_refs(s)}
+
+
+def _holds_tensor(obj):
+    return isinstance(obj, Tensor) or (isinstance(obj, (tuple, list)) and any(map(_holds_tensor, obj)))
+
+
+def _live(steps, needed, has_effect):
+    """The steps that make something needed, or have effects."""
+    needed = {_root(n) for n in needed}
+    keep = []
+    for s in reversed(steps):
+        if has_effect(s) or any(o in needed for o in s.outs) or (s.ctx is not None and s.ctx in needed):
+            keep.append(s)
+            needed |= {_root(r) for r in _step_refs(s)}
+    keep.reverse()
+    return keep
