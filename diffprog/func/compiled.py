@@ -63,9 +63,10 @@ class Compiled:
     """A compiled function or module: call it as the original.  Attributes not its own
     (a module's `parameters()`, `train()`, ...) are the original's."""
 
-    def __init__(self, fn, *, fullgraph=False, fusion="auto", limit=8, call=None):
+    def __init__(self, fn, *, fullgraph=False, fusion="auto", limit=8):
         self._orig_mod = fn
-        self._call = call or fn
+        self._call = fn
+        self._in_place = False
         self.fullgraph, self.fusion, self.limit = fullgraph, fusion, limit
         self.cache = {}             # signature -> [Plan, ...] or _EAGER
         self.warned = set()
@@ -81,10 +82,17 @@ class Compiled:
     def __repr__(self):
         return f"Compiled({self._orig_mod!r})"
 
+    def in_place(self, call):
+        """For `Module.compile`: the module calls this; this calls `call` (its hooks and forward)."""
+        self._call, self._in_place = call, True
+
     def __deepcopy__(self, memo):
         import copy
-        return Compiled(copy.deepcopy(self._orig_mod, memo), fullgraph=self.fullgraph,
-                        fusion=self.fusion, limit=self.limit)
+        module = copy.deepcopy(self._orig_mod, memo)
+        twin = Compiled(module, fullgraph=self.fullgraph, fusion=self.fusion, limit=self.limit)
+        if self._in_place:
+            twin.in_place(module._call_impl)
+        return twin
 
     def __get__(self, obj, objtype=None):
         """As a decorator on a method: bind like a function would."""
@@ -96,16 +104,17 @@ class Compiled:
     def __call__(self, *args, **kwargs):
         if state.tracer is not None or state.fw_level or state.anomaly:
             return self._call(*args, **kwargs)        # inside another trace: just record it
-        tensors, key = [], [state.grad_enabled, _dt.get_default_dtype()]
-        if not kwargs and all(type(a) is Tensor for a in args):
-            tensors = args
-            for a in args:
-                key.append((a._data.shape, a._data.dtype, a._requires_grad))
+        key = [state.grad_enabled, _dt._defaults.float]
+        tensors = args
+        for a in args:
+            if type(a) is not Tensor or kwargs:
+                tensors, key = [], key[:2]
+                _signature((args, kwargs), tensors, key)
+                break
+            key += (a._data.shape, a._data.dtype, a._requires_grad)
+        else:
             if len(args) > 1 and len({id(a._data) for a in args}) < len(args):
                 key.append(tuple(id(a._data) for a in args))
-        else:
-            tensors = []
-            _signature((args, kwargs), tensors, key)
         key = tuple(key)
         guard = self._guard_state()
         entry = self.cache.get(key)
@@ -118,7 +127,7 @@ class Compiled:
                         flat = plan.run(tensors, state.grad_enabled)
                     except Retrace:
                         continue
-                    return tree_unflatten(flat, plan.spec)
+                    return flat[0] if plan.spec is None else tree_unflatten(flat, plan.spec)
         if entry is not None and len(entry) >= self.limit or len(self.cache) >= self.limit * 8:
             return self._eager(key, f"more than {self.limit} traces (cache_size_limit)", args, kwargs)
         return self._trace(key, guard, tensors, args, kwargs)

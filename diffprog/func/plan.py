@@ -68,14 +68,16 @@ class Plan:
         for name, c in tracer.consts.items():
             self.ns[name + "_" if name in tracer.fresh else name] = c
 
-        bsteps = fuse.fuse(tracer.bsteps, set(n for n in grad_names or () if n), self.ns, fusion) \
+        bsteps = fuse.fuse(tracer.bsteps, set(n for n in grad_names or () if n), tracer.meta,
+                           self.ns, fusion) \
             if grad_names is not None else []
         backward_reads = _roots(bsteps) | {_root(n) for n in grad_names or () if n}
         backward_defined = {o for s in bsteps for o in s.outs} | {f"g{i}" for i in range(self.n_diff)}
-        self.saved_names = sorted(n for n in backward_reads - backward_defined
-                                  if not n.startswith("K") or n in tracer.fresh)
+        samples = {s.outs[0] for s in tracer.steps if s.kind == "sample" and s.outs}
+        self.saved_names = sorted(n for n in (backward_reads - backward_defined) | (
+            samples if grad_names is not None else set()) if not n.startswith("K") or n in tracer.fresh)
         steps = _live(tracer.steps, set(out_names) | set(self.saved_names), self._has_effect)
-        steps = fuse.fuse(steps, set(out_names) | set(self.saved_names), self.ns, fusion)
+        steps = fuse.fuse(steps, set(out_names) | set(self.saved_names), tracer.meta, self.ns, fusion)
         # Inputs and outputs the backward reads: their versions are checked, as Op.inputs does.
         self.checked_inputs = [int(n[1:]) for n in self.saved_names if n.startswith("i")]
         self.checked_captured = [int(n[1:]) for n in self.saved_names if n.startswith("c")]
@@ -83,9 +85,10 @@ class Plan:
 
         fwd = self._forward_source(steps, out_names)
         bwd = self._backward_source(bsteps) if grad_names is not None else ""
-        self.source = fwd + "\n" + bwd
+        self.source = fwd + "\n" + bwd + "\n" + self._run_source()
+        self.ns.update(PLAN=self, CompiledRegion=CompiledRegion, _refresh_view=_op._refresh_view)
         exec(compile(self.source, "<diffprog.compile>", "exec"), self.ns)
-        self.forward = self.ns["forward"]
+        self.forward, self.run = self.ns["forward"], self.ns["run"]
         self.backward = self.ns.get("backward")
 
     def _has_effect(self, s):
@@ -111,10 +114,12 @@ class Plan:
         for j, t in enumerate(self.captured):
             if f"c{j}" in reads:
                 lines.append(f"    c{j} = C[{j}]._data")
-        lines.append("    for t, shape, dtype, rg in GUARDS:")
-        lines.append("        if t._data.shape != shape or t._data.dtype != dtype or t._requires_grad is not rg:")
-        lines.append("            raise Retrace")
-        self.ns["GUARDS"] = self.guards
+        if self.guards:
+            lines.append("    for t, shape, dtype, rg in GUARDS:")
+            lines.append("        if t._data.shape != shape or t._data.dtype != dtype or "
+                         "t._requires_grad is not rg:")
+            lines.append("            raise Retrace")
+            self.ns["GUARDS"] = self.guards
         for name in sorted(self.tracer.fresh):
             lines.append(f"    {name} = {name}_.copy()")
         ctx_needed = {n for n in self.saved_names if n.startswith("k")}
@@ -146,7 +151,8 @@ class Plan:
                 line.append(f"    {s.bump}._vc[0] += 1")
             return line
         if s.kind == "kernel":
-            return [f"    {s.outs[0]} = {s.fn}({', '.join(s.args)})"]
+            return [f"    {s.outs[0]} = {s.fn}"] + ([f"    {s.outs[0]} = asarray({s.outs[0]})"]
+                                                   if s.scalar[0] else [])
         fn = f"F{len(ns)}"
         ns[fn] = s.fn if s.kind == "sample" else s.fn.forward
         args = [self._code(a) for a in s.args]
@@ -197,52 +203,140 @@ class Plan:
 
     # --- running -------------------------------------------------------------------
 
-    def run(self, T, grad):
-        """Replay on the call's tensors T; return the flat outputs."""
-        arrays, saved = self.forward(T)
-        node = None
-        if grad and self.grad_names is not None:
-            node = _new(CompiledRegion)
-            args = tuple(T[int(e[2:-1])] if e.startswith("T[") else self.ns[e] for e in self.entered)
-            for a in args:
-                if a._base is not None and a._view_version != a._vc[0]:
-                    _op._refresh_view(a)
-            node.args = args
-            node.edges = [(a.grad_fn, a._out_nr) if a.grad_fn is not None else (a, None) for a in args]
-            node.needs_input_grad = (True,) * len(args)
-            node._versions = [a._vc[0] for a in args]
-            node.n_out = self.n_diff
-            node._out_vc, node._out_version = [0], 0
-            node.plan, node.saved = self, saved
-        results, outs, made = [], [], []
-        for kind, v in self.outputs:
+    def _run_source(self):
+        """run(T, grad): replay, then wrap the outputs (and connect them to a node)."""
+        arrays = [f"o{j}" for j, (kind, _) in enumerate(self.outputs) if kind == "array"]
+        lines = ["def run(T, grad):", f"    ({''.join(a + ', ' for a in arrays)}), S = forward(T)"]
+        wrap = []
+        for j, (kind, v) in enumerate(self.outputs):
             if kind == "array":
-                t = Tensor._make(arrays[len(made)])
-                made.append(t)
-                if v[1] and node is not None:
-                    t._requires_grad, t.grad_fn, t._out_nr = True, node, len(outs)
-                    outs.append(t)
-                results.append(t)
+                wrap.append(f"t{j} = _T(o{j})")
             elif kind == "origin":
-                results.append(T[int(v[2:-1])] if v.startswith("T[") else self.ns[v])
+                wrap.append(f"t{j} = {v}")
             elif kind == "dup":
-                results.append(results[v])
+                wrap.append(f"t{j} = t{v}")
             else:
-                results.append(v)
-        if node is not None:
-            node._out = [t._data for t in outs]
-            node.checks = [(T[k], T[k]._vc[0]) for k in self.checked_inputs] + \
-                [(self.captured[k], self.captured[k]._vc[0]) for k in self.checked_captured] + \
-                [(made[k], 0) for k in self.checked_outputs]
-        return results
+                self.ns[f"R{j}"] = v
+                wrap.append(f"t{j} = R{j}")
+        results = "[" + ", ".join(f"t{j}" for j in range(len(self.outputs))) + "]"
+        if self.grad_names is None:
+            return "\n".join(lines + ["    " + w for w in wrap] + [f"    return {results}"]) + "\n"
+        lines.append("    if not grad:")
+        lines += ["        " + w for w in wrap]
+        lines.append(f"        return {results}")
+        args = []
+        for k, e in enumerate(self.entered):
+            lines.append(f"    a{k} = {e}")
+            lines.append(f"    if a{k}._base is not None and a{k}._view_version != a{k}._vc[0]:")
+            lines.append(f"        _refresh_view(a{k})")
+            args.append(f"a{k}")
+        tup = "(" + "".join(a + ", " for a in args) + ")"
+        lines += ["    node = _new(CompiledRegion)",
+                  f"    node.args = {tup}",
+                  "    node.edges = [" + ", ".join(
+                      f"({a}.grad_fn, {a}._out_nr) if {a}.grad_fn is not None else ({a}, None)"
+                      for a in args) + "]",
+                  f"    node.needs_input_grad = {(True,) * len(args)!r}",
+                  "    node._versions = [" + ", ".join(f"{a}._vc[0]" for a in args) + "]",
+                  f"    node.n_out = {self.n_diff}",
+                  "    node._out_vc = [0]",
+                  "    node._out_version = 0",
+                  "    node.plan = PLAN",
+                  "    node.saved = S",
+                  "    node.T = T"]
+        lines += ["    " + w for w in wrap]
+        diff, made = [], []
+        for j, (kind, v) in enumerate(self.outputs):
+            if kind == "array":
+                made.append(f"t{j}")
+                if v[1]:
+                    lines.append(f"    t{j}._requires_grad = True")
+                    lines.append(f"    t{j}.grad_fn = node")
+                    lines.append(f"    t{j}._out_nr = {len(diff)}")
+                    diff.append(f"o{j}")
+        lines.append(f"    node._out = [{', '.join(diff)}]")
+        checks = [f"(T[{k}], T[{k}]._vc[0])" for k in self.checked_inputs] + \
+            [f"(C[{k}], C[{k}]._vc[0])" for k in self.checked_captured] + \
+            [f"({made[k]}, 0)" for k in self.checked_outputs]
+        lines.append(f"    node.checks = [{', '.join(checks)}]")
+        lines.append(f"    return {results}")
+        return "\n".join(lines) + "\n"
 
     def eager_vjp(self, node, grads):
         """The backward when it must itself be differentiable (create_graph, forward-over-
-        reverse): run the recorded forward again as ordinary ops and differentiate that."""
-        env = {}
-        for e, a in zip(self.entered, node.args):
-            env[e] = a
-        raise NotImplementedError
+        reverse): run the recorded forward again as ordinary ops and differentiate that.
+        Random draws are not redrawn (the forward's are reused); in-place effects on outside
+        tensors (running statistics) are undone afterwards."""
+        saved = dict(zip(self.saved_names, node.saved))
+        env = {e: a for e, a in zip(self.entered, node.args)}
+        touched = {id(t): t for t in _effect_tensors(self.tracer.steps, self.ns)}
+        touched = {k: (t, t._data.copy(), t._vc[0]) for k, t in touched.items()}
+
+        def tensor(name):
+            if name not in env:
+                if name.startswith("i"):
+                    env[name] = env.get(f"T[{name[1:]}]", node.T[int(name[1:])])
+                elif name.startswith("c"):
+                    t = self.captured[int(name[1:])]
+                    env[name] = env.get(self.tracer.origins[id(t)], t)
+                else:
+                    env[name] = Tensor._make(self.ns[name + "_"].copy() if name in self.tracer.fresh
+                                             else self.ns[name])
+            return env[name]
+
+        def option(v):
+            if isinstance(v, Ref):
+                return node.T[int(v[2:-1])] if v.startswith("T[") else \
+                    self.ns[v] if v.startswith("K") else tensor(v)._data
+            if isinstance(v, Build):
+                items = v.items
+                if v.kind is dict:
+                    return {k: option(x) for k, x in items.items()}
+                vals = [option(x) for x in items]
+                return v.kind(vals) if v.kind in (tuple, list) else tuple.__new__(v.kind, vals)
+            return v
+
+        try:
+            for s in self.tracer.steps:
+                if s.kind == "op":
+                    args = [tensor(a) if isinstance(a, Ref) else tensor(a.value)
+                            if isinstance(a, Cast) else a for a in s.args]
+                    out = s.fn.apply(*args, **{k: option(v) for k, v in s.kwargs.items()})
+                    env.update(zip(s.outs, out if len(s.outs) > 1 else (out,)))
+                elif s.kind == "copy":
+                    env[s.outs[0]] = _op._original(tensor(s.args[0]))
+                elif s.kind == "write":
+                    _op.write_into(tensor(s.args[0]), tensor(s.args[1]))
+                elif s.outs:
+                    env[s.outs[0]] = Tensor._make(saved[s.outs[0]])
+                else:
+                    raise RuntimeError("compiled_region: double backward through an in-place "
+                                       "random fill is not supported; call the function eagerly")
+            outs = [tensor(v[0]) for kind, v in self.outputs if kind == "array" and v[1]]
+            return engine.grad(outs, node.args, grad_outputs=list(grads), create_graph=True,
+                               allow_unused=True)
+        finally:
+            for t, data, version in touched.values():
+                xp.copyto(t._data, data)
+                t._vc[0] = version
+
+
+def _effect_tensors(steps, ns):
+    """Outside tensors the forward changes in place (buffers given to ops, write targets)."""
+    for s in steps:
+        for v in s.kwargs.values():
+            for r in _refs(v):
+                yield from _tensors_in(ns.get(r))
+        if s.kind == "write" and s.bump is not None and s.bump.startswith("K"):
+            yield ns[s.bump]
+
+
+def _tensors_in(obj):
+    if isinstance(obj, Tensor):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            yield from _tensors_in(x)
 
 
 def _dynamic(v):

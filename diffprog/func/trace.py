@@ -115,6 +115,7 @@ class Tracer:
         self.fresh = set()         # constants a replay must copy (written into, or returned)
         self.vcs = {}              # id(version counter list) -> name of the origin owning it
         self.origin_list = []
+        self.meta = {}             # name -> (shape, dtype) of the arrays named
         self.failed = None
         self.backward = False
 
@@ -123,6 +124,8 @@ class Tracer:
     def _name(self, obj, name):
         self.names.setdefault(id(obj), Ref(name))
         self.keep.append(obj)
+        if isinstance(obj, xp.ndarray):
+            self.meta.setdefault(name, (obj.shape, obj.dtype))
         return self.names[id(obj)]
 
     def const(self, obj):
@@ -162,7 +165,7 @@ class Tracer:
             if id(t) in self.births:
                 raise _Fail(f"a tensor made outside an op from other data ({self.births[id(t)]})")
             name = self._capture(t)
-        elif name.startswith("K") and t._requires_grad:
+        elif name.startswith("K") and t._requires_grad and t.grad_fn is None:
             raise _Fail("a tensor created inside the function requires grad")
         if id(t) in self.origins and t._requires_grad and state.grad_enabled:
             alias = self.alias.get(id(t))
@@ -189,7 +192,7 @@ class Tracer:
         if isinstance(v, xp.ndarray):
             base = v.base
             while base is not None:
-                if id(base) in self.names:
+                if id(base) in self.names and not self.names[id(base)].startswith("K"):
                     raise _Fail("an op option derived from tensor data outside an op")
                 base = getattr(base, "base", None)
             return self.const(v)
@@ -344,8 +347,9 @@ class Tracer:
         if bump is None and any(xp.shares_memory(target._data, o._data) for o in self.origin_list):
             return self.fail("an in-place op writing into an input's or outside tensor's memory")
         for name, c in self.consts.items():
-            if isinstance(c, xp.ndarray) and xp.shares_memory(c, target._data):
+            if isinstance(c, xp.ndarray) and xp.shares_memory(c, target._data) and name not in self.fresh:
                 self.fresh.add(name)
+                self.consts[name] = c.copy()      # its value before the trace wrote into it
         self.steps.append(Step("write", None, [tname, rname], {}, [], bump=bump))
 
     # --- the backward -----------------------------------------------------------------
@@ -394,9 +398,9 @@ def _constant_makers():
     """Functions whose `Tensor._make` calls make constants (from shapes and Python values)."""
     global _MAKERS
     if _MAKERS is None:
-        from ..ops import elementwise, loss, shape
+        from ..ops import elementwise, indexing, loss, shape
         _MAKERS = {f.__code__ for f in (creation._finish, elementwise._zeros, shape._zeros,
-                                        loss._unit_grad, engine._run)}
+                                        loss._unit_grad, engine._run, indexing._setitem)}
     return _MAKERS
 
 
@@ -471,6 +475,9 @@ class tracing:
             return grad.fget(t)
 
         Tensor.grad = property(read_grad, grad.fset)
+        for prop in ("data", "requires_grad"):
+            self.saved.append((Tensor, prop, Tensor.__dict__[prop]))
+            setattr(Tensor, prop, _guarded_setter(prop, Tensor.__dict__[prop]))
         Tensor._make = classmethod(_make)
         _op.write_into = write_into
         engine._run = run
@@ -493,6 +500,15 @@ class tracing:
                 g._rng = w.rng
             else:
                 self.tracer.fail("the function re-seeds a generator")
+
+
+def _guarded_setter(name, prop):
+    """A Tensor property whose setting (p.data = ..., requires_grad_()) fails the trace."""
+    def set_(self, value):
+        if state.tracer is not None:
+            state.tracer.fail(f"the function sets Tensor.{name} (a replay would not)")
+        prop.fset(self, value)
+    return property(prop.fget, set_)
 
 
 def _leak(name, method):

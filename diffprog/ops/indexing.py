@@ -102,7 +102,7 @@ def _dim_key(input, dim, index, op):
     index = _int_index(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {index.shape}")
-    return (slice(None),) * _wrap_dim(dim, input.ndim, op) + (index.reshape(-1),)
+    return (slice(None),) * _wrap_dim(dim, input.ndim, op) + (index if index.ndim else index.reshape(1),)
 
 
 def _along_key(input, dim, index, op):
@@ -329,7 +329,7 @@ def _setitem(self, idx, value):
     key, basic = _index_key(idx)
     if isinstance(value, (list, tuple, xp.ndarray)):
         value = Tensor._make(xp.asarray(value))
-    if not state.fw_level and not (state.grad_enabled and (
+    if state.tracer is None and not state.fw_level and not (state.grad_enabled and (
             self._requires_grad or isinstance(value, Tensor) and value._requires_grad)):
         target, rest = _target(self._data, key)          # nothing to record: write directly
         try:
