@@ -71,6 +71,8 @@ class Compiled:
         self.cache = {}             # signature -> [Plan, ...] or _EAGER
         self.warned = set()
         self.module = fn if hasattr(fn, "_modules") and hasattr(fn, "training") else None
+        self._guard_state = (lambda: _module_state(fn)) if self.module is not None else \
+            _function_guard(fn)
         self.__wrapped__ = fn
         self.__doc__ = getattr(fn, "__doc__", None)
 
@@ -165,10 +167,6 @@ class Compiled:
         self.cache.setdefault(key, []).append(plan)
         return result
 
-    def _guard_state(self):
-        if self.module is not None:
-            return _module_state(self.module)
-        return _function_state(self._orig_mod)
 
 
 def _build(tracer, result, fusion):
@@ -258,16 +256,19 @@ def _value_state(v):
     return (type(v), v) if isinstance(v, _SIMPLE) else id(v)
 
 
-def _function_state(fn):
-    """What a function reads besides its arguments: closure cells, globals it names."""
+def _function_guard(fn):
+    """A function returning what fn reads besides its arguments: the values of its closure
+    cells and of the globals it names (simple values by value, others by identity)."""
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     if code is None:
-        return None
-    out = [_value_state(c.cell_contents) for c in fn.__closure__ or ()]
-    g = fn.__globals__
-    out += [_value_state(g[n]) for n in code.co_names if n in g]
-    return tuple(out)
+        return lambda: None
+    cells, g = fn.__closure__ or (), fn.__globals__
+    names = [n for n in code.co_names if n in g]
+    if not cells and not names:
+        return lambda: None
+    return lambda: tuple([_value_state(c.cell_contents) for c in cells] +
+                         [_value_state(g.get(n)) for n in names])
 
 
 _HOOKS = ("_forward_pre_hooks", "_forward_hooks")
@@ -283,14 +284,13 @@ def _module_state(root):
     out, stack = [], [root]
     while stack:
         m = stack.pop()
-        for k, v in m.__dict__.items():
-            if isinstance(v, _SIMPLE):
-                out.append(v)
-            elif k in ("_parameters", "_buffers", "_modules"):
-                out.append(tuple(map(id, v.values())))
-            elif k in _HOOKS:
-                out.append(len(v))
-        stack.extend(c for c in m._modules.values() if c is not None)
+        d = m.__dict__
+        out += [v for v in d.values() if type(v) in _SIMPLE]
+        out += map(id, d["_parameters"].values())
+        out += map(id, d["_buffers"].values())
+        out += map(id, d["_modules"].values())
+        out.append(len(d["_forward_pre_hooks"]) + len(d["_forward_hooks"]))
+        stack += [c for c in d["_modules"].values() if c is not None]
     return tuple(out)
 
 

@@ -16,6 +16,8 @@ results would differ from the ops'.
 import numpy as np
 
 from ..ops import elementwise as ew
+from ..ops.reduction import Sum
+from ..ops.shape import Expand
 from .trace import Cast, Ref, Step
 
 _BINARY = {ew.Add: "+", ew.Sub: "-", ew.Mul: "*", ew.Div: "/"}
@@ -33,6 +35,8 @@ def fusable(s):
         return set(s.kwargs) <= {"alpha"}
     if cls in _UNARY or cls in (ew.Neg, ew.Relu, ew.Sigmoid):
         return not s.kwargs
+    if cls is Expand:           # a broadcast: free inside a kernel of the expanded shape
+        return set(s.kwargs) == {"shape"}
     return issubclass(cls, ew._Predicate) and cls.fn.__name__ in _COMPARE and not s.kwargs
 
 
@@ -46,6 +50,8 @@ class _Expr:
 def _op_expr(s, a, out_dtype, numba):
     """The expression of one step from its operands' expressions."""
     cls = s.fn
+    if cls is Expand:
+        return a[0].code
 
     def cast(e, dtype=out_dtype):
         if not numba or e.dtype == np.dtype(dtype):
@@ -103,8 +109,27 @@ def fuse(steps, keep, meta, ns, fusion):
         chains[id(s)] = chain
         of[s.outs[0]] = chain
     inner = {id(s) for c in chains.values() for s in c[:-1]}
-    return [_kernel(chains[id(s)], meta, ns, numba if len(chains[id(s)]) > 1 else None)
-            if id(s) in chains else s for s in steps if id(s) not in inner]
+    out = []
+    for s in steps:
+        if id(s) in inner:
+            continue
+        chain = chains.get(id(s))
+        if chain is None:
+            out.append(_direct(s, meta, ns, keep) or s)
+            continue
+        kernel = _kernel(chain, meta, ns, numba if len(chain) > 1 else None)
+        out += [kernel] if kernel is not None else chain
+    return out
+
+
+def _direct(s, meta, ns, keep):
+    """A full sum as the NumPy call Sum.forward would make, without its argument handling."""
+    if s.kind == "op" and s.fn is Sum and s.kwargs == {"dim": None, "keepdim": False, "dtype": None} \
+            and isinstance(s.args[0], Ref) and meta[s.args[0]][1].kind in "fc" and s.ctx not in keep:
+        ns.setdefault("np", np)
+        return Step("kernel", f"np.add.reduce({s.args[0]}, axis=None)", [s.args[0]], {}, s.outs,
+                    scalar=(True,))
+    return None
 
 
 def _names(s):
@@ -131,6 +156,8 @@ def _kernel(chain, meta, ns, numba):
         dtype = meta[s.outs[0]][1]
         exprs[s.outs[0]] = _Expr(_op_expr(s, operands, dtype, numba), dtype)
     out = chain[-1].outs[0]
+    if any(s.fn is Expand and meta[s.outs[0]][0] != meta[out][0] for s in chain):
+        return None               # an expand to less than the result: not a plain kernel
     result = exprs[out]
     ns.setdefault("np", np)
     refs = [Ref(name) for name, _ in params]
