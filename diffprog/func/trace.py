@@ -320,6 +320,8 @@ class Tracer:
         a = t._data
         if id(a) in self.names:
             return
+        while frame.f_code.co_name in ("<listcomp>", "<genexpr>", "<dictcomp>"):
+            frame = frame.f_back
         code = frame.f_code
         if code is _op._original.__code__:
             src = frame.f_locals["self"]
@@ -392,15 +394,19 @@ def _flat(x):
 
 
 _MAKERS = None
+_engine_run = engine._run          # (tracing replaces engine._run while it traces)
 
 
 def _constant_makers():
-    """Functions whose `Tensor._make` calls make constants (from shapes and Python values)."""
+    """Functions whose `Tensor._make` calls make constants (from shapes and Python values:
+    zeros, a causal mask, pooling matrices); any other tensor made outside an op from
+    arrays the trace does not know fails the trace."""
     global _MAKERS
     if _MAKERS is None:
-        from ..ops import elementwise, indexing, loss, shape
-        _MAKERS = {f.__code__ for f in (creation._finish, elementwise._zeros, shape._zeros,
-                                        loss._unit_grad, engine._run, indexing._setitem)}
+        from ..ops import attention, elementwise, indexing, loss, pool, shape
+        _MAKERS = {f.__code__ for f in (
+            creation._finish, elementwise._zeros, shape._zeros, loss._unit_grad, _engine_run,
+            indexing._setitem, pool._const, pool.MaxPool.vjp, attention.scaled_dot_product_attention)}
     return _MAKERS
 
 
