@@ -145,8 +145,11 @@ def _kernel(chain, meta, ns, numba):
         for a in s.args:
             if isinstance(a, Ref) and a in exprs:
                 operands.append(exprs[a])
-            elif isinstance(a, Ref):
+            elif isinstance(a, Ref) and a in meta:
                 operands.append(_param(a, meta[a][1], params))
+            elif isinstance(a, Ref):              # a float the forward kept on its ctx
+                e = _param(a, np.float64, params)
+                operands.append(_Expr(e.code, np.float64, scalar=True))
             elif isinstance(a, Cast):
                 e = _param(a.value, meta[a.value][1], params)
                 operands.append(_Expr(f"np.{a.dtype.name}({e.code})" if numba else
@@ -156,8 +159,9 @@ def _kernel(chain, meta, ns, numba):
         dtype = meta[s.outs[0]][1]
         exprs[s.outs[0]] = _Expr(_op_expr(s, operands, dtype, numba), dtype)
     out = chain[-1].outs[0]
-    if any(s.fn is Expand and meta[s.outs[0]][0] != meta[out][0] for s in chain):
-        return None               # an expand to less than the result: not a plain kernel
+    shapes = [meta[name][0] for name, _ in params if name in meta]
+    if np.broadcast_shapes(*shapes) != meta[out][0]:
+        return None               # an expand the other operands do not broadcast to
     result = exprs[out]
     ns.setdefault("np", np)
     refs = [Ref(name) for name, _ in params]

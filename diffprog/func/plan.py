@@ -22,7 +22,7 @@ from ..ops import op as _op
 from ..ops.op import Op
 from ..tensor import Tensor
 from . import fuse
-from .trace import Build, Cast, Ref, Wrap
+from .trace import Build, Cast, Ref, Wrap, _dynamic
 
 _new = object.__new__
 
@@ -47,10 +47,6 @@ class CompiledRegion(Op):
         out = self.plan.backward(self.saved, [g._data for g in grads])
         return tuple(None if a is None else Tensor._make(a) for a in out)
 
-    def release(self):
-        self.saved = None
-        super().release()
-
 
 class Plan:
     """What one traced signature replays (see the module docstring)."""
@@ -68,9 +64,9 @@ class Plan:
         for name, c in tracer.consts.items():
             self.ns[name + "_" if name in tracer.fresh else name] = c
 
-        bsteps = fuse.fuse(tracer.bsteps, set(n for n in grad_names or () if n), tracer.meta,
-                           self.ns, fusion) \
-            if grad_names is not None else []
+        grads = {n for n in grad_names or () if n}
+        bsteps = fuse.fuse(_live(tracer.bsteps, grads, self._has_effect), grads, tracer.meta,
+                           self.ns, fusion)
         backward_reads = _roots(bsteps) | {_root(n) for n in grad_names or () if n}
         backward_defined = {o for s in bsteps for o in s.outs} | {f"g{i}" for i in range(self.n_diff)}
         samples = {s.outs[0] for s in tracer.steps if s.kind == "sample" and s.outs}
@@ -153,13 +149,13 @@ class Plan:
         if s.kind == "kernel":
             return [f"    {s.outs[0]} = {s.fn}"] + ([f"    {s.outs[0]} = asarray({s.outs[0]})"]
                                                    if s.scalar[0] else [])
-        fn = f"F{len(ns)}"
-        ns[fn] = s.fn if s.kind == "sample" else s.fn.forward
+        name = f"{s.fn.__name__}{len(ns)}"
+        ns[name] = s.fn
+        fn = name if s.kind == "sample" else f"{name}.forward"
         args = [self._code(a) for a in s.args]
         if s.kind == "op":
             ctx = s.ctx if s.ctx in ctx_needed else None
-            cls = f"C{len(ns)}"
-            ns[cls] = s.fn
+            cls = name
             args.insert(0, ctx or f"_new({cls})")
         if s.kwargs and not any(_dynamic(v) or v in self.tracer.fresh for v in s.kwargs.values()
                                 if isinstance(v, (Ref, Build, Cast, Wrap))):
@@ -337,10 +333,6 @@ def _tensors_in(obj):
     elif isinstance(obj, (tuple, list)):
         for x in obj:
             yield from _tensors_in(x)
-
-
-def _dynamic(v):
-    return isinstance(v, (Build, Cast, Wrap)) or (isinstance(v, Ref) and not v.startswith("K"))
 
 
 def _root(name):

@@ -177,9 +177,11 @@ class Tracer:
         return t, name
 
     def value(self, v):
-        """An option (keyword argument) as a constant, a reference or a `Build`."""
+        """An operand or option as a constant, a reference or a `Build`.  In a backward, a
+        float a forward kept on its ctx (maybe computed from data) is read from that ctx."""
         if isinstance(v, _SIMPLE):
-            return v
+            name = self.names.get(id(v)) if self.backward and isinstance(v, float) else None
+            return v if name is None else name
         if isinstance(v, Tensor):
             if id(v) not in self.origins:
                 if id(v) in self.births or id(v._data) in self.names:
