@@ -86,6 +86,7 @@ class Plan:
         exec(compile(self.source, "<diffprog.compile>", "exec"), self.ns)
         self.forward, self.run = self.ns["forward"], self.ns["run"]
         self.backward = self.ns.get("backward")
+        tracer.release()
 
     def _has_effect(self, s):
         """Writes, draws, and ops given outside tensors (batch norm's running statistics)."""

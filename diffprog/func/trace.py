@@ -119,6 +119,10 @@ class Tracer:
         self.failed = None
         self.backward = False
 
+    def release(self):
+        """Forget the traced call's values (the plan keeps only steps and constants)."""
+        self.keep = self.names = self.births = self.alias = self.entered = self.origin_list = None
+
     # --- names ---------------------------------------------------------------------
 
     def _name(self, obj, name):
