@@ -8,6 +8,9 @@ process; `manual_seed` makes runs reproducible.
 Samples are never differentiable (PyTorch's reparameterised sampling lives in
 `distributions`); in-place fills (`x.uniform_()`, `x.normal_()`, ...) keep the tensor's
 dtype and are what `nn.init` and dropout use under `no_grad`.
+
+Every function that draws is marked `@sampler`, so that `diffprog.compile` replays the draw
+rather than baking its numbers into a trace.
 """
 import contextlib
 import functools

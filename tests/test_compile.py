@@ -508,3 +508,27 @@ def test_lstm_falls_back_to_eager():
         out, _ = c(x)
     out.sum().backward()
     assert x.grad is not None
+
+
+def test_keyword_and_pytree_arguments_and_methods():
+    c = dp.compile(lambda xs, scale=1.0, *, bias: (xs[0] * xs[1]).sum() * scale + bias["b"])
+    for scale in (1.0, 2.0, 2.0):
+        a, b, bias = _t(3), _t(3), _t(1, requires_grad=False)
+        out = c([a, b], scale, bias={"b": bias})
+        _close(out, (a * b).sum() * scale + bias)
+        out.backward()
+        _close(a.grad, b * scale)
+    assert len(c.cache) == 2                    # scale 1.0 and 2.0: two signatures
+
+    class Scaler:
+        def __init__(self, k):
+            self.k = k
+
+        @dp.compile
+        def apply(self, x):
+            return x * 2 + 1
+
+    s = Scaler(3)
+    x = _t(2, requires_grad=False)
+    _close(s.apply(x), x * 2 + 1)
+    _close(s.apply(x), x * 2 + 1)

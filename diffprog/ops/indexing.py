@@ -102,7 +102,8 @@ def _dim_key(input, dim, index, op):
     index = _int_index(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {index.shape}")
-    return (slice(None),) * _wrap_dim(dim, input.ndim, op) + (index if index.ndim else index.reshape(1),)
+    index = index if index.ndim else index.reshape(1)    # (the index itself: no new array)
+    return (slice(None),) * _wrap_dim(dim, input.ndim, op) + (index,)
 
 
 def _along_key(input, dim, index, op):
