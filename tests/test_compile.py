@@ -532,3 +532,13 @@ def test_keyword_and_pytree_arguments_and_methods():
     x = _t(2, requires_grad=False)
     _close(s.apply(x), x * 2 + 1)
     _close(s.apply(x), x * 2 + 1)
+
+
+def test_modified_output_raises_like_eager():
+    c = dp.compile(lambda x: x.exp().view(-1))       # exp's backward reads its output
+    for _ in range(2):
+        x = _t((2, 2))
+        y = c(x)
+        y.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()

@@ -77,7 +77,10 @@ class Plan:
         # Inputs and outputs the backward reads: their versions are checked, as Op.inputs does.
         self.checked_inputs = [int(n[1:]) for n in self.saved_names if n.startswith("i")]
         self.checked_captured = [int(n[1:]) for n in self.saved_names if n.startswith("c")]
-        self.checked_outputs = [j for j, n in enumerate(out_names) if n in self.saved_names]
+        arrays = {tracer.names[id(o)]: o for o in tracer.keep if isinstance(o, xp.ndarray)}
+        saved = [arrays[n] for n in self.saved_names if n in arrays]
+        self.checked_outputs = [j for j, n in enumerate(out_names) if n in self.saved_names or any(
+            xp.shares_memory(arrays[n], a) for a in saved)]
 
         fwd = self._forward_source(steps, out_names)
         bwd = self._backward_source(bsteps) if grad_names is not None else ""
