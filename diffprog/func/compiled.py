@@ -22,7 +22,7 @@ from .transforms import tree_flatten, tree_unflatten
 _SIMPLE = (bool, int, float, complex, str, bytes, type(None))
 _MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 _BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
-_FUSIONS = ("auto", "numba", "numexpr", "numpy", "none")
+_FUSIONS = ("auto", "numba", "numpy", "none")
 _EAGER = object()
 
 
@@ -33,16 +33,16 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
 
     Takes torch.compile's arguments: `fullgraph=True` raises `Untraceable` where a call
     would run eagerly; `backend="eager"` (or "aot_eager") and `disable=True` run eagerly;
-    `options={"fusion": "numba" | "numexpr" | "numpy" | "none", "cache_size_limit": 8}`;
+    `options={"fusion": "auto" | "numba" | "numpy" | "none", "cache_size_limit": 8}`;
     `mode` and `dynamic` are accepted (shapes are always specialised).  Usable as a
     decorator, with or without arguments.
     """
     if mode not in _MODES:
         raise RuntimeError(f"compile: unrecognized mode {mode!r}, expected one of {_MODES[1:]}")
-    if not (callable(backend) or backend in _BACKENDS):
-        raise RuntimeError(f"compile: unknown backend {backend!r}, expected one of {_BACKENDS}")
     if callable(backend):
         raise RuntimeError("compile: custom backends (callables) are not supported by diffprog")
+    if backend not in _BACKENDS:
+        raise RuntimeError(f"compile: unknown backend {backend!r}, expected one of {_BACKENDS}")
     options = dict(options or {})
     fusion = options.pop("fusion", "auto")
     limit = options.pop("cache_size_limit", 8)
@@ -145,7 +145,7 @@ class Compiled:
         if reason not in self.warned:
             self.warned.add(reason)
             warnings.warn(f"diffprog.compile: {_name(self._orig_mod)} runs eagerly for this input "
-                          f"signature: {reason}", stacklevel=3)
+                          f"signature: {reason}", stacklevel=4)
 
     def _trace(self, key, guard, tensors, args, kwargs):
         if self.module is not None and _has_hooks(self.module):
@@ -156,7 +156,12 @@ class Compiled:
             tracer.begin(tensors)
             result = self._call(*args, **kwargs)
             state.tracer = None
-            plan = _build(tracer, result, self.fusion) if tracer.failed is None else None
+            plan = None
+            if tracer.failed is None:
+                try:
+                    plan = _build(tracer, result, self.fusion)
+                except Exception as e:       # the call itself succeeded: keep its result
+                    tracer.fail(f"it could not be traced ({type(e).__name__}: {e})")
         if tracer.failed is None and self._guard_state() != guard:
             tracer.fail("the function changes the state it reads (module attributes, globals)")
         if tracer.failed is not None:
@@ -166,7 +171,6 @@ class Compiled:
         plan.guard = guard
         self.cache.setdefault(key, []).append(plan)
         return result
-
 
 
 def _build(tracer, result, fusion):

@@ -18,7 +18,7 @@ import numpy as np
 from ..ops import elementwise as ew
 from ..ops.reduction import Sum
 from ..ops.shape import Expand
-from .trace import Cast, Ref, Step
+from .trace import Cast, Ref, Step, _root, _step_refs
 
 _BINARY = {ew.Add: "+", ew.Sub: "-", ew.Mul: "*", ew.Div: "/"}
 _UNARY = {ew.Exp: "exp", ew.Log: "log", ew.Sqrt: "sqrt", ew.Tanh: "tanh", ew.Abs: "absolute",
@@ -27,13 +27,15 @@ _COMPARE = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<
             "equal": "==", "not_equal": "!="}
 
 
-def fusable(s):
+def fusable(s, numba):
     cls = s.fn
     if s.kind != "op" or len(s.outs) != 1:
         return False
     if cls in _BINARY:
         return set(s.kwargs) <= {"alpha"}
-    if cls in _UNARY or cls in (ew.Neg, ew.Relu, ew.Sigmoid):
+    if cls is ew.Sigmoid:       # (NumPy would warn where exp(-x) overflows; Sigmoid does not)
+        return numba is not None and not s.kwargs
+    if cls in _UNARY or cls in (ew.Neg, ew.Relu):
         return not s.kwargs
     if cls is Expand:           # a broadcast: free inside a kernel of the expanded shape
         return set(s.kwargs) == {"shape"}
@@ -90,15 +92,15 @@ def fuse(steps, keep, meta, ns, fusion):
     if fusion == "numba" and numba is None:
         raise RuntimeError("compile: options={'fusion': 'numba'} needs numba "
                            "(pip install numba, or diffprog[fast])")
-    uses = {}
+    uses = {}                     # how many times each value is read
     for s in steps:
-        for r in _names(s):
-            uses[r] = uses.get(r, 0) + 1
+        for r in _step_refs(s):
+            uses[_root(r)] = uses.get(_root(r), 0) + 1
     chains, of = {}, {}           # id(last step) -> chain; output name -> chain ending with it
     for s in steps:
         if s.kind in ("write", "sample", "copy"):
             of.clear()            # a chain must not read across a write
-        if not fusable(s) or s.ctx in keep:
+        if not fusable(s, numba) or s.ctx in keep:
             continue
         chain = [s]
         for a in s.args:
@@ -132,13 +134,10 @@ def _direct(s, meta, ns, keep):
     return None
 
 
-def _names(s):
-    from .plan import _root, _step_refs
-    return {_root(r) for r in _step_refs(s)}
-
-
 def _kernel(chain, meta, ns, numba):
     """One step computing the chain: a NumPy expression, or a numba ufunc call."""
+    if numba is None and any(s.fn is ew.Sigmoid for s in chain):
+        return None
     params, exprs = [], {}
     for s in chain:
         operands = []

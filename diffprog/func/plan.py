@@ -22,7 +22,7 @@ from ..ops import op as _op
 from ..ops.op import Op
 from ..tensor import Tensor
 from . import fuse
-from .trace import Build, Cast, Ref, Wrap, _dynamic
+from .trace import Build, Cast, Ref, Wrap, _dynamic, _refs, _root, _step_refs
 
 _new = object.__new__
 
@@ -337,32 +337,6 @@ def _tensors_in(obj):
     elif isinstance(obj, (tuple, list)):
         for x in obj:
             yield from _tensors_in(x)
-
-
-def _root(name):
-    """The variable a reference reads: 'k3.s.coef' -> 'k3', 'T[0]' -> 'T'."""
-    for sep in ".[":
-        name = name.split(sep, 1)[0]
-    return name
-
-
-def _refs(v):
-    if isinstance(v, Ref):
-        yield v
-    elif isinstance(v, (Cast, Wrap)):
-        yield from _refs(v.value)
-    elif isinstance(v, Build):
-        for x in (v.items.values() if v.kind is dict else v.items):
-            yield from _refs(x)
-
-
-def _step_refs(s):
-    for a in s.args:
-        yield from _refs(a)
-    for a in s.kwargs.values():
-        yield from _refs(a)
-    if s.bump is not None:
-        yield Ref(s.bump)
 
 
 def _roots(steps):

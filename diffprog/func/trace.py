@@ -391,6 +391,32 @@ def _dynamic(x):
     return isinstance(x, (Build, Cast, Wrap)) or (isinstance(x, Ref) and not x.startswith("K"))
 
 
+def _root(name):
+    """The variable a reference reads: 'k3.s.coef' -> 'k3', 'T[0]' -> 'T'."""
+    for sep in ".[":
+        name = name.split(sep, 1)[0]
+    return name
+
+
+def _refs(v):
+    if isinstance(v, Ref):
+        yield v
+    elif isinstance(v, (Cast, Wrap)):
+        yield from _refs(v.value)
+    elif isinstance(v, Build):
+        for x in (v.items.values() if v.kind is dict else v.items):
+            yield from _refs(x)
+
+
+def _step_refs(s):
+    for a in s.args:
+        yield from _refs(a)
+    for a in s.kwargs.values():
+        yield from _refs(a)
+    if s.bump is not None:
+        yield Ref(s.bump)
+
+
 def _flat(x):
     if isinstance(x, (tuple, list)):
         for y in x:
