@@ -313,8 +313,12 @@ class Tracer:
             return self.value(a)
         if id(a) in self.origins:
             return Ref(self.origins[id(a)])        # the tensor itself: fills bump its version
-        if id(a._data) in self.names:
-            return Wrap(self.names[id(a._data)])
+        name = self.names.get(id(a._data))
+        if name is not None:
+            if name in self.consts and name not in self.fresh:     # a fill may write into it
+                self.fresh.add(name)
+                self.consts[name] = self.consts[name].copy()
+            return Wrap(name)
         if id(a) in self.births:
             raise _Fail(f"a tensor made outside an op from other data ({self.births[id(a)]})")
         self._capture(a)
