@@ -364,6 +364,8 @@ def test_index_with_tensor_changing_indices():
     (lambda x: x.nonzero().float().sum() + x.sum(), "outside an op"),
     (lambda x: x * dp.distributions.Poisson(dp.tensor(3.0), validate_args=False).sample(), "numpy"),
     (lambda x: x * float(dp.random.default_generator._rng.random()), "random draw"),
+    (lambda x: x * x[dp.tensor(1)], "0-d"),
+    (lambda x: x.take(dp.tensor([0, 2])).sum() * x, "take"),
 ])
 def test_untraceable_calls_run_eagerly(body, reason):
     c = dp.compile(body)

@@ -196,6 +196,8 @@ class Tracer:
         if name is not None:
             return name
         if isinstance(v, xp.ndarray):
+            if self.backward:             # made by a vjp from saved data, or a constant
+                raise _Fail("a backward rule passes an op an array it computed outside ops")
             base = v.base
             while base is not None:
                 if id(base) in self.names and not self.names[id(base)].startswith("K"):
@@ -220,8 +222,8 @@ class Tracer:
             if type(obj) in (tuple, list):
                 for j, x in enumerate(obj):
                     self._register_saved(x, f"{path}[{j}]", depth + 1)
-            elif isinstance(obj, types.SimpleNamespace):
-                for a, x in vars(obj).items():
+            elif hasattr(obj, "__dict__") and not isinstance(obj, (type, types.ModuleType)):
+                for a, x in vars(obj).items():     # a namespace of saved values
                     self._register_saved(x, f"{path}.{a}", depth + 1)
 
     # --- what Op.apply and the patched functions call --------------------------------

@@ -32,6 +32,8 @@ def _index_key(idx):
     key, arrays, ints = [], False, 0
     for i in idx:
         if isinstance(i, Tensor):
+            if state.tracer is not None and (i._data.ndim == 0 or i._data.dtype == xp.uint8):
+                state.tracer.fail("indexing with a 0-d or uint8 tensor (its values enter the key)")
             i = i._data
         elif isinstance(i, (list, bool)):
             i = xp.asarray(i) if i != [] else xp.zeros(0, dtype=xp.int64)
@@ -126,6 +128,8 @@ def _along_key(input, dim, index, op):
 
 def _flat_key(input, index, op):
     """Key for positions in the flattened input (take, put_); negative indices wrap."""
+    if isinstance(index, Tensor) and state.tracer is not None:
+        state.tracer.fail("take/put_ with a tensor index (the key is computed from its values)")
     index = _int_index(index, op)
     n = input.numel()
     if index.size and (index.min() < -n or index.max() >= n):
