@@ -337,7 +337,7 @@ class Tracer:
         code = frame.f_code
         if code is _op._original.__code__:
             src = frame.f_locals["self"]
-            if id(src._data) not in self.names:
+            if self.backward or id(src._data) not in self.names:
                 self.fail("an in-place op on a tensor made outside an op")
                 return
             out = Ref(f"v{len(self.steps)}")
@@ -352,6 +352,8 @@ class Tracer:
     def write(self, target, result):
         """`op.write_into(target, result)`: an in-place op's result copied into target."""
         tname, rname = self.names.get(id(target._data)), self.names.get(id(result._data))
+        if self.backward:
+            return self.fail("an in-place op in a backward rule")
         if tname is None or rname is None:
             return self.fail("an in-place op on a tensor the trace does not know")
         bump = self.vcs.get(id(target._vc))
@@ -432,7 +434,9 @@ def _flat(x):
 
 
 _MAKERS = None
-_engine_run = engine._run          # (tracing replaces engine._run while it traces)
+# The originals of what tracing replaces (see _PATCHES).
+_engine_run, _real_write, _grad = engine._run, _op.write_into, vars(Tensor)["grad"]
+_plain_make = vars(Tensor)["_make"].__func__
 
 
 def _constant_makers():
@@ -482,58 +486,21 @@ class _Watch:
 
 
 class tracing:
-    """Context manager: make `tracer` the recorder and put the watches in place."""
+    """Context manager: make `tracer` the recorder, with `_PATCHES` and the generators'
+    watches in place."""
 
     def __init__(self, tracer):
         self.tracer = tracer
 
     def __enter__(self):
-        tracer = self.tracer
-        self.saved = [(Tensor, "_make", Tensor.__dict__["_make"]), (_op, "write_into", _op.write_into),
-                      (engine, "_run", engine._run)]
-        self.saved += [(Tensor, n, Tensor.__dict__[n]) for n in _LEAKS]
-        plain_make, real_write, real_run = Tensor.__dict__["_make"].__func__, _op.write_into, engine._run
-
-        def _make(cls, data, requires_grad=False):
-            t = plain_make(cls, data, requires_grad)
-            if state.tracer is not None:
-                state.tracer.born(t, sys._getframe(1))
-            return t
-
-        def write_into(target, result):
-            if state.tracer is not None:
-                state.tracer.write(target, result)
-            return real_write(target, result)
-
-        def run(*args):
-            if state.tracer is not None and not state.tracer.backward:
-                state.tracer.fail("a backward pass inside the function")
-            return real_run(*args)
-
-        self.saved.append((Tensor, "grad", Tensor.__dict__["grad"]))
-        grad = Tensor.__dict__["grad"]
-
-        def read_grad(t):
-            if state.tracer is not None:
-                state.tracer.fail("the function reads a .grad (a replay would read the old one)")
-            return grad.fget(t)
-
-        Tensor.grad = property(read_grad, grad.fset)
-        for prop in ("data", "requires_grad"):
-            self.saved.append((Tensor, prop, Tensor.__dict__[prop]))
-            setattr(Tensor, prop, _guarded_setter(prop, Tensor.__dict__[prop]))
-        Tensor._make = classmethod(_make)
-        _op.write_into = write_into
-        engine._run = run
-        for n in _LEAKS:
-            setattr(Tensor, n, _leak(n, Tensor.__dict__[n]))
-        self.watches = []
-        for g in list(_random.generators):
-            w = _Watch(g._rng, tracer)
+        self.saved = [(owner, name, vars(owner)[name]) for owner, name, _ in _PATCHES]
+        for owner, name, replacement in _PATCHES:
+            setattr(owner, name, replacement)
+        self.watches = [(g, _Watch(g._rng, self.tracer)) for g in list(_random.generators)]
+        for g, w in self.watches:
             g._rng = w
-            self.watches.append((g, w))
-        self.prev, state.tracer = state.tracer, tracer
-        return tracer
+        self.prev, state.tracer = state.tracer, self.tracer
+        return self.tracer
 
     def __exit__(self, *exc):
         state.tracer = self.prev
@@ -544,6 +511,31 @@ class tracing:
                 g._rng = w.rng
             else:
                 self.tracer.fail("the function re-seeds a generator")
+
+
+def _traced_make(cls, data, requires_grad=False):
+    t = _plain_make(cls, data, requires_grad)
+    if state.tracer is not None:
+        state.tracer.born(t, sys._getframe(1))
+    return t
+
+
+def _traced_write(target, result):
+    if state.tracer is not None:
+        state.tracer.write(target, result)
+    return _real_write(target, result)
+
+
+def _traced_run(*args):
+    if state.tracer is not None and not state.tracer.backward:
+        state.tracer.fail("a backward pass inside the function")
+    return _engine_run(*args)
+
+
+def _read_grad(t):
+    if state.tracer is not None:
+        state.tracer.fail("the function reads a .grad (a replay would read the old one)")
+    return _grad.fget(t)
 
 
 def _guarded_setter(name, prop):
@@ -564,3 +556,12 @@ def _leak(name, method):
         return method(self, *args, **kwargs)
     leak.__name__ = name
     return leak
+
+
+# (owner, attribute, its replacement while a call is traced): births, in-place writes and
+# backward passes are reported to the tracer; reading values or .grad, setting .data or
+# requires_grad, and hooks make the trace fail.
+_PATCHES = [(Tensor, "_make", classmethod(_traced_make)), (_op, "write_into", _traced_write),
+            (engine, "_run", _traced_run), (Tensor, "grad", property(_read_grad, _grad.fset))]
+_PATCHES += [(Tensor, n, _guarded_setter(n, vars(Tensor)[n])) for n in ("data", "requires_grad")]
+_PATCHES += [(Tensor, n, _leak(n, vars(Tensor)[n])) for n in _LEAKS]
