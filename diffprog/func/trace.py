@@ -11,6 +11,9 @@ step.  Every value a step reads is named after where a replay will find it:
     k7.s    what step 7's forward kept on its ctx, for the backward
     K3      a constant made from Python values alone (zeros(3), a Python-list index)
     g0      the cotangent of differentiable output 0; w4: output of backward step 4
+    T[2]    the tensor argument 2 itself (a sampler may fill it in place, a write bumps its
+            version); an outside tensor itself is a constant K
+
 
 Tensors entering the call that need a gradient go into the ops through an `_Enter` alias,
 so that tracing the backward stops at the call's boundary.
@@ -102,6 +105,9 @@ _SIMPLE = (bool, int, float, complex, str, type(None))
 
 
 class Tracer:
+    """The recorder of one traced call: its steps, the names of the values they read, and
+    why it failed, if it did."""
+
     def __init__(self):
         self.steps, self.bsteps = [], []
         self.names = {}            # id(object) -> Ref
