@@ -553,3 +553,19 @@ def test_fill_of_a_constant_is_fresh_per_call():
     for x, y in zip(xs, ys):
         y.sum().backward()
         _close(x.grad, y.detach() / x.detach())
+
+
+def test_optimiser_step_inside_falls_back():
+    w = nn.Parameter(dp.ones(3))
+    opt = dp.optim.SGD([w], lr=0.1)
+    w.grad = dp.ones(3)
+
+    def f(x):
+        y = x * w
+        opt.step()                          # changes w in place, outside ops
+        return y
+    c = dp.compile(f)
+    with pytest.warns(UserWarning, match="optimiser"):
+        c(_t(3, requires_grad=False))
+    c(_t(3, requires_grad=False))
+    _close(w, dp.full((3,), 0.8))

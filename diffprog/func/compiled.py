@@ -156,6 +156,7 @@ class Compiled:
             tracer.begin(tensors)
             result = self._call(*args, **kwargs)
             state.tracer = None
+            tracer.check_versions()
             plan = None
             if tracer.failed is None:
                 try:

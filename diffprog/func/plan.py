@@ -22,7 +22,7 @@ from ..ops import op as _op
 from ..ops.op import Op
 from ..tensor import Tensor
 from . import fuse
-from .trace import Build, Cast, Ref, Wrap, _dynamic, _refs, _root, _step_refs
+from .trace import Build, Cast, Ref, Wrap, _dynamic, _refs, _root, _step_refs, _tensors_in
 
 _new = object.__new__
 
@@ -329,14 +329,6 @@ def _effect_tensors(steps, ns):
                 yield from _tensors_in(ns.get(r))
         if s.kind == "write" and s.bump is not None and s.bump.startswith("K"):
             yield ns[s.bump]
-
-
-def _tensors_in(obj):
-    if isinstance(obj, Tensor):
-        yield obj
-    elif isinstance(obj, (tuple, list)):
-        for x in obj:
-            yield from _tensors_in(x)
 
 
 def _roots(steps):

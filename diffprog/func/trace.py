@@ -122,6 +122,8 @@ class Tracer:
         self.vcs = {}              # id(version counter list) -> name of the origin owning it
         self.origin_list = []
         self.meta = {}             # name -> (shape, dtype) of the arrays named
+        self.versions = []         # (origin, its version when first seen)
+        self.bumps = {}            # version-counter owner's name -> recorded in-place changes
         self.failed = None
         self.backward = False
 
@@ -157,6 +159,7 @@ class Tracer:
             self.origins[id(t)] = f"T[{k}]"
             self.vcs.setdefault(id(t._vc), f"T[{k}]")
             self.origin_list.append(t)
+            self.versions.append((t, t._vc[0]))
 
     def _capture(self, t):
         name = self._name(t._data, f"c{len(self.captured)}")
@@ -164,6 +167,7 @@ class Tracer:
         self.vcs.setdefault(id(t._vc), self.origins[id(t)])
         self.captured.append(t)
         self.origin_list.append(t)
+        self.versions.append((t, t._vc[0]))
         return name
 
     # --- values ----------------------------------------------------------------------
@@ -246,10 +250,16 @@ class Tracer:
                     raise _Fail("boolean-mask indexing (its output's shape depends on values)")
             except _Fail as e:
                 self.fail(str(e))
+            buffers = [t for v in kwargs.values() for t in _tensors_in(v)]
+            before = [t._vc[0] for t in buffers]
             out = cls.apply(*args, **kwargs)
         finally:
             if self.failed is None:
                 state.tracer = self
+        for t, v in zip(buffers, before):      # a forward's own in-place update: replayed
+            owner = self.vcs.get(id(t._vc))
+            if owner is not None:
+                self.bumps[owner] = self.bumps.get(owner, 0) + t._vc[0] - v
         if self.failed is None:
             self._record(cls, refs, kw, out)
         return out
@@ -313,6 +323,9 @@ class Tracer:
                 self._name(out._data, outs[0])
             else:
                 outs = []
+                owner = self.vcs.get(id(args[0]._vc)) if args and isinstance(args[0], Tensor) else None
+                if owner is not None:                  # a fill of an input or outside tensor
+                    self.bumps[owner] = self.bumps.get(owner, 0) + 1
             self.steps.append(Step("sample", fn, refs, kw, outs))
         return out
 
@@ -373,6 +386,16 @@ class Tracer:
                 self.fresh.add(name)
                 self.consts[name] = c.copy()      # its value before the trace wrote into it
         self.steps.append(Step("write", None, [tname, rname], {}, [], bump=bump))
+        if bump is not None:
+            self.bumps[bump] = self.bumps.get(bump, 0) + 1
+
+    def check_versions(self):
+        """Fail if an input or outside tensor changed in place other than through the
+        recorded steps (an optimiser's step, say): a replay would not change it."""
+        for t, v in self.versions:
+            if t._vc[0] != v + self.bumps.get(self.vcs[id(t._vc)], 0):
+                return self.fail("an input or outside tensor is modified in place outside ops "
+                                 "(an optimiser step?)")
 
     # --- the backward -----------------------------------------------------------------
 
@@ -429,6 +452,14 @@ def _step_refs(s):
         yield from _refs(a)
     if s.bump is not None:
         yield Ref(s.bump)
+
+
+def _tensors_in(obj):
+    if isinstance(obj, Tensor):
+        yield obj
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            yield from _tensors_in(x)
 
 
 def _flat(x):
