@@ -8,9 +8,13 @@ process; `manual_seed` makes runs reproducible.
 Samples are never differentiable (PyTorch's reparameterised sampling lives in
 `distributions`); in-place fills (`x.uniform_()`, `x.normal_()`, ...) keep the tensor's
 dtype and are what `nn.init` and dropout use under `no_grad`.
+
+Every function that draws is marked `@sampler`, so that `diffprog.compile` replays the draw
+rather than baking its numbers into a trace.
 """
 import contextlib
 import functools
+import weakref
 
 import numpy as np
 
@@ -34,6 +38,7 @@ class Generator:
         check_device(device, "Generator")
         self.device = _device(device)
         self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)
+        generators.add(self)
 
     def manual_seed(self, seed):
         seed = int(seed)
@@ -76,7 +81,20 @@ class Generator:
         return f"<diffprog.Generator object at {id(self):#x}>"
 
 
+generators = weakref.WeakSet()       # every Generator, so that a trace can watch them all
 default_generator = Generator()
+
+
+def sampler(fn):
+    """Mark `fn` as drawing from a generator.  While `diffprog.compile` traces a call, each
+    call of fn is recorded as one step that every replay runs again, so that a replay draws
+    fresh numbers exactly where the eager code would."""
+    @functools.wraps(fn)
+    def draw(*args, **kwargs):
+        if state.tracer is not None:
+            return state.tracer.sample(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return draw
 
 
 def _rng(generator):
@@ -155,6 +173,7 @@ def _wrap(a, dtype, device, requires_grad, who, levels=()):
     return rewrap(t, levels)
 
 
+@sampler
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False):
     """Uniform samples in [0, 1)."""
@@ -169,6 +188,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     return _wrap(a, dtype, device, requires_grad, "rand", levels)
 
 
+@sampler
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False):
     """Standard normal samples."""
@@ -178,6 +198,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     return _wrap(a, dtype, device, requires_grad, "randn", levels)
 
 
+@sampler
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None,
             layout=None, pin_memory=False):
     """Integers uniform in [low, high): `randint(high, size)` or `randint(low, high, size)`."""
@@ -194,6 +215,7 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     return _wrap(a, dtype, device, requires_grad, "randint", levels)
 
 
+@sampler
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
              layout=None, pin_memory=False):
     """A random permutation of 0..n-1."""
@@ -231,6 +253,7 @@ def _array(x):
     return physical(x)._data if isinstance(x, Tensor) else x
 
 
+@sampler
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None, layout=None, pin_memory=False):
     """Normal samples with (broadcast) `mean` and `std`, tensors or floats; with two floats,
@@ -256,6 +279,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return out.requires_grad_() if requires_grad else out
 
 
+@sampler
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples with probability `input` (or the float `p`), in input's dtype."""
     probs = _array(input) if p is None else _array(p)
@@ -292,6 +316,7 @@ def _per_element_draws(rows=False):
     return decorate
 
 
+@sampler
 @_per_element_draws(rows=True)
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn from the categorical distribution(s) with weights in the rows of `input`."""
@@ -329,6 +354,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     return Tensor._make(idx.astype(np.int64).reshape(w.shape[:-1] + (num_samples,)))
 
 
+@sampler
 @_per_element_draws()
 def poisson(input, generator=None):
     """Poisson samples with rates `input`, in input's dtype."""
@@ -373,6 +399,7 @@ def _fill(self, draw, who, float_only=True):
     return apply_inplace(Fill, self, values=values)
 
 
+@sampler
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     if a > b:
         raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found from={a} > to={b}")
@@ -380,6 +407,7 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None):
     return _fill(self, lambda s, d: rng.random(s, dtype=d) * (b - a) + a, "uniform_")
 
 
+@sampler
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if std < 0:
         raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
@@ -387,27 +415,32 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     return _fill(self, lambda s, d: rng.standard_normal(s, dtype=d) * std + mean, "normal_")
 
 
+@sampler
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: xp.exp(rng.standard_normal(s, dtype=d) * std + mean), "log_normal_")
 
 
+@sampler
 def exponential_(self, lambd=1.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.standard_exponential(s, dtype=d) / lambd, "exponential_")
 
 
+@sampler
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.standard_cauchy(s) * sigma + median, "cauchy_")
 
 
+@sampler
 def geometric_(self, p, *, generator=None):
     """Number of Bernoulli(p) trials up to and including the first success."""
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.geometric(p, s), "geometric_", float_only=False)
 
 
+@sampler
 def bernoulli_(self, p=0.5, *, generator=None):
     probs = _array(p)
     if xp.any((xp.asarray(probs) < 0) | (xp.asarray(probs) > 1)):
@@ -416,6 +449,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     return _fill(self, lambda s, d: rng.random(s) < probs, "bernoulli_", float_only=False)
 
 
+@sampler
 def random_(self, from_=0, to=None, *, generator=None):
     """Integers uniform in [from, to); `random_(to)` means [0, to); without bounds, every
     integer the dtype represents exactly (up to 2**mantissa for floats)."""

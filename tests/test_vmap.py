@@ -371,3 +371,16 @@ def test_autograd_function_under_vmap(fn):
         close(func.vmap(func.grad(lambda v: fn.apply(v).sum()))(x), 3 * x ** 2)
     if fn is CubeWithRule:
         assert CubeWithRule.calls >= 2
+
+
+def test_vmap_and_compile_compose():
+    x, w = dp.tensor(arr(5, 3), requires_grad=True), dp.tensor(arr(3))
+    per_row = lambda r: (r * w).sin().sum()  # noqa: E731
+    eager = func.vmap(per_row)(x)
+    compiled = dp.compile(lambda v: func.vmap(per_row)(v))
+    for _ in range(3):                 # traced once, then replayed
+        out = compiled(x)
+        close(out, eager)
+        g, = dp.autograd.grad(out.sum(), x)
+        close(g, dp.autograd.grad(eager.sum(), x, retain_graph=True)[0])
+    close(func.vmap(dp.compile(per_row))(x), eager)     # compiled inside vmap runs eagerly

@@ -1,5 +1,5 @@
-"""Global autograd switches: grad recording, forward-AD level, anomaly detection, and the
-running vmap levels.
+"""Global autograd switches: grad recording, forward-AD level, anomaly detection, the
+running vmap levels, and `diffprog.compile`'s recorder while it traces a call.
 
 They are context managers (and decorators), as in PyTorch; state is module-global, not
 per-thread, which matches how course code uses them.
@@ -8,13 +8,14 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_level", "anomaly", "vmap")
+    __slots__ = ("grad_enabled", "fw_level", "anomaly", "vmap", "tracer")
 
     def __init__(self):
         self.grad_enabled = True
         self.fw_level = 0        # > 0 while a forward-AD dual level is open
         self.anomaly = False
         self.vmap = ()           # the running vmap levels, innermost last (ops/batching.py)
+        self.tracer = None       # diffprog.compile's recorder while it traces a call
 
 
 state = _State()

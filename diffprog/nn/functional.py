@@ -18,7 +18,7 @@ from ..ops.linalg import einsum, vector_norm
 from ..ops.nn import BatchNorm, Bags, Embedding, EmbeddingBag, LayerNorm, Linear, layer_norm
 from ..ops.nn import _update_running
 from ..ops.softmax import log_softmax, one_hot, softmax
-from ..random import rand
+from ..random import rand, sampler
 from ..relax.gumbel import gumbel_softmax as _relax_gumbel_softmax
 from ..tensor import Tensor
 
@@ -204,6 +204,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 # --- dropout -----------------------------------------------------------------------------
 
 
+@sampler
 def _keep_mask(input, p, shape):
     """A constant tensor of `shape`: 0 where dropped (probability p), 1/(1-p) where kept;
     drawn from the default generator."""

@@ -13,6 +13,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from .batching import lift, loop, materialize, ndim_of
 from .nn import Linear
+from .elementwise import where
 from .op import Op
 from .shape import cat
 
@@ -131,7 +132,7 @@ def _float_mask(mask, dtype):
     """A bool mask (True = masked out) as an additive float mask (-inf there, 0 elsewhere)."""
     if mask is None or mask.dtype.name != "bool":
         return mask
-    return Tensor._make(xp.where(mask._data, -xp.inf, 0.0).astype(dtype.name))
+    return where(mask, -math.inf, 0.0).to(dtype)
 
 
 def _in_projection(q, k, v, w_q, w_k, w_v, b, E):

@@ -201,7 +201,7 @@ class Embedding(Op):
     def vjp(ctx, g):
         ids = ctx.key[0]
         if ctx.padding_idx is not None:
-            g = g * Tensor._make((ids != ctx.padding_idx)[..., None].astype(g.dtype.np))
+            g = g * (Tensor._make(ids) != ctx.padding_idx).unsqueeze(-1)
         if ctx.scale_grad_by_freq:
             counts = xp.bincount(ids.reshape(-1), minlength=ctx.shape[0])[ids]
             g = g / Tensor._make(counts[..., None].astype(g.dtype.np))
