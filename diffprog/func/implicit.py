@@ -135,21 +135,35 @@ def _solve(solver, optimality_fun, linear_solve, has_aux, init, args, kwargs):
 
 
 def _check_closure(residual, xs, params):
-    """The residual of detached values must not require grad: if it does, it reads tensors
-    that it was not given, and they would silently get no gradient."""
+    """Evaluated on detached values, the residual's graph must not reach tensors that
+    require grad other than (views of) its inputs: those were closed over, and would
+    silently get no gradient."""
     with enable_grad():
-        res = residual(xs, params)
-    if any(isinstance(r, Tensor) and r.requires_grad for r in res):
-        raise RuntimeError("custom_root: the optimality function uses tensors that require grad "
-                           "but are not among its arguments (closed-over tensors, such as a module's "
-                           "own parameters); implicit differentiation would give them no gradient. "
-                           "Pass them as arguments (a module's parameters as a dict, used through "
-                           "func.functional_call)")
+        res = [r for r in residual(xs, params) if isinstance(r, Tensor) and r.requires_grad]
+    ours = {id(t) for t in (*xs, *params)}
+    stack, seen = [r.grad_fn if r.grad_fn is not None else r for r in res], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, Tensor):             # a leaf: ours, or a view of ours
+            if id(node) not in ours and id(node._base) not in ours:
+                raise RuntimeError(
+                    "custom_root: the optimality function uses tensors that require grad but "
+                    "are not among its arguments (closed-over tensors, such as a module's own "
+                    "parameters); implicit differentiation would give them no gradient. Pass "
+                    "them as arguments (a module's parameters as a dict, used through "
+                    "func.functional_call)")
+            continue
+        stack += [e[0] for e in node.edges or () if e is not None]
 
 
 def _attach(problem, xs, params):
-    """xs as outputs of an implicit-solution node over params (when a gradient is needed)."""
-    if not (state.grad_enabled and any(p.requires_grad for p in params)):
+    """xs as outputs of an implicit-solution node over params (when a derivative is needed:
+    a param requires grad, or carries a forward-mode tangent)."""
+    if not ((state.grad_enabled and any(p.requires_grad for p in params))
+            or (state.fw_level and any(p._tangent is not None for p in params))):
         return xs
     return list(_ImplicitSolution.apply(problem, len(xs), *xs, *params))
 
