@@ -168,11 +168,11 @@ def _attach(problem, xs, params):
     return list(_ImplicitSolution.apply(problem, len(xs), *xs, *params))
 
 
-def _vjp(outputs, inputs, cotangents, create):
+def _vjp(outputs, inputs, cotangents, create, retain=None):
     """sum(cotangent . output) differentiated w.r.t. inputs (zeros where unused)."""
     live = [(o, c) for o, c in zip(outputs, cotangents) if isinstance(o, Tensor) and o.requires_grad]
-    grads = engine.grad([o for o, _ in live], inputs, [c for _, c in live], create_graph=create,
-                        allow_unused=True) if live else [None] * len(inputs)
+    grads = engine.grad([o for o, _ in live], inputs, [c for _, c in live], retain_graph=retain,
+                        create_graph=create, allow_unused=True) if live else [None] * len(inputs)
     return [creation.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
 
 
@@ -183,12 +183,18 @@ class _ImplicitProblem:
     def __init__(self, residual, linear_solve):
         self.residual, self.linear_solve = residual, linear_solve
 
-    def transposed_jacobian(self, us, xs, params):
-        """(dF/dx)^T u: one VJP, recorded when anything here requires grad."""
-        create = any(t.requires_grad for t in (*us, *xs, *params))
+    def transposed_jacobian(self, xs, params):
+        """u -> (dF/dx)^T u at (xs, params): F's graph built once, one VJP per product
+        (recorded when u or the point requires grad)."""
         with enable_grad():
             tracked = [_track(x, "custom_root") for x in xs]
-            return _vjp(self.residual(tracked, params), tracked, us, create)
+            res = self.residual(tracked, params)
+        constant = not any(t.requires_grad for t in (*xs, *params))
+
+        def matvec(us):
+            create = not constant or any(u.requires_grad for u in us)
+            return _vjp(res, tracked, us, create, retain=True)
+        return matvec
 
     def vjp(self, xs, params, grads, wanted):
         """Cotangents `grads` of the solution pulled back to the params marked `wanted`."""
@@ -207,12 +213,12 @@ class _ImplicitProblem:
         backward pass is being differentiated."""
         fixed = [[t.detach() for t in ts] for ts in (xs, params, grads)]
         with no_grad():
-            u = self.linear_solve(lambda v: self.transposed_jacobian(v, *fixed[:2]), fixed[2])
+            u = self.linear_solve(self.transposed_jacobian(*fixed[:2]), fixed[2])
         n_x, n_p = len(xs), len(params)
 
         def adjoint_residual(us, rest):
             x, p, g = rest[:n_x], rest[n_x:n_x + n_p], rest[n_x + n_p:]
-            return [a - b for a, b in zip(self.transposed_jacobian(us, x, p), g)]
+            return [a - b for a, b in zip(self.transposed_jacobian(x, p)(us), g)]
         return _attach(_ImplicitProblem(adjoint_residual, self.linear_solve), list(u),
                        [*xs, *params, *grads])
 
