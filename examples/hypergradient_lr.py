@@ -12,7 +12,21 @@ explodes), and training continues from where the unroll ended, so the learning r
 tuned online, in one training run.  (Weights that blow up -- a rate far too large --
 restart from the initial ones, in the fixed-rate runs too.)
 
-Full run: FIGURES PENDING
+Full run with the defaults (1,500 SGD steps, unrolls of 10, seed 0), on the development
+machine (2 cores, 1 BLAS thread, shared with other jobs; 49 s for everything below):
+
+    start lr 1e-4 (far too small): 0.0028 after 300 steps, 0.053 at the end (from step
+      ~700 on it stays at 0.053-0.054); test accuracy 97.6% (fixed lr 1e-4: 75.9%); 10 s
+    start lr 10 (diverges when fixed): 0.63 after 300 steps, down to 0.10 by step 500,
+      then back up to 1.0 at the end as the training loss approaches zero; test accuracy
+      96.7% (fixed lr 10: 11.4%); 12 s
+    fixed learning rates on the same 1,500 steps, i.e. the grid that a tuner saves you:
+      1e-4 75.9%  1e-3 95.3%  1e-2 97.3%  0.03 97.6%  0.1 97.1%  0.3 96.2%  1 74.2%  3 28.7%
+
+From either bad start, the tuned run ends as accurate as the best fixed rates, in one run
+at about twice the cost of a plain one.  The short-horizon hypergradient is greedy (Wu
+et al., 2018): it does not settle on one rate, and the rate that the second run ends
+with (1.0) would be a poor fixed choice.  The test tunes from 1e-4 for 300 steps.
 """
 import argparse
 import math

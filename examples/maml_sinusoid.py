@@ -19,7 +19,19 @@ The tasks of a meta-batch are run in one pass: the parameters are expanded to a 
 task dimension and the layers accept such batched weights (`vmap(functional_call)` would
 do this for an unmodified model).
 
-Full run: FIGURES PENDING
+Full run with the defaults (15,000 meta-iterations of 25 tasks, seed 0), on the
+development machine (2 cores, 1 BLAS thread, shared with other jobs).  The MSE is on 1,000
+new test tasks (100 query points each), mean +- standard error, after 0 / 1 / 10 SGD steps
+on K = 10 points:
+
+    second-order MAML  2.976 +- 0.091 / 0.428 +- 0.015 / 0.135 +- 0.007   (265 s)
+    first-order MAML   5.012 +- 0.159 / 0.669 +- 0.023 / 0.173 +- 0.007   (139 s)
+    pretrained         2.959 +- 0.090 / 2.327 +- 0.071 / 1.536 +- 0.057   (129 s)
+
+From the MAML initialisations, one step fits a new sine wave; second order is the best,
+and first order trades accuracy for half the time.  The pretrained initialisation is the
+average sine (about 0) and adapts slowly.  Finn et al. train for 70,000 iterations.  The
+test runs 700 iterations, which already separate MAML from the baseline.
 """
 import argparse
 import math

@@ -294,7 +294,7 @@ def fixed_point(f, x0, *args, method="anderson", tol=None, maxiter=100, solve="g
                 g, leaves, eps, maxiter, history, mixing)
         if not info.converged:
             warnings.warn(f"fixed_point: reached maxiter={maxiter} with relative residual "
-                          f"{info.residual:.2e} (tol {eps:.0e})", RuntimeWarning, stacklevel=4)
+                          f"{info.residual:.2e} (tol {eps:.0e})", RuntimeWarning, stacklevel=5)
         return tree_unflatten(xs, spec), info
 
     x, info = solver(x0, *args)
