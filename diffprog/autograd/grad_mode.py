@@ -1,4 +1,5 @@
-"""Global autograd switches: grad recording, forward-AD level, anomaly detection.
+"""Global autograd switches: grad recording, forward-AD level, anomaly detection, and the
+running vmap levels.
 
 They are context managers (and decorators), as in PyTorch; state is module-global, not
 per-thread, which matches how course code uses them.
@@ -7,12 +8,13 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_level", "anomaly")
+    __slots__ = ("grad_enabled", "fw_level", "anomaly", "vmap")
 
     def __init__(self):
         self.grad_enabled = True
         self.fw_level = 0        # > 0 while a forward-AD dual level is open
         self.anomaly = False
+        self.vmap = ()           # the running vmap levels, innermost last (ops/batching.py)
 
 
 state = _State()

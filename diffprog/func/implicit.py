@@ -29,7 +29,8 @@ from ..autograd.grad_mode import enable_grad, no_grad, state
 from ..ops.linalg import solve as dense_solve
 from ..tensor import Tensor
 from .linear_solve import solve_cg, solve_gmres, solve_normal_cg, solve_richardson
-from .transforms import _split_aux, _track, tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_unflatten
+from .transforms import _split_aux, _track
 
 __all__ = ["custom_root", "custom_fixed_point", "fixed_point", "FixedPointInfo"]
 

@@ -17,7 +17,7 @@ import warnings
 from .. import creation
 from ..autograd import engine
 from ..autograd.grad_mode import enable_grad, no_grad
-from .transforms import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_unflatten
 
 __all__ = ["solve_cg", "solve_normal_cg", "solve_gmres", "solve_richardson"]
 

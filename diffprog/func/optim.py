@@ -19,7 +19,7 @@ torch.optim.  The state is a dict with one pytree per buffer (`momentum_buffer`;
 """
 from .. import creation
 from ..tensor import Tensor
-from .transforms import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_unflatten
 
 __all__ = ["FunctionalOptimizer", "SGD", "Adam", "AdamW"]
 
