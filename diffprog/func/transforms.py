@@ -102,7 +102,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "grad")
-        create = _records(leaves, _depth > 0)
+        create = _records(tree_flatten((args, kwargs))[0], _depth > 0)
         levels = state.vmap
         with _level():
             tracked = [_track(peel(x, levels), "grad") for x in leaves]
@@ -192,7 +192,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "jacrev")
-        create = _records(leaves, _depth > 0)
+        create = _records(tree_flatten((args, kwargs))[0], _depth > 0)
         levels = state.vmap
         lead = tuple(lv.size for lv in levels)
         with _level():
@@ -256,7 +256,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "jacfwd")
-        create = _records(leaves, _depth > 0)
+        create = _records(tree_flatten((args, kwargs))[0], _depth > 0)
         for x in leaves:
             if not isinstance(x, Tensor) or not x.is_floating_point():
                 raise RuntimeError("jacfwd: expected the differentiated arguments to be floating "
