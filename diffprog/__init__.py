@@ -17,7 +17,7 @@ from . import func  # noqa: E402
 half, float, double, long, short = float16, float32, float64, int64, int16  # noqa: A001
 cfloat, cdouble = complex64, complex128
 dtype = _dtypes.DType
-from . import random, cuda, backends  # noqa: E402
+from . import random, cuda, backends, accelerator, version  # noqa: E402
 from .random import (Generator, default_generator, manual_seed, seed, initial_seed,  # noqa: E402
                      get_rng_state, set_rng_state, rand, rand_like, randn, randn_like, randint,
                      randint_like, randperm, normal, bernoulli, multinomial, poisson)
@@ -32,3 +32,4 @@ from . import relax  # noqa: E402
 from . import viz  # noqa: E402
 from . import text  # noqa: E402
 from . import models  # noqa: E402
+from . import testing  # noqa: E402
