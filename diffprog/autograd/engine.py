@@ -222,6 +222,8 @@ def _fit(g, a, node):
             raise RuntimeError(f"{node.name()}: vjp returned a gradient of shape {tuple(g.shape)} "
                                f"for an input of shape {tuple(a.shape)}") from None
     if g._data.dtype != a._data.dtype and a._data.dtype.kind in "fc":
+        if g._data.dtype.kind == "c" and a._data.dtype.kind == "f":
+            g = g.real                  # a real input keeps the real part (PyTorch's rule)
         g = g.to(a.dtype)
     return g
 

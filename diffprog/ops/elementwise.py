@@ -2,6 +2,7 @@
 
 Each op lists its forward (arrays), VJP and JVP (tensors).  Broadcasting is handled by
 NumPy in forward and by the engine in backward (it sums gradients back to input shapes).
+For complex operands a VJP passes back g * conj(f'(z)) (`_c`), PyTorch's convention.
 
 Most one-input functions only differ in f and f': they subclass `_Unary` and give
 `forward` and `deriv()`, f'(x) as a tensor built with differentiable ops from `ctx.x`
@@ -19,6 +20,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
+from .complex import conj_if_complex as _c
 from .op import Op, apply_inplace
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -112,7 +114,7 @@ class Mul(Op):
 
     def vjp(ctx, g):
         need_x, need_y = ctx.needs_input_grad
-        return (g * ctx.input(1) if need_x else None), (g * ctx.input(0) if need_y else None)
+        return (g * _c(ctx.input(1)) if need_x else None), (g * _c(ctx.input(0)) if need_y else None)
 
     def jvp(ctx, dx, dy):
         x, y = ctx.args
@@ -128,7 +130,7 @@ class Div(Op):
     def vjp(ctx, g):
         y = ctx.input(1)
         need_x, need_y = ctx.needs_input_grad
-        return (g / y if need_x else None), (-g * ctx.output / y if need_y else None)
+        return (g / _c(y) if need_x else None), (-g * _c(ctx.output / y) if need_y else None)
 
     def jvp(ctx, dx, dy):
         return (dx - ctx.output * dy) / ctx.args[1]
@@ -234,8 +236,8 @@ class Pow(Op):
     def vjp(ctx, g):
         x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
-        return (g * ctx.d_base(x, y, g) if need_x else None,
-                g * ctx.d_exponent(x, y) if need_y else None)
+        return (g * _c(ctx.d_base(x, y, g)) if need_x else None,
+                g * _c(ctx.d_exponent(x, y)) if need_y else None)
 
     def jvp(ctx, dx, dy):
         x, y = ctx.args
@@ -271,7 +273,7 @@ class _Unary(Op):
         return ctx.input(0)
 
     def vjp(ctx, g):
-        return g * ctx.deriv()
+        return g * _c(ctx.deriv())
 
     def jvp(ctx, dx):
         return dx * ctx.deriv()
@@ -281,7 +283,7 @@ class _Quotient(_Unary):
     """y = f(x) with f'(x) = 1 / denom(): one division instead of a reciprocal and a product."""
 
     def vjp(ctx, g):
-        return g / ctx.denom()
+        return g / _c(ctx.denom())
 
     def jvp(ctx, dx):
         return dx / ctx.denom()
@@ -332,6 +334,18 @@ class Abs(_Unary):
 
     def deriv(ctx):
         return ctx.x.sign()                       # 0 at 0
+
+    def _sgn(ctx):
+        """z / |z| (0 at 0) for complex z: |z| is not holomorphic, so no conjugate."""
+        z = ctx.x
+        r = z.abs()
+        return z / r.masked_fill(r == 0, 1.0) * (r != 0)
+
+    def vjp(ctx, g):
+        return g * ctx._sgn() if ctx.x.is_complex() else g * ctx.deriv()
+
+    def jvp(ctx, dx):
+        return (dx * _c(ctx._sgn())).real if ctx.x.is_complex() else dx * ctx.deriv()
 
 
 class Frac(_Unary):
