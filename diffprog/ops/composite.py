@@ -388,6 +388,15 @@ def renorm(input, p, dim, maxnorm):
     return input * scale
 
 
+def pdist(input, p=2):
+    """The p-norm distances between all pairs of rows i < j of a 2-D input, flattened."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    i, j = xp.triu_indices(input.shape[0], 1)
+    diff = input[_constant(i)] - input[_constant(j)]
+    return diff.norm(p, dim=-1) if diff.shape[0] else diff.sum(-1)
+
+
 def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """(hist, bin_edges) as NumPy's histogram (no derivative)."""
     b = bins._data if isinstance(bins, Tensor) else bins
@@ -633,4 +642,4 @@ __all__ = ["addcmul", "addcdiv", "logaddexp", "logaddexp2", "copysign", "deg2rad
            "isneginf", "isreal", "frexp", "nextafter", "diff", "diagflat", "rot90", "hsplit",
            "vsplit", "dsplit", "split_with_sizes", "select_scatter", "slice_scatter", "narrow_copy",
            "kthvalue", "msort", "quantile", "nanquantile", "cov", "corrcoef", "renorm",
-           "histogram", "is_same_size", "is_signed"]
+           "pdist", "histogram", "is_same_size", "is_signed"]
