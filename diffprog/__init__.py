@@ -32,4 +32,4 @@ from . import relax  # noqa: E402
 from . import viz  # noqa: E402
 from . import text  # noqa: E402
 from . import models  # noqa: E402
-from . import testing  # noqa: E402
+from . import testing, serialization  # noqa: E402

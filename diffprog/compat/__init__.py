@@ -24,7 +24,7 @@ ROOTS = {"torch": "diffprog", "torchvision": "diffprog.vision", "torchbearer": "
 # torch's own top-level submodules that diffprog mirrors (the rest of diffprog is not torch).
 TORCH_SUBMODULES = {"nn", "optim", "utils", "autograd", "distributions", "linalg", "fft",
                     "special", "func", "cuda", "backends", "random", "accelerator", "testing",
-                    "version"}
+                    "version", "onnx", "serialization"}
 
 # Modules whose names live under another file name in diffprog.
 RENAMED = {
@@ -63,7 +63,6 @@ UNAVAILABLE = {
     "torch.jit": "diffprog has no TorchScript; run the function eagerly, or trace it with "
                  "torch.compile (diffprog.compile)",
     "torch.fx": "diffprog has no graph capture to rewrite; run the module eagerly",
-    "torch.onnx": "diffprog cannot export ONNX; save the weights with torch.save",
     "torch.utils.tensorboard": "log with torchbearer.callbacks.CSVLogger or LiveLossPlot "
                                "(diffprog.train.callbacks)",
     "torch.profiler": "time code with bench/ (same workload on diffprog and PyTorch) or "

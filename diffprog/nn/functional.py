@@ -241,7 +241,21 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, 1, "dropout1d")
 
 
+def _deprecated_rank(input, p, training, inplace, ndim, name):
+    """PyTorch's dropout2d / dropout3d of an input without the expected rank: a warning, then
+    one draw per (sample, channel) of an (N, C, *) input."""
+    warnings.warn(f"{name}: Received a {input.ndim}-D input to {name}, which is deprecated and will "
+                  "result in an error in a future release. To retain the behavior and silence this "
+                  f"warning, please use dropout instead. Note that {name} exists to provide "
+                  f"channel-wise dropout on inputs with {ndim} spatial dimensions, a channel "
+                  f"dimension, and an optional batch dimension (i.e. {ndim + 1}D or {ndim + 2}D "
+                  "inputs).", stacklevel=3)
+    return _feature_dropout(input, p, training, inplace, max(input.ndim - 2, 0), name)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
+    if input.ndim not in (3, 4):
+        return _deprecated_rank(input, p, training, inplace, 2, "dropout2d")
     if input.ndim == 3:     # PyTorch's (deprecated) reading: (N, C, L), channel-wise 1-d dropout
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
                       "dropout behavior is desired - input is interpreted as shape (N, C, L), as in "
@@ -252,6 +266,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
+    if input.ndim not in (4, 5):
+        return _deprecated_rank(input, p, training, inplace, 3, "dropout3d")
     return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
 
 
