@@ -81,10 +81,11 @@ UNAVAILABLE = {
 
 
 def _unavailable(name, hint=None):
+    """The error for an unmapped module. Its `name` is left unset: `from torch import x`
+    would otherwise swallow it into a bare "cannot import name 'x' from 'diffprog'"."""
     hint = hint or ("see docs/compat.md for what torch, torchvision and torchbearer map to")
     return ModuleNotFoundError(f"No module named {name!r} in diffprog (diffprog.compat maps "
-                               f"{name.split('.')[0]} onto {ROOTS[name.split('.')[0]]}): {hint}",
-                               name=name)
+                               f"{name.split('.')[0]} onto {ROOTS[name.split('.')[0]]}): {hint}")
 
 
 def target(name):

@@ -33,10 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SCRIPTS = {
     "mnist": ("mnist/main.py", ["--epochs", "1", "--dry-run"], ["--epochs", "1"], "test"),
     "mnist_rnn": ("mnist_rnn/main.py", ["--epochs", "1", "--dry-run"], ["--epochs", "1"], "test"),
-    "vae": ("vae/main.py", ["--epochs", "1"], ["--epochs", "1"], "vae"),
+    "vae": ("vae/main.py", ["--epochs", "1"], ["--epochs", "10"], "vae"),
     "regression": ("regression/main.py", [], [], "regression"),
     "time_sequence_prediction": ("time_sequence_prediction/train.py", ["--steps", "1"],
-                                 ["--steps", "15"], "sine"),
+                                 ["--steps", "5"], "sine"),
     "siamese_network": ("siamese_network/main.py", ["--epochs", "1", "--dry-run"],
                         ["--epochs", "1"], "test"),
     "word_language_model": ("word_language_model/main.py",
