@@ -33,12 +33,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SCRIPTS = {
     "mnist": ("mnist/main.py", ["--epochs", "1", "--dry-run"], ["--epochs", "1"], "test"),
     "mnist_rnn": ("mnist_rnn/main.py", ["--epochs", "1", "--dry-run"], ["--epochs", "1"], "test"),
-    "vae": ("vae/main.py", ["--epochs", "1"], ["--epochs", "10"], "vae"),
+    "vae": ("vae/main.py", ["--epochs", "1"], ["--epochs", "3"], "vae"),
     "regression": ("regression/main.py", [], [], "regression"),
     "time_sequence_prediction": ("time_sequence_prediction/train.py", ["--steps", "1"],
-                                 ["--steps", "5"], "sine"),
+                                 ["--steps", "3"], "sine"),
     "siamese_network": ("siamese_network/main.py", ["--epochs", "1", "--dry-run"],
-                        ["--epochs", "1"], "test"),
+                        ["--epochs", "1", "--dry-run"], "test"),
     "word_language_model": ("word_language_model/main.py",
                             ["--data", "corpus", "--epochs", "1", "--dry-run"],
                             ["--data", "corpus", "--epochs", "1"], "wlm"),
@@ -67,32 +67,34 @@ def _write_idx(path, magic, dims, body):
         f.write(magic + struct.pack(f">{len(dims)}I", *dims) + body)
 
 
-def prepare_mnist(work, source, short):
-    """WORK/data/MNIST/raw: links to the real files, or their first images (--short)."""
+def prepare_mnist(work, source, short, train_images=None):
+    """WORK/data/MNIST/raw: links to the real files, or their first images (--short: 2,000
+    training and 500 test images; --train-images N: the first N training images)."""
     raw = os.path.join(work, "data", "MNIST", "raw")
     os.makedirs(raw, exist_ok=True)
     for name in MNIST_FILES:
         src, dst = os.path.join(source, "MNIST", "raw", name), os.path.join(raw, name)
         if os.path.lexists(dst):
             os.remove(dst)
-        if not short:
+        n = (2000 if name.startswith("train") else 500) if short else \
+            (train_images if name.startswith("train") else None)
+        if n is None:
             os.symlink(src, dst)
             continue
         magic, dims, body = _read_idx(src)
-        n = 2000 if name.startswith("train") else 500
         per = 1
         for d in dims[1:]:
             per *= d
         _write_idx(dst, magic, (n,) + tuple(dims[1:]), body[:n * per])
 
 
-def prepare_corpus(folder, source, short):
-    """A word-level train / valid / test split of Tiny Shakespeare (by lines, 80/10/10)."""
+def prepare_corpus(folder, source, short, corpus_lines=None):
+    """A word-level train / valid / test split of Tiny Shakespeare's non-empty lines (80/10/10;
+    --short: the first 1,500 lines, --corpus-lines N: the first N)."""
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(source, "tinyshakespeare", "input.txt"), encoding="utf-8") as f:
         lines = [ln for ln in f.read().split("\n") if ln.strip()]
-    if short:
-        lines = lines[:1500]
+    lines = lines[:1500] if short else lines[:corpus_lines]
     a, b = int(len(lines) * 0.8), int(len(lines) * 0.9)
     for name, part in (("train", lines[:a]), ("valid", lines[a:b]), ("test", lines[b:])):
         with open(os.path.join(folder, f"{name}.txt"), "w", encoding="utf-8") as f:
@@ -114,17 +116,17 @@ def prepare_sine(folder, torch):
     lib.save(data, os.path.join(folder, "traindata.pt"))
 
 
-def prepare(work, name, data, short, torch=False):
+def prepare(work, name, data, short, torch=False, train_images=None, corpus_lines=None):
     folder = os.path.join(work, name)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     shutil.copytree(os.path.join(EXAMPLES, os.path.dirname(SCRIPTS[name][0])), folder)
     if name in ("mnist", "mnist_rnn", "vae", "siamese_network"):
-        prepare_mnist(work, data, short)
+        prepare_mnist(work, data, short, train_images)
     if name == "vae":
         os.makedirs(os.path.join(folder, "results"), exist_ok=True)
     if name.startswith("word_language_model"):
-        prepare_corpus(os.path.join(folder, "corpus"), data, short)
+        prepare_corpus(os.path.join(folder, "corpus"), data, short, corpus_lines)
     if name == "time_sequence_prediction" and short:
         prepare_sine(folder, torch)
     return folder
@@ -162,18 +164,22 @@ def figures(kind, out):
     return {}
 
 
-def run(name, work, data, short=True, torch=False, timeout=None):
-    folder = prepare(work, name, data, short, torch)
+def run(name, work, data, short=True, torch=False, timeout=None, train_images=None,
+        corpus_lines=None):
+    folder = prepare(work, name, data, short, torch, train_images, corpus_lines)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                MPLBACKEND="Agg")
     if name == "time_sequence_prediction" and not short:   # the example's own data step
         subprocess.run(runner(torch) + ["generate_sine_wave.py"], cwd=folder, env=env, check=True,
                        capture_output=True, timeout=timeout)
     start = time.time()
-    proc = subprocess.run(command(name, short, torch), cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    log = os.path.join(folder, "output.txt")            # written as the script runs
+    with open(log, "w") as f:
+        proc = subprocess.run(command(name, short, torch), cwd=folder, env=env, stdout=f,
+                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
     seconds = time.time() - start
-    out = proc.stdout + proc.stderr
+    with open(log) as f:
+        out = f.read()
     return {"name": name, "returncode": proc.returncode, "seconds": round(seconds, 1),
             "figures": figures(SCRIPTS[name][3], out), "output": out}
 
@@ -185,17 +191,22 @@ def main(argv=None):
     ap.add_argument("--data", default=os.environ.get("DIFFPROG_DATA"), help="the data root")
     ap.add_argument("--short", action="store_true", help="the short runs of the tests")
     ap.add_argument("--torch", action="store_true", help="run on PyTorch instead of diffprog")
+    ap.add_argument("--train-images", type=int, help="MNIST: only the first N training images")
+    ap.add_argument("--corpus-lines", type=int, help="word corpus: only the first N lines")
     ap.add_argument("--json", help="append each result here (one JSON object a line)")
     args = ap.parse_args(argv)
     for name in args.names:
-        r = run(name, os.path.abspath(args.work), args.data, args.short, args.torch)
+        r = run(name, os.path.abspath(args.work), args.data, args.short, args.torch,
+                train_images=args.train_images, corpus_lines=args.corpus_lines)
         print(f"{name}: exit {r['returncode']}, {r['seconds']} s, {r['figures']}", flush=True)
         if r["returncode"]:
             print(r["output"][-3000:])
         if args.json:
             with open(args.json, "a") as f:
                 f.write(json.dumps({k: v for k, v in r.items() if k != "output"} |
-                                   {"torch": args.torch, "short": args.short}) + "\n")
+                                   {"torch": args.torch, "short": args.short,
+                                    "train_images": args.train_images,
+                                    "corpus_lines": args.corpus_lines}) + "\n")
 
 
 if __name__ == "__main__":
