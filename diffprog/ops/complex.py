@@ -27,6 +27,13 @@ def conj_if_complex(t):
     return t
 
 
+def complex_sign(z):
+    """z / |z|, 0 at 0: the sign of a complex tensor (|z| is not holomorphic: its gradient
+    is g * complex_sign(z), with no conjugate)."""
+    r = z.abs()
+    return z / r.masked_fill(r == 0, 1.0) * (r != 0)
+
+
 def _complex_input(x, op):
     if x._data.dtype.kind != "c":
         raise RuntimeError(f"{op}: expected a complex tensor, got {x.dtype.name} of shape "

@@ -15,6 +15,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Size, Tensor
+from .complex import complex_sign
 from .op import Op, apply_inplace
 from .reduction import _return_type
 
@@ -105,10 +106,7 @@ def float_power(input, exponent):
 
 def sgn(input):
     """sign(x) for real x; x / |x| (0 at 0) for complex x."""
-    if not input.is_complex():
-        return input.sign()
-    r = input.abs()
-    return input / r.masked_fill(r == 0, 1.0) * (r != 0)
+    return complex_sign(input) if input.is_complex() else input.sign()
 
 
 def heaviside(input, values):

@@ -20,7 +20,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
-from .complex import conj_if_complex as _c
+from .complex import complex_sign, conj_if_complex as _c
 from .op import Op, apply_inplace
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -335,17 +335,11 @@ class Abs(_Unary):
     def deriv(ctx):
         return ctx.x.sign()                       # 0 at 0
 
-    def _sgn(ctx):
-        """z / |z| (0 at 0) for complex z: |z| is not holomorphic, so no conjugate."""
-        z = ctx.x
-        r = z.abs()
-        return z / r.masked_fill(r == 0, 1.0) * (r != 0)
-
     def vjp(ctx, g):
-        return g * ctx._sgn() if ctx.x.is_complex() else g * ctx.deriv()
+        return g * complex_sign(ctx.x) if ctx.x.is_complex() else g * ctx.deriv()
 
     def jvp(ctx, dx):
-        return (dx * _c(ctx._sgn())).real if ctx.x.is_complex() else dx * ctx.deriv()
+        return (dx * _c(complex_sign(ctx.x))).real if ctx.x.is_complex() else dx * ctx.deriv()
 
 
 class Frac(_Unary):

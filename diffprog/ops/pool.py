@@ -250,9 +250,9 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _with_indices(pool):
-    def f(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-          return_indices=True):
-        return pool(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    def f(*args, **kwargs):
+        kwargs.pop("return_indices", None)
+        return pool(*args, return_indices=True, **kwargs)
     f.__name__ = pool.__name__ + "_with_indices"
     f.__doc__ = f"{pool.__name__} returning (values, indices)."
     return f
@@ -285,17 +285,9 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     return _adaptive_max_pool(input, output_size, return_indices, 3, "adaptive_max_pool3d")
 
 
-def _adaptive_with_indices(pool):
-    def f(input, output_size, return_indices=True):
-        return pool(input, output_size, True)
-    f.__name__ = pool.__name__ + "_with_indices"
-    f.__doc__ = f"{pool.__name__} returning (values, indices)."
-    return f
-
-
-adaptive_max_pool1d_with_indices = _adaptive_with_indices(adaptive_max_pool1d)
-adaptive_max_pool2d_with_indices = _adaptive_with_indices(adaptive_max_pool2d)
-adaptive_max_pool3d_with_indices = _adaptive_with_indices(adaptive_max_pool3d)
+adaptive_max_pool1d_with_indices = _with_indices(adaptive_max_pool1d)
+adaptive_max_pool2d_with_indices = _with_indices(adaptive_max_pool2d)
+adaptive_max_pool3d_with_indices = _with_indices(adaptive_max_pool3d)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

@@ -83,11 +83,6 @@ class UninitializedBuffer(_Uninitialized, Tensor):
     def __init__(self, requires_grad=False, device=None, dtype=None):
         pass
 
-    def __deepcopy__(self, memo):
-        if id(self) not in memo:
-            memo[id(self)] = UninitializedBuffer(self._requires_grad, dtype=self._data.dtype)
-        return memo[id(self)]
-
 
 def is_lazy(t):
     return isinstance(t, _Uninitialized)
@@ -206,18 +201,19 @@ class _LazyConvMixin(LazyModuleMixin):
             self.reset_parameters()
 
 
-def _lazy_conv(name, base):
-    return type(name, (_LazyConvMixin, base), {"cls_to_become": base, "__module__": __name__,
-                                               "__doc__": f"{base.__name__} with in_channels taken "
-                                                          f"from the first input."})
+def _lazy(mixin, base, what):
+    """The lazy class of `base`: mixin first, becoming `base` at its first call."""
+    return type("Lazy" + base.__name__, (mixin, base), {
+        "cls_to_become": base, "__module__": __name__,
+        "__doc__": f"{base.__name__} with {what} taken from the first input."})
 
 
-LazyConv1d = _lazy_conv("LazyConv1d", Conv1d)
-LazyConv2d = _lazy_conv("LazyConv2d", Conv2d)
-LazyConv3d = _lazy_conv("LazyConv3d", Conv3d)
-LazyConvTranspose1d = _lazy_conv("LazyConvTranspose1d", ConvTranspose1d)
-LazyConvTranspose2d = _lazy_conv("LazyConvTranspose2d", ConvTranspose2d)
-LazyConvTranspose3d = _lazy_conv("LazyConvTranspose3d", ConvTranspose3d)
+LazyConv1d = _lazy(_LazyConvMixin, Conv1d, "in_channels")
+LazyConv2d = _lazy(_LazyConvMixin, Conv2d, "in_channels")
+LazyConv3d = _lazy(_LazyConvMixin, Conv3d, "in_channels")
+LazyConvTranspose1d = _lazy(_LazyConvMixin, ConvTranspose1d, "in_channels")
+LazyConvTranspose2d = _lazy(_LazyConvMixin, ConvTranspose2d, "in_channels")
+LazyConvTranspose3d = _lazy(_LazyConvMixin, ConvTranspose3d, "in_channels")
 
 
 class _LazyNormMixin(LazyModuleMixin):
@@ -255,15 +251,9 @@ class _LazyNormMixin(LazyModuleMixin):
             self.reset_parameters()
 
 
-def _lazy_norm(name, base):
-    return type(name, (_LazyNormMixin, base), {"cls_to_become": base, "__module__": __name__,
-                                               "__doc__": f"{base.__name__} with num_features "
-                                                          f"taken from the first input."})
-
-
-LazyBatchNorm1d = _lazy_norm("LazyBatchNorm1d", BatchNorm1d)
-LazyBatchNorm2d = _lazy_norm("LazyBatchNorm2d", BatchNorm2d)
-LazyBatchNorm3d = _lazy_norm("LazyBatchNorm3d", BatchNorm3d)
-LazyInstanceNorm1d = _lazy_norm("LazyInstanceNorm1d", InstanceNorm1d)
-LazyInstanceNorm2d = _lazy_norm("LazyInstanceNorm2d", InstanceNorm2d)
-LazyInstanceNorm3d = _lazy_norm("LazyInstanceNorm3d", InstanceNorm3d)
+LazyBatchNorm1d = _lazy(_LazyNormMixin, BatchNorm1d, "num_features")
+LazyBatchNorm2d = _lazy(_LazyNormMixin, BatchNorm2d, "num_features")
+LazyBatchNorm3d = _lazy(_LazyNormMixin, BatchNorm3d, "num_features")
+LazyInstanceNorm1d = _lazy(_LazyNormMixin, InstanceNorm1d, "num_features")
+LazyInstanceNorm2d = _lazy(_LazyNormMixin, InstanceNorm2d, "num_features")
+LazyInstanceNorm3d = _lazy(_LazyNormMixin, InstanceNorm3d, "num_features")
