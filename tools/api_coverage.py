@@ -3,9 +3,10 @@ them diffprog provides.
 
     python tools/api_coverage.py --mirrors /work/.mirror [--missing 30] [--json out.json]
 
-The corpus is the example code of the repositories in `CORPUS` (read from their git
-mirrors, `MIRRORS/owner+name/repo`, as the `fetch` tool lays them out; one a missing
-mirror is skipped and said so) plus any `--source DIR` of .py / .ipynb files.
+The corpus is the example code of the repositories in `CORPUS`, read from their git mirrors
+`MIRRORS/owner+name/repo` (a repository without a mirror is skipped, and the run says so),
+plus any `--source DIR` of .py / .ipynb files. A file that imports none of torch,
+torchvision and torchbearer counts for nothing.
 
 How names are counted (static, per file, with Python's `ast`):
 - Imports of torch, torchvision and torchbearer bind local names to qualified names
