@@ -13,6 +13,10 @@ word-level corpus (`train.txt`, `valid.txt`, `test.txt`, cut from Tiny Shakespea
 word language model; for the sine-wave example it runs the example's generate_sine_wave.py
 (`--short`: writes the same waves, 8 of 200 samples, itself). Figures are read from the
 scripts' own printed lines.
+
+On PyTorch (--torch), the MNIST CNN, MNIST RNN and VAE examples get the torchvision parts
+they use from `torchvision_standin/` (torchvision itself cannot be installed next to this
+PyTorch build); the siamese network and DCGAN need more of torchvision and are not run there.
 """
 import argparse
 import gzip
@@ -167,7 +171,8 @@ def figures(kind, out):
 def run(name, work, data, short=True, torch=False, timeout=None, train_images=None,
         corpus_lines=None):
     folder = prepare(work, name, data, short, torch, train_images, corpus_lines)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    path = [ROOT] + ([os.path.join(HERE, "torchvision_standin")] if torch else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path + [os.environ.get("PYTHONPATH", "")]),
                MPLBACKEND="Agg")
     if name == "time_sequence_prediction" and not short:   # the example's own data step
         subprocess.run(runner(torch) + ["generate_sine_wave.py"], cwd=folder, env=env, check=True,
