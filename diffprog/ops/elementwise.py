@@ -381,7 +381,8 @@ class Expm1(_Unary):
 
 class Log(_Quotient):
     def forward(ctx, x):
-        return xp.log(x)
+        with xp.errstate(divide="ignore"):       # log(0) = -inf, silently, as in PyTorch
+            return xp.log(x)
 
     def denom(ctx):
         return ctx.x

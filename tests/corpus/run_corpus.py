@@ -140,9 +140,10 @@ def runner(torch):
     return [sys.executable] if torch else [sys.executable, "-m", "diffprog.compat"]
 
 
-def command(name, short, torch):
+def command(name, short, torch, extra=()):
     script, short_flags, full_flags, _ = SCRIPTS[name]
-    return runner(torch) + [os.path.basename(script)] + (short_flags if short else full_flags)
+    return runner(torch) + [os.path.basename(script)] + (short_flags if short else full_flags) + \
+        list(extra)
 
 
 def figures(kind, out):
@@ -169,7 +170,7 @@ def figures(kind, out):
 
 
 def run(name, work, data, short=True, torch=False, timeout=None, train_images=None,
-        corpus_lines=None):
+        corpus_lines=None, extra=()):
     folder = prepare(work, name, data, short, torch, train_images, corpus_lines)
     path = [ROOT] + ([os.path.join(HERE, "torchvision_standin")] if torch else [])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(path + [os.environ.get("PYTHONPATH", "")]),
@@ -180,7 +181,7 @@ def run(name, work, data, short=True, torch=False, timeout=None, train_images=No
     start = time.time()
     log = os.path.join(folder, "output.txt")            # written as the script runs
     with open(log, "w") as f:
-        proc = subprocess.run(command(name, short, torch), cwd=folder, env=env, stdout=f,
+        proc = subprocess.run(command(name, short, torch, extra), cwd=folder, env=env, stdout=f,
                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
     seconds = time.time() - start
     with open(log) as f:
@@ -198,11 +199,13 @@ def main(argv=None):
     ap.add_argument("--torch", action="store_true", help="run on PyTorch instead of diffprog")
     ap.add_argument("--train-images", type=int, help="MNIST: only the first N training images")
     ap.add_argument("--corpus-lines", type=int, help="word corpus: only the first N lines")
+    ap.add_argument("--flags", default="", help="more flags for the scripts, e.g. '--seed 2'")
     ap.add_argument("--json", help="append each result here (one JSON object a line)")
     args = ap.parse_args(argv)
     for name in args.names:
         r = run(name, os.path.abspath(args.work), args.data, args.short, args.torch,
-                train_images=args.train_images, corpus_lines=args.corpus_lines)
+                train_images=args.train_images, corpus_lines=args.corpus_lines,
+                extra=args.flags.split())
         print(f"{name}: exit {r['returncode']}, {r['seconds']} s, {r['figures']}", flush=True)
         if r["returncode"]:
             print(r["output"][-3000:])
@@ -211,7 +214,8 @@ def main(argv=None):
                 f.write(json.dumps({k: v for k, v in r.items() if k != "output"} |
                                    {"torch": args.torch, "short": args.short,
                                     "train_images": args.train_images,
-                                    "corpus_lines": args.corpus_lines}) + "\n")
+                                    "corpus_lines": args.corpus_lines,
+                                    "flags": args.flags}) + "\n")
 
 
 if __name__ == "__main__":
