@@ -20,7 +20,7 @@ _COMPLEX_OF = {"float32": xp.complex64, "float64": xp.complex128, "float16": xp.
 
 def conj_if_complex(t):
     """conj(t) for a complex tensor, t itself otherwise (a real tensor, a mask, a number)."""
-    if isinstance(t, Tensor) and t._data.dtype.kind == "c":
+    if isinstance(t, Tensor) and t.is_complex():
         return Conj.apply(t)
     if isinstance(t, builtins.complex):
         return t.conjugate()
@@ -35,7 +35,7 @@ def complex_sign(z):
 
 
 def _complex_input(x, op):
-    if x._data.dtype.kind != "c":
+    if not x.is_complex():
         raise RuntimeError(f"{op}: expected a complex tensor, got {x.dtype.name} of shape "
                            f"{tuple(x.shape)}")
 
@@ -136,7 +136,7 @@ class Angle(Op):
 
     def _d(ctx):
         z = ctx.input(0)
-        if z._data.dtype.kind != "c":
+        if not z.is_complex():
             return None
         return z / (z.abs() ** 2)
 
@@ -155,7 +155,7 @@ class Angle(Op):
 
 def real(input):
     """The real part (a real tensor is its own real part)."""
-    return Real.apply(input) if input._data.dtype.kind == "c" else input
+    return Real.apply(input) if input.is_complex() else input
 
 
 def imag(input):
@@ -164,11 +164,11 @@ def imag(input):
 
 
 def conj(input):
-    return Conj.apply(input) if input._data.dtype.kind == "c" else input
+    return Conj.apply(input) if input.is_complex() else input
 
 
 def conj_physical(input):
-    return Conj.apply(input) if input._data.dtype.kind == "c" else input.clone()
+    return Conj.apply(input) if input.is_complex() else input.clone()
 
 
 def resolve_conj(input):
@@ -202,7 +202,7 @@ def view_as_real(input):
 
 
 def view_as_complex(input):
-    if input._data.dtype.kind != "f":
+    if not input.is_floating_point():
         raise RuntimeError(f"view_as_complex is only supported for floating point tensors, got "
                            f"{input.dtype.name}")
     return ViewAsComplex.apply(input)

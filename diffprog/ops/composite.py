@@ -15,6 +15,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Size, Tensor
+from .batching import batch_function, elementwise_function
 from .complex import complex_sign
 from .op import Op, apply_inplace
 from .reduction import _return_type
@@ -109,6 +110,7 @@ def sgn(input):
     return complex_sign(input) if input.is_complex() else input.sign()
 
 
+@elementwise_function
 def heaviside(input, values):
     """0 where x < 0, `values` where x == 0, 1 where x > 0 (no derivative, as PyTorch)."""
     x, v = input._data, _t(values)._data
@@ -125,41 +127,47 @@ def _integers(name, fn):
         return Tensor._make(fn(a._data, b._data))
     f.__name__ = name
     f.__doc__ = f"Elementwise {name} of integer tensors."
-    return f
+    return elementwise_function(f)
 
 
 gcd = _integers("gcd", xp.gcd)
 lcm = _integers("lcm", xp.lcm)
 
 
+@elementwise_function
 def signbit(input):
     return Tensor._make(xp.signbit(_t(input)._data))
 
 
+@elementwise_function
 def isposinf(input):
-    return Tensor._make(xp.isposinf(input._data) if input._data.dtype.kind == "f"
+    return Tensor._make(xp.isposinf(input._data) if input.is_floating_point()
                         else xp.zeros(input._data.shape, bool))
 
 
+@elementwise_function
 def isneginf(input):
-    return Tensor._make(xp.isneginf(input._data) if input._data.dtype.kind == "f"
+    return Tensor._make(xp.isneginf(input._data) if input.is_floating_point()
                         else xp.zeros(input._data.shape, bool))
 
 
+@elementwise_function
 def isreal(input):
     """True where the imaginary part is zero (everywhere for real tensors)."""
     d = input._data
     return Tensor._make(d.imag == 0 if d.dtype.kind == "c" else xp.ones(d.shape, bool))
 
 
+@elementwise_function
 def frexp(input):
     """(mantissa, exponent) with input = mantissa * 2**exponent, |mantissa| in [0.5, 1)."""
-    if input._data.dtype.kind != "f":
+    if not input.is_floating_point():
         raise RuntimeError(f"torch.frexp() only supports floating-point dtypes, got {input.dtype.name}")
     m, e = xp.frexp(input._data)
     return _return_type("frexp")(Tensor._make(m), Tensor._make(e.astype(xp.int32)))
 
 
+@elementwise_function
 def nextafter(input, other):
     """The next floating-point value after input towards other (no derivative)."""
     return Tensor._make(xp.nextafter(input._data, _t(other, input)._data))
@@ -271,7 +279,7 @@ def msort(input):
 
 
 def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
-    if input._data.dtype.kind != "f":
+    if not input.is_floating_point():
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype, got "
                            f"{input.dtype.name}")
     scalar_q = not isinstance(q, Tensor)
@@ -395,6 +403,7 @@ def pdist(input, p=2):
     return diff.norm(p, dim=-1) if diff.shape[0] else diff.sum(-1)
 
 
+@batch_function()         # (bin edges from each element's range: once per element)
 def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """(hist, bin_edges) as NumPy's histogram (no derivative)."""
     b = bins._data if isinstance(bins, Tensor) else bins

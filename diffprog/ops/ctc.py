@@ -11,6 +11,7 @@ no derivative.  The JVP is the same gradient contracted with the tangent.
 """
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import batch_function
 from .op import Op
 
 _NEG_INF = -xp.inf
@@ -126,6 +127,7 @@ def _ints(v, name, n):
     return a.astype(xp.int64)
 
 
+@batch_function()          # (reads the targets and lengths: once per element under vmap)
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean",
              zero_infinity=False):
     """The CTC loss of log_probs (T, N, C) (or (T, C)) for targets (N, S) padded, or all

@@ -160,8 +160,8 @@ class PerElementMatmul(Op):
 
     def vjp(ctx, g):
         need_a, need_b = ctx.needs_input_grad
-        return (PerElementMatmul.apply(g, ctx.input(1).mT) if need_a else None,
-                PerElementMatmul.apply(ctx.input(0).mT, g) if need_b else None)
+        return (PerElementMatmul.apply(g, _c(ctx.input(1)).mT) if need_a else None,
+                PerElementMatmul.apply(_c(ctx.input(0)).mT, g) if need_b else None)
 
     def jvp(ctx, da, db):
         a, b = ctx.args

@@ -13,6 +13,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import elementwise_function, physical
 from .composite import _inplace
 from .elementwise import _scipy, _special, _Unary, lgamma, where
 from .op import Op
@@ -24,7 +25,7 @@ def _num(x, like):
     if isinstance(x, Tensor):
         return x
     from ..creation import tensor
-    return tensor(x, dtype=like.dtype if like._data.dtype.kind == "f" else None)
+    return tensor(x, dtype=like.dtype if like.is_floating_point() else None)
 
 
 # --- one-argument functions ------------------------------------------------------------------
@@ -215,13 +216,13 @@ class Zeta(Op):
 def _outside(name, scipy_name, index=None):
     """A SciPy function applied to the values only: its result never requires grad."""
     def f(input):
-        x = input._data if input._data.dtype.kind == "f" else input._data.astype(xp.float32)
+        x = input._data if input.is_floating_point() else input._data.astype(xp.float32)
         out = getattr(_special(name), scipy_name)(x)
         out = out[index] if index is not None else out
         return Tensor._make(xp.asarray(out).astype(x.dtype, copy=False))
     f.__name__ = name
     f.__doc__ = f"SciPy's {scipy_name}, outside the graph (PyTorch gives it no derivative)."
-    return f
+    return elementwise_function(f)
 
 
 def _spherical_j0(x):
@@ -248,7 +249,7 @@ def _polynomial(name, p1, step, shift=False):
         return Tensor._make(out.astype(x.dtype, copy=False))
     f.__name__ = name
     f.__doc__ = f"The {name.replace('_', ' ')} of degree n at x."
-    return f
+    return elementwise_function(f)
 
 
 def _cheb(k, x, cur, prev):
@@ -289,9 +290,10 @@ scaled_modified_bessel_k1 = _outside("scaled_modified_bessel_k1", "k1e")
 airy_ai = _outside("airy_ai", "airy", index=0)
 
 
+@elementwise_function
 def spherical_bessel_j0(input):
     """sin(x) / x, outside the graph (PyTorch gives it no derivative)."""
-    x = input._data if input._data.dtype.kind == "f" else input._data.astype(xp.float32)
+    x = input._data if input.is_floating_point() else input._data.astype(xp.float32)
     return Tensor._make(_spherical_j0(x).astype(x.dtype))
 
 
@@ -364,7 +366,7 @@ def zeta(input, other):
 
 def multigammaln(input, p):
     """The log of the multivariate gamma function of dimension p."""
-    if (input <= (p - 1) / 2).any():
+    if physical(input <= (p - 1) / 2).any():
         raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
     out = p * (p - 1) / 4 * math.log(math.pi)
     for i in range(p):
