@@ -1,18 +1,18 @@
-"""Global autograd switches: grad recording, forward-AD level, anomaly detection.
+"""Autograd switches: grad recording, forward-AD level, anomaly detection.
 
-They are context managers (and decorators), as in PyTorch; state is module-global, not
-per-thread, which matches how course code uses them.
+They are context managers (and decorators), as in PyTorch.  Each thread has its own
+switches (a thread evaluating under `no_grad` does not stop another from recording):
+`state` is one `threading.local` object; a new thread starts from the class defaults
+below, so a switch is added with one line.
 """
 import functools
+import threading
 
 
-class _State:
-    __slots__ = ("grad_enabled", "fw_level", "anomaly")
-
-    def __init__(self):
-        self.grad_enabled = True
-        self.fw_level = 0        # > 0 while a forward-AD dual level is open
-        self.anomaly = False
+class _State(threading.local):
+    grad_enabled = True
+    fw_level = 0             # > 0 while a forward-AD dual level is open
+    anomaly = False
 
 
 state = _State()
