@@ -22,7 +22,10 @@ def string(s):
 
 
 def integer(n):
-    return b"J" + struct.pack("<i", n)
+    if -2**31 <= n < 2**31:
+        return b"J" + struct.pack("<i", n)
+    raw = n.to_bytes((n.bit_length() + 8) // 8, "little", signed=True)
+    return b"\x8a" + bytes([len(raw)]) + raw          # LONG1
 
 
 def tup(*items):

@@ -27,11 +27,13 @@ into memory only after its size was checked against the file; compressed zip mem
 (torch.save never compresses) may expand at most `MAX_EXPANSION` times.
 """
 import collections
+import errno
 import io
 import operator
 import pickle
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -232,6 +234,8 @@ def _member(z, name, filename, file_size, budget):
     except KeyError:
         raise CorruptFileError(f"load_torch: {filename} lacks the member {name}") from None
     stored = info.compress_type == zipfile.ZIP_STORED
+    if info.flag_bits & 0x1:
+        raise CorruptFileError(f"load_torch: {filename}: member {name} is encrypted")
     if info.compress_size > file_size or (stored and info.file_size != info.compress_size):
         raise CorruptFileError(f"load_torch: {filename}: the sizes of member {name} do not fit the file")
     if not stored:
@@ -343,6 +347,16 @@ def _describe(head):
     return repr(head)
 
 
+# How zipfile and its decompressors meet a damaged zip (besides some OSErrors).
+_DAMAGED_ZIP = (EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, struct.error,
+                ValueError, OverflowError, zlib.error)
+try:
+    import lzma
+    _DAMAGED_ZIP += (lzma.LZMAError,)
+except ImportError:
+    pass
+
+
 def load_stream(f, filename, size):
     """Load a torch.save file from the seekable binary stream `f` (zip or legacy format),
     of which `size` bytes are left."""
@@ -353,8 +367,13 @@ def load_stream(f, filename, size):
         if is_zip:
             return _load_zip(f, filename, size)
         return _load_legacy(f, filename, start + size)
-    except (EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, struct.error) as e:
-        raise CorruptFileError(f"load_torch: {filename} is not a complete torch.save file ({e})") from None
+    except OSError as e:        # errno EINVAL: a seek to an offset < 0; None: bad bzip2 data
+        if e.errno not in (errno.EINVAL, None):
+            raise
+        error = e
+    except _DAMAGED_ZIP as e:
+        error = e
+    raise CorruptFileError(f"load_torch: {filename} is not a complete torch.save file ({error})")
 
 
 def load_torch(f, map_location=None):

@@ -11,26 +11,30 @@ through what the caller allows:
     PERSID, BINPERSID     `persistent_load(pid)`
 
 INST, OBJ, NEWOBJ_EX, the extension registry (EXT1/2/4) and out-of-band buffers are
-refused.  Every length read from the pickle is checked against the bytes left before
-anything is read or allocated, so memory stays proportional to the pickle's size.
-Refusals raise `pickle.UnpicklingError`; malformed pickles raise `CorruptFileError`.
+refused.  Memory stays proportional to the pickle's size: every length read from the
+pickle is checked against the bytes left before anything is read, and the containers and
+objects it builds are charged their size (`sys.getsizeof`) against a budget of
+`MAX_GROWTH` times the pickle's size plus 1 MiB (an empty set costs 216 bytes but takes 2
+bytes to pickle).  Refusals raise `pickle.UnpicklingError`; malformed pickles raise
+`CorruptFileError`.
 """
 import codecs
 import collections
 import pickle
 import struct
+import sys
 
 from .safetensors_format import CorruptFileError
 
-__all__ = ["Unpickler"]
+__all__ = ["Unpickler", "MAX_GROWTH"]
 
+MAX_GROWTH = 32
 _OPS = {}           # opcode byte -> (name, handler)
 
 
-def _op(*names):
+def _op(name):
     def register(fn):
-        for name in names:
-            _OPS[getattr(pickle, name)[0]] = (name, fn)
+        _OPS[getattr(pickle, name)[0]] = (name, fn)
         return fn
     return register
 
@@ -57,6 +61,7 @@ class Unpickler:
         self.encoding = encoding
         self.callables = {id(c): c for c in callables}
         self.stack, self.marks, self.memo = [], [], {}
+        self.budget = MAX_GROWTH * size + 2**20
 
     def load(self):
         while True:
@@ -112,6 +117,13 @@ class Unpickler:
     def push(self, value):
         self.stack.append(value)
 
+    def made(self, obj, before=0):
+        """obj, after charging what it takes (beyond `before` bytes) against the budget."""
+        self.budget -= sys.getsizeof(obj) - before
+        if self.budget < 0:
+            raise self.corrupt(f"it builds objects of more than {MAX_GROWTH} times its size")
+        return obj
+
     # --- framing, marks, memo --------------------------------------------------------
 
     @_op("PROTO")
@@ -121,7 +133,8 @@ class Unpickler:
 
     @_op("FRAME")
     def _frame(self):
-        self.unpack("<Q")           # frames only group opcodes; reading them in order suffices
+        if self.unpack("<Q") > self.left:   # frames only group opcodes: reading on suffices
+            raise self.corrupt("truncated: a frame reaches past the end")
 
     @_op("STOP")
     def _stop(self):
@@ -284,85 +297,88 @@ class Unpickler:
 
     @_op("TUPLE")
     def _tuple(self):
-        self.push(tuple(self.pop_mark()))
+        self.push(self.made(tuple(self.pop_mark())))
 
     @_op("TUPLE1")
     def _tuple1(self):
-        self.stack[-1] = (self.stack[-1],)
+        self.stack[-1] = self.made((self.stack[-1],))
 
     @_op("TUPLE2")
     def _tuple2(self):
         b, a = self.stack.pop(), self.stack.pop()
-        self.push((a, b))
+        self.push(self.made((a, b)))
 
     @_op("TUPLE3")
     def _tuple3(self):
         c, b, a = self.stack.pop(), self.stack.pop(), self.stack.pop()
-        self.push((a, b, c))
+        self.push(self.made((a, b, c)))
 
     @_op("EMPTY_LIST")
     def _empty_list(self):
-        self.push([])
+        self.push(self.made([]))
 
     @_op("LIST")
     def _list(self):
-        self.push(self.pop_mark())
+        self.push(self.made(self.pop_mark()))
 
     @_op("APPEND")
     def _append(self):
         item = self.stack.pop()
-        self.target(list).append(item)
+        self.grow(list, lambda t: t.append(item))
 
     @_op("APPENDS")
     def _appends(self):
         items = self.pop_mark()
-        self.target(list).extend(items)
+        self.grow(list, lambda t: t.extend(items))
 
     @_op("EMPTY_DICT")
     def _empty_dict(self):
-        self.push({})
+        self.push(self.made({}))
 
     @_op("DICT")
     def _dict(self):
         items = self.pop_mark()
-        self.push(dict(self.pairs(items)))
+        self.push(self.made(dict(self.pairs(items))))
 
     @_op("SETITEM")
     def _setitem(self):
         value, key = self.stack.pop(), self.stack.pop()
-        self.target(dict, collections.OrderedDict)[key] = value
+        self.grow((dict, collections.OrderedDict), lambda t: t.__setitem__(key, value))
 
     @_op("SETITEMS")
     def _setitems(self):
         items = self.pop_mark()
-        self.target(dict, collections.OrderedDict).update(self.pairs(items))
+        self.grow((dict, collections.OrderedDict), lambda t: t.update(self.pairs(items)))
 
     @_op("EMPTY_SET")
     def _empty_set(self):
-        self.push(set())
+        self.push(self.made(set()))
 
     @_op("ADDITEMS")
     def _additems(self):
         items = self.pop_mark()
-        self.target(set).update(items)
+        self.grow(set, lambda t: t.update(items))
 
     @_op("FROZENSET")
     def _frozenset(self):
-        self.push(frozenset(self.pop_mark()))
+        self.push(self.made(frozenset(self.pop_mark())))
 
     def pairs(self, items):
         if len(items) % 2:
             raise ValueError("an odd number of items for a dict")
         return zip(items[::2], items[1::2])
 
-    def target(self, *types):
-        """The object on top of the stack, which an APPEND/SETITEM/... may only change when
-        it is a container this pickle built (globals are never containers)."""
+    def grow(self, types, add):
+        """add(container) to the container on top of the stack, which APPEND, SETITEM, ... may
+        only change when it is one this pickle built (globals are never containers)."""
         obj = self.stack[-1]
+        types = types if isinstance(types, tuple) else (types,)
         if type(obj) not in types:
             raise TypeError(f"expected {' or '.join(t.__name__ for t in types)} below the items, "
                             f"got {type(obj).__name__}")
-        return obj
+        before = sys.getsizeof(obj)
+        add(obj)
+        self.made(obj, before)
 
     # --- the opcodes that reach beyond data --------------------------------------------
 
@@ -392,7 +408,7 @@ class Unpickler:
     def _reduce(self):
         args = self.stack.pop()
         func = self.checked(self.stack[-1], args, "REDUCE")
-        self.stack[-1] = func(*args)
+        self.stack[-1] = self.made(func(*args))
 
     @_op("NEWOBJ")
     def _newobj(self):
@@ -400,7 +416,7 @@ class Unpickler:
         cls = self.checked(cls, args, "NEWOBJ")
         if not isinstance(cls, type):
             raise TypeError(f"NEWOBJ needs a class, got {type(cls).__name__}")
-        self.push(cls.__new__(cls, *args))
+        self.push(self.made(cls.__new__(cls, *args)))
 
     def checked(self, fn, args, opcode):
         """fn, when it is an allowed global that may be called with the tuple args."""
