@@ -411,3 +411,10 @@ def test_torch_raises_too(i):
     targs = [torch.tensor(a.numpy()) if isinstance(a, dp.Tensor) else a for a in args]
     with pytest.raises(exc):
         getattr(TF, fn.__name__)(*targs)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_binary_cross_entropy_checks_targets_as_pytorch(bad):
+    for lib in (dp, torch):
+        with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+            lib.nn.functional.binary_cross_entropy(lib.tensor([0.5, 0.5]), lib.tensor([1.0, bad]))

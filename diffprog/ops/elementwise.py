@@ -19,7 +19,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
-from .op import Op, apply_inplace
+from .op import Op, apply_inplace, quiet
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -122,6 +122,7 @@ class Mul(Op):
 class Div(Op):
     promote = "float"
 
+    @quiet
     def forward(ctx, x, y):
         return x / y
 
@@ -140,6 +141,7 @@ class DivMode(Op):
     op_name = "div"
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y, mode):
         _check_divisor(x, y)
         if mode == "floor":
@@ -165,6 +167,7 @@ class FloorDivide(DivMode):
     vjp = Op.vjp
     jvp = Op.jvp
 
+    @quiet
     def forward(ctx, x, y):
         return DivMode.forward(ctx, x, y, "floor")
 
@@ -174,6 +177,7 @@ class Remainder(Op):
 
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y):
         _check_divisor(x, y)
         return xp.remainder(x, y)
@@ -193,6 +197,7 @@ class Fmod(Op):
 
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y):
         _check_divisor(x, y)
         return xp.fmod(x, y)
@@ -212,6 +217,7 @@ class Pow(Op):
 
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y):
         try:
             return xp.power(x, y)
@@ -348,6 +354,7 @@ class Frac(_Unary):
 
 
 class Exp(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.exp(x)
 
@@ -356,6 +363,7 @@ class Exp(_Unary):
 
 
 class Exp2(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.exp2(x)
 
@@ -364,6 +372,7 @@ class Exp2(_Unary):
 
 
 class Expm1(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.expm1(x)
 
@@ -372,6 +381,7 @@ class Expm1(_Unary):
 
 
 class Log(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log(x)
 
@@ -380,6 +390,7 @@ class Log(_Quotient):
 
 
 class Log2(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log2(x)
 
@@ -388,6 +399,7 @@ class Log2(_Quotient):
 
 
 class Log10(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log10(x)
 
@@ -396,6 +408,7 @@ class Log10(_Quotient):
 
 
 class Log1p(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log1p(x)
 
@@ -404,6 +417,7 @@ class Log1p(_Quotient):
 
 
 class Sqrt(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.sqrt(x)
 
@@ -412,6 +426,7 @@ class Sqrt(_Quotient):
 
 
 class Rsqrt(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.reciprocal(xp.sqrt(x))
 
@@ -420,6 +435,7 @@ class Rsqrt(_Unary):
 
 
 class Reciprocal(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.reciprocal(x)
 
@@ -454,6 +470,7 @@ class Tan(_Unary):
 
 
 class Asin(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arcsin(x)
 
@@ -463,6 +480,7 @@ class Asin(_Quotient):
 
 
 class Acos(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arccos(x)
 
@@ -481,6 +499,7 @@ class Atan(_Quotient):
 
 
 class Sinh(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.sinh(x)
 
@@ -489,6 +508,7 @@ class Sinh(_Unary):
 
 
 class Cosh(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.cosh(x)
 
@@ -515,6 +535,7 @@ class Asinh(_Quotient):
 
 
 class Acosh(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arccosh(x)
 
@@ -524,6 +545,7 @@ class Acosh(_Quotient):
 
 
 class Atanh(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arctanh(x)
 
@@ -533,10 +555,10 @@ class Atanh(_Quotient):
 
 
 class Sigmoid(_Unary):
+    @quiet                                    # exp(-x) may overflow to inf, giving exactly 0
     def forward(ctx, x):
-        y = xp.empty_like(x)                  # 1 / (1 + exp(-x)), in one buffer; exp(-x)
-        with xp.errstate(over="ignore"):      # may overflow to inf, giving exactly 0
-            xp.exp(xp.negative(x, out=y), out=y)
+        y = xp.empty_like(x)                  # 1 / (1 + exp(-x)), in one buffer
+        xp.exp(xp.negative(x, out=y), out=y)
         y += 1
         return xp.reciprocal(y, out=y)
 
@@ -548,6 +570,7 @@ class Sigmoid(_Unary):
 class Logit(_Unary):
     """log(x / (1 - x)), with x first clamped to [eps, 1 - eps] when eps is given."""
 
+    @quiet
     def forward(ctx, x, eps=None):
         ctx.eps = eps
         if eps is not None:
@@ -666,6 +689,32 @@ class Hypot(Op):
     def jvp(ctx, dx, dy):
         x, y = ctx.args
         return (dx * x + dy * y) / ctx.output
+
+
+class XLogY(Op):
+    """x log y, and 0 where x is 0 (unless y is NaN): the entropy terms of losses and
+    distributions.  PyTorch's derivatives: d/dx = log y, but 0 where x = 0 and y <= 0 (no
+    0 * inf); d/dy = x / y."""
+
+    op_name = "xlogy"
+    promote = "float"
+
+    @quiet
+    def forward(ctx, x, y):
+        out = x * xp.log(y)
+        return xp.where((x == 0) & ~xp.isnan(y), 0, out).astype(out.dtype, copy=False)
+
+    def _dx(ctx, g, x, y):
+        return XLogY.apply(g, y).masked_fill((x == 0) & (y <= 0), 0)
+
+    def vjp(ctx, g):
+        x, y = ctx.inputs
+        need_x, need_y = ctx.needs_input_grad
+        return (ctx._dx(g, x, y) if need_x else None), (g * x / y if need_y else None)
+
+    def jvp(ctx, dx, dy):
+        x, y = ctx.args
+        return ctx._dx(dx, x, y) + where(dy == 0, 0.0, dy * x / y)     # y constant: no 0 * (0 / 0)
 
 
 class Maximum(Op):
@@ -1250,6 +1299,7 @@ lgamma = _unary(Lgamma, "lgamma")
 digamma = _unary(Digamma, "digamma")
 atan2 = _binary(Atan2, "atan2")
 hypot = _binary(Hypot, "hypot")
+xlogy = _binary(XLogY, "xlogy")
 maximum = _binary(Maximum, "maximum")
 minimum = _binary(Minimum, "minimum")
 fmax = _binary(Fmax, "fmax")
@@ -1445,7 +1495,7 @@ METHODS = {
     "exp": exp, "exp2": exp2, "expm1": expm1, "log": log, "log2": log2, "log10": log10,
     "log1p": log1p, "sqrt": sqrt, "rsqrt": rsqrt, "reciprocal": reciprocal,
     "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos, "atan": atan,
-    "arcsin": asin, "arccos": acos, "arctan": atan, "atan2": atan2, "arctan2": atan2,
+    "arcsin": asin, "arccos": acos, "arctan": atan, "atan2": atan2, "arctan2": atan2, "xlogy": xlogy,
     "sinh": sinh, "cosh": cosh, "tanh": tanh, "asinh": asinh, "acosh": acosh, "atanh": atanh,
     "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh, "sigmoid": sigmoid, "logit": logit,
     "erf": erf, "erfc": erfc, "erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
@@ -1530,7 +1580,7 @@ __all__ = [
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal",
     "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2",
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh",
-    "sigmoid", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "hypot",
+    "sigmoid", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "hypot", "xlogy",
     "nan_to_num", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin",
     "where", "lerp",
     "eq", "ne", "lt", "le", "gt", "ge", "not_equal", "greater", "greater_equal", "less",

@@ -36,6 +36,13 @@ from ..tensor import Tensor
 
 _new = object.__new__
 
+# NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
+# The ops that meet such values in ordinary use decorate their forward with `quiet`
+# (about 1 us a call); the hot arithmetic ops, which warn only on inf, nan or overflowing
+# operands, don't: where a warnings filter turns one into an error, `apply` computes again
+# quietly.
+quiet = xp.errstate(all="ignore")
+
 
 class Op:
     __slots__ = ("args", "edges", "needs_input_grad", "_versions", "_out", "_out_vc", "_out_version",
@@ -129,6 +136,8 @@ class Op:
             out = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             raise _wrap_error(cls, args, e) from None
+        except (RuntimeWarning, FloatingPointError):    # NumPy made to raise: PyTorch is silent
+            out = quiet(ctx.forward)(*arrays, **kwargs)
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
@@ -372,17 +381,20 @@ def _freed_error():
 
 
 def _modified_error(tensor, saved_version, node, now=None):
+    """PyTorch's message: the variable (a saved operand, or else node's own output), the
+    node that now produces it, and, as a hint, the op that saved it."""
     if tensor is not None:
-        now = tensor._vc[0]
-        shape, dtype = tuple(tensor.shape), tensor.dtype.name
-        desc = f"[{dtype} {list(shape)}]"
+        now, producer, nr = tensor._vc[0], tensor.grad_fn, tensor._out_nr
+        dtype, shape = tensor.dtype, tensor.shape
     else:
-        desc = "(its output)"
+        producer, nr = node, 0
+        dtype, shape = _dt.from_numpy_dtype(node._out[0].dtype), node._out[0].shape
+    made = f", which is output {nr} of {type(producer).__name__}Backward0," if producer is not None else ""
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: {desc}, which is output 0 of {type(node).__name__}Backward0, is at version "
-        f"{now}; expected version {saved_version} instead. Hint: the operation that saved it was "
-        f"{node.name()}; avoid modifying its input or output in place, or clone() it first.")
+        f"operation: [{dtype.name} {list(shape)}]{made} is at version {now}; expected version "
+        f"{saved_version} instead. Hint: the operation that saved it was {node.name()}; avoid "
+        "modifying its input or output in place, or clone() it first.")
 
 
 # --- in-place application ----------------------------------------------------------------

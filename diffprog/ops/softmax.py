@@ -2,7 +2,7 @@
 import warnings
 
 from ..backend import xp
-from .op import Op
+from .op import Op, quiet
 from .reduction import _dims, _np_dtype
 
 
@@ -23,6 +23,7 @@ def _shifted(ctx, x, dim, dtype):
 class Softmax(Op):
     """exp(x) / sum(exp(x)) along dim."""
 
+    @quiet
     def forward(ctx, x, dim, dtype=None):
         y = _shifted(ctx, x, dim, dtype)
         xp.exp(y, out=y)
@@ -43,6 +44,7 @@ class LogSoftmax(Op):
 
     op_name = "log_softmax"
 
+    @quiet
     def forward(ctx, x, dim, dtype=None):
         y = _shifted(ctx, x, dim, dtype)
         y -= xp.log(xp.exp(y).sum(axis=ctx.dim, keepdims=True))
