@@ -12,10 +12,10 @@ through what the caller allows:
 
 INST, OBJ, NEWOBJ_EX, the extension registry (EXT1/2/4) and out-of-band buffers are
 refused.  Memory stays proportional to the pickle's size: every length read from the
-pickle is checked against the bytes left before anything is read, and the containers and
-objects it builds are charged their size (`sys.getsizeof`) against a budget of
-`MAX_GROWTH` times the pickle's size plus 1 MiB (an empty set costs 216 bytes but takes 2
-bytes to pickle).  Refusals raise `pickle.UnpicklingError`; malformed pickles raise
+pickle is checked against the bytes left before anything is read, and the containers it
+builds, and what the allowed calls return, are charged their size (`sys.getsizeof`)
+against a budget of `MAX_GROWTH` times the pickle's size plus 1 MiB (an empty set costs
+216 bytes but takes 2 bytes to pickle).  Refusals raise `pickle.UnpicklingError`; malformed pickles raise
 `CorruptFileError`.
 """
 import codecs
