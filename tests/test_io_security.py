@@ -8,7 +8,6 @@ import pickle
 import struct
 import tracemalloc
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
