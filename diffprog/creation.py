@@ -1,5 +1,6 @@
 """Creating tensors: from data, filled, ranges, and identity."""
 import math
+import operator
 
 from . import dtypes as _dt
 from .backend import xp
@@ -21,7 +22,7 @@ def _finish(data, dtype, device, requires_grad, where):
 def shape_arg(size, who):
     """The shape given as `f(2, 3)`, `f((2, 3))` or `f(Size)`, with PyTorch's error for a
     negative size (NumPy's names no op)."""
-    dims = tuple(int(s) for s in (size[0] if len(size) == 1 and not isinstance(size[0], int) else size))
+    dims = tuple(map(operator.index, size[0] if len(size) == 1 and not isinstance(size[0], int) else size))
     for n in dims:
         if n < 0:
             raise RuntimeError(f"{who}: Trying to create tensor with negative dimension {n}: {list(dims)}")

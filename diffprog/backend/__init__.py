@@ -38,7 +38,6 @@ _tune_malloc()
 
 
 
-
 def broadcast_view(x, shape):
     """A read-only broadcast view of x (NumPy's broadcast_to, 4x cheaper for the common
     contiguous case, which matters in backward passes full of small expands)."""

@@ -176,8 +176,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
 
 def _tensor(a, name, filename):
     if a.dtype not in _dt._FROM_NP:
-        raise TypeError(f"load: tensor {name!r} in {filename} has dtype {a.dtype}, which diffprog does "
-                        "not support")
+        raise TypeError(f"load: tensor {name!r} in {filename} has dtype {a.dtype}, which diffprog "
+                        "does not support")
     return Tensor._make(a)
 
 
