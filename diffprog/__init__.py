@@ -13,6 +13,7 @@ from .creation import *  # noqa: F401,F403
 from . import linalg  # noqa: E402
 from . import autograd  # noqa: E402
 from . import func  # noqa: E402
+from .func import vmap  # noqa: E402
 
 half, float, double, long, short = float16, float32, float64, int64, int16  # noqa: A001
 cfloat, cdouble = complex64, complex128

@@ -18,4 +18,5 @@ def pytest_terminal_summary(terminalreporter):
     if oracle is not None and oracle.CALLS["check"]:
         terminalreporter.write_line(
             f"oracle: {oracle.CALLS['check']} op checks against PyTorch (forward, VJP, double VJP, "
-            f"JVP), {oracle.CALLS['fd']} finite-difference gradient elements")
+            f"JVP), {oracle.CALLS['fd']} finite-difference gradient elements, {oracle.CALLS['vmap']} vmap "
+            f"checks (batching rules, vmap of VJP and JVP)")

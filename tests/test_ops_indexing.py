@@ -48,7 +48,9 @@ GET = [
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
 @pytest.mark.parametrize("name,fn,shape", GET, ids=[g[0] for g in GET])
 def test_getitem(name, fn, shape):
-    check(fn, fn, rand(*shape))
+    # a mask computed from x differs across a batch: a data-dependent shape, which vmap
+    # refuses (as torch.func.vmap does)
+    check(fn, fn, rand(*shape), vmap="mask" not in name)
 
 
 def test_getitem_float32_and_tensor_indices():
@@ -106,9 +108,9 @@ def test_setitem_nonleaf(name, idx, shape, vshape):
 
 def test_setitem_scalar_and_mask_tensor():
     scalar = lambda x: _assign(x, lambda y: y > 0, 0.5)  # noqa: E731
-    check(scalar, scalar, rand(3, 4))
+    check(scalar, scalar, rand(3, 4), vmap=False)          # (masks from x: see test_getitem)
     rows = lambda x, v: _assign(x, lambda y: y[:, 0] > 0, v)  # noqa: E731
-    check(rows, rows, rand(4, 3), rand(3, seed=2))
+    check(rows, rows, rand(4, 3), rand(3, seed=2), vmap=False)
 
 
 def _assign(x, key_of, v):

@@ -9,6 +9,10 @@ from ..backend import xp
 from ..tensor import Tensor
 from .grad_mode import state
 
+# Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
+# vmap, over a graph made outside it), once per batch element where the vjp needs to.
+vjp_batched = None
+
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
@@ -118,6 +122,7 @@ def _run(roots, retain_graph, create_graph, inputs):
         useful = _useful_nodes(order, wanted)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
+    batched = vjp_batched is not None and any(type(g) is not Tensor for _, g in roots)
     prev = state.grad_enabled
     state.grad_enabled = create_graph
     anomaly = state.anomaly
@@ -138,7 +143,7 @@ def _run(roots, retain_graph, create_graph, inputs):
             if node.n_out > 1 and None in grads and getattr(node, "materialize_grads", True):
                 grads = [g if g is not None else Tensor._make(xp.zeros_like(o))
                          for g, o in zip(grads, node._out)]
-            in_grads = node.vjp(*grads)
+            in_grads = vjp_batched(node, grads) if batched else node.vjp(*grads)
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
             if anomaly:
@@ -200,8 +205,9 @@ def _add(buffers, leaves, edge, g, owned):
 
 def _sum(a, b, owned):
     """a + b; without create_graph (owned is a dict), in place into sums the engine made
-    itself, so a weight used at every step of a sequence costs one buffer, not one a step."""
-    if owned is None:
+    itself, so a weight used at every step of a sequence costs one buffer, not one a step.
+    (Batched gradients, of a backward pass inside vmap, are added by their op.)"""
+    if owned is None or type(b) is not Tensor or type(a) is not Tensor:
         return a + b
     if owned.get(id(a)) is a:
         a._data += b._data
@@ -215,13 +221,13 @@ def _fit(g, a, node):
     """Reduce a gradient over broadcast dimensions and cast it to the input's dtype."""
     if not isinstance(g, Tensor):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
-    if g._data.shape != a._data.shape:
+    if g.shape != a.shape:
         try:
-            g = g.sum_to_size(a._data.shape)
+            g = g.sum_to_size(a.shape)
         except RuntimeError:
             raise RuntimeError(f"{node.name()}: vjp returned a gradient of shape {tuple(g.shape)} "
                                f"for an input of shape {tuple(a.shape)}") from None
-    if g._data.dtype != a._data.dtype and a._data.dtype.kind in "fc":
+    if g.dtype is not a.dtype and (a.is_floating_point() or a.is_complex()):
         g = g.to(a.dtype)
     return g
 
@@ -267,7 +273,7 @@ def _accumulate(leaf, g, create_graph, taken):
 
 def _check_anomaly(node, grads):
     for i, g in enumerate(grads):
-        if g is not None and not xp.all(xp.isfinite(g._data)):
+        if g is not None and type(g) is Tensor and not xp.all(xp.isfinite(g._data)):
             where = getattr(node, "_trace", "") or "(enable detect_anomaly before the forward pass)"
             raise RuntimeError(
                 f"Function '{type(node).__name__}Backward0' returned nan values in its {i}th output.\n"

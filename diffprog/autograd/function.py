@@ -17,13 +17,19 @@
 Each Function subclass gets a graph-node class (an `Op`), so the engine runs it like any
 built-in op: `ctx` *is* that node, its `vjp` calls your `backward` and its `jvp` your `jvp`.
 `forward` runs on tensors with recording switched off; a `backward` written with tensor
-ops is itself differentiable (double backward).
+ops is itself differentiable (double backward).  Inside `func.vmap`, a Function with a
+`vmap` static method (torch.func's `vmap(info, in_dims, *args) -> (output, out_dims)`)
+uses it; any other runs once per batch element.
 """
+import collections
 import functools
 
+from ..ops import batching
 from ..ops.op import Op, _forward_ad, _freed_error, _modified_error
 from ..tensor import Tensor
 from .grad_mode import state
+
+VmapInfo = collections.namedtuple("VmapInfo", ["batch_size", "randomness"])
 
 
 class FunctionCtx(Op):
@@ -139,6 +145,9 @@ class Function:
         raise NotImplementedError("You must implement either the backward or vjp method for "
                                   "your custom autograd.Function to use it with backward mode AD.")
 
+    vmap = None                 # optional: vmap(info, in_dims, *args) -> (output, out_dims)
+    generate_vmap_rule = False  # (accepted for torch.func; without `vmap`, a loop is used)
+
     @staticmethod
     def jvp(ctx, *grad_inputs):
         raise NotImplementedError("You must implement the jvp function for custom "
@@ -149,6 +158,10 @@ class Function:
         """Run forward without recording, then put one node for the whole call in the graph."""
         if kwargs:
             raise TypeError(f"{cls.__name__}.apply() takes positional arguments only")
+        if state.vmap:
+            level = batching.innermost(args)
+            if level is not None:
+                return _apply_batched(cls, args, level)
         ctx = object.__new__(cls._backward_cls)
         ctx.args = args
         needs = [isinstance(a, Tensor) and a._requires_grad and state.grad_enabled for a in args]
@@ -194,6 +207,21 @@ class Function:
         if level and arrays:
             _forward_ad(ctx, args, [results[i] for i in positions])
         return results[0] if single else tuple(results)
+
+
+def _apply_batched(cls, args, level):
+    """Function.apply inside vmap: the Function's own `vmap` rule, or once per element."""
+    phys, batched = batching.unwrap(args, level)
+    if cls.vmap is not None:
+        out, out_dims = cls.vmap(VmapInfo(level.size, level.randomness),
+                                 tuple(0 if b else None for b in batched), *phys)
+        single = not isinstance(out, tuple)
+        outs, dims = ((out,), (out_dims,)) if single else (out, out_dims)
+        result = tuple(o if d is None else batching.BatchedTensor.wrap(o.movedim(d, 0), level)
+                       for o, d in zip(outs, dims))
+        return result[0] if single else result
+    return batching.wrap(batching.fallback(cls._backward_cls, level.size, phys, batched, {},
+                                           run=cls.apply), level)
 
 
 def _check_dirty(cls, args, dirty, results):

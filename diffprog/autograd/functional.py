@@ -91,9 +91,9 @@ def _ones_for_scalar(refs, fn, what):
 
 def basis(t, k):
     """The k-th one-hot tensor shaped like t."""
-    e = xp.zeros(t._data.size, dtype=t._data.dtype)
+    e = xp.zeros(t.numel(), dtype=t.dtype.np)
     e[k] = 1
-    return Tensor._make(e.reshape(t._data.shape))
+    return Tensor._make(e.reshape(tuple(t.shape)))
 
 
 def stack(tensors, shape, dim=0, dtype=None):

@@ -1,4 +1,5 @@
-"""Autograd switches: grad recording, forward-AD level, anomaly detection.
+"""Autograd switches: grad recording, forward-AD level, anomaly detection, and the
+running vmap levels.
 
 They are context managers (and decorators), as in PyTorch.  Each thread has its own
 switches (a thread evaluating under `no_grad` does not stop another from recording):
@@ -13,6 +14,7 @@ class _State(threading.local):
     grad_enabled = True
     fw_level = 0             # > 0 while a forward-AD dual level is open
     anomaly = False
+    vmap = ()                # the running vmap levels, innermost last (ops/batching.py)
 
 
 state = _State()

@@ -5,6 +5,7 @@
 """
 import numpy as np
 
+from ..func.vmap import levels_of, peel, rewrap
 from ..tensor import Tensor
 
 __all__ = ["Constraint", "dependent", "dependent_property", "is_dependent", "real", "real_vector",
@@ -169,10 +170,13 @@ class _Multinomial(Constraint):
 
 
 def _matrix_check(value, test):
-    """A per-matrix NumPy test over the batch, as a bool tensor."""
-    a = value.detach().numpy()
+    """A per-matrix NumPy test over the batch, as a bool tensor (inside vmap, of every
+    element's matrices)."""
+    levels = levels_of(value)
+    a = peel(value.detach(), levels).numpy()
     flat = a.reshape((-1,) + a.shape[-2:])
-    return Tensor._make(np.array([test(m) for m in flat], dtype=bool).reshape(a.shape[:-2]))
+    return rewrap(Tensor._make(np.array([test(m) for m in flat], dtype=bool).reshape(a.shape[:-2])),
+                  levels)
 
 
 class _LowerCholesky(Constraint):

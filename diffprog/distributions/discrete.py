@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..nn.functional import binary_cross_entropy_with_logits, one_hot as _one_hot
+from ..ops.batching import physical
 from ..ops.reduction import logsumexp
 from ..random import _rng, rand
 from ..tensor import Size, Tensor
@@ -111,7 +112,7 @@ class Binomial(Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-            if not bool(((value >= 0) & (value <= self.total_count)).all()):
+            if not bool(physical((value >= 0) & (value <= self.total_count)).all()):
                 raise ValueError(f"Expected value argument to be within the support "
                                  f"(IntegerInterval(0, total_count)) of the distribution {self!r}")
         n, k, logits = self.total_count, value, self.logits

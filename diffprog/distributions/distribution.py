@@ -13,6 +13,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from ..creation import tensor as _tensor
+from ..ops.batching import physical
 from ..tensor import Size, Tensor
 from . import constraints
 
@@ -91,7 +92,7 @@ class Distribution:
             if param not in self.__dict__ and isinstance(getattr(type(self), param, None), lazy_property):
                 continue            # derived from another parameter: not given, not checked
             value = getattr(self, param)
-            if not bool(constraint.check(value).all()):
+            if not bool(physical(constraint.check(value)).all()):
                 raise ValueError(f"Expected parameter {param} ({type(value).__name__} of shape "
                                  f"{tuple(value.shape)}) of distribution {self!r} to satisfy the "
                                  f"constraint {constraint!r}, but found invalid values:\n{value}")
@@ -177,7 +178,7 @@ class Distribution:
         support = self.support
         if constraints.is_dependent(support) or not self._validate_args:
             return
-        if not bool(support.check(value).all()):
+        if not bool(physical(support.check(value)).all()):
             raise ValueError(f"Expected value argument ({type(value).__name__} of shape "
                              f"{tuple(value.shape)}) to be within the support ({support!r}) of the "
                              f"distribution {self!r}, but found invalid values:\n{value}")

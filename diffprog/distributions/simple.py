@@ -1,4 +1,5 @@
 """Uniform, Exponential and Poisson."""
+from ..ops.batching import physical
 from ..ops.elementwise import xlogy
 from ..random import _rng, rand
 from ..tensor import Tensor
@@ -18,7 +19,7 @@ class Uniform(Distribution):
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
         super().__init__(self.low.shape, validate_args=validate_args)
-        if self._validate_args and not bool((self.low < self.high).all()):
+        if self._validate_args and not bool(physical(self.low < self.high).all()):
             raise ValueError("Uniform is not defined when low>= high")
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)

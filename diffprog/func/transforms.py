@@ -19,6 +19,8 @@ from ..autograd import engine, forward_ad
 from ..autograd.functional import basis, stack
 from ..autograd.grad_mode import enable_grad, state
 from ..tensor import Tensor
+from .pytree import tree_flatten, tree_map as _tree_map, tree_unflatten
+from .vmap import peel, rewrap
 
 _depth = 0          # how many transforms are running (> 0: a derivative may be differentiated)
 
@@ -32,46 +34,6 @@ def _level():
             yield
     finally:
         _depth -= 1
-
-
-# --- pytrees ---------------------------------------------------------------------------
-
-def tree_flatten(tree):
-    """(leaves, spec): the non-container leaves in order, and how to rebuild the tree."""
-    if isinstance(tree, (tuple, list)):
-        leaves, specs = [], []
-        for x in tree:
-            sub, spec = tree_flatten(x)
-            leaves += sub
-            specs.append(spec)
-        return leaves, (type(tree), specs)
-    if isinstance(tree, dict):
-        leaves, specs = [], []
-        for x in tree.values():
-            sub, spec = tree_flatten(x)
-            leaves += sub
-            specs.append(spec)
-        return leaves, (dict, (list(tree), specs))
-    return [tree], None
-
-
-def tree_unflatten(leaves, spec):
-    it = iter(leaves)
-
-    def build(spec):
-        if spec is None:
-            return next(it)
-        kind, specs = spec
-        if kind is dict:
-            keys, specs = specs
-            return dict(zip(keys, (build(s) for s in specs)))
-        return kind(build(s) for s in specs)
-    return build(spec)
-
-
-def _tree_map(fn, tree):
-    leaves, spec = tree_flatten(tree)
-    return tree_unflatten([fn(x) for x in leaves], spec)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -141,19 +103,22 @@ def grad_and_value(func, argnums=0, has_aux=False):
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "grad")
         create = _records(leaves, _depth > 0)
+        levels = state.vmap
         with _level():
-            tracked = [_track(x, "grad") for x in leaves]
-            out, aux = _split_aux(func(*_replace(args, argnums, tracked, spec), **kwargs),
-                                  has_aux, "grad")
+            tracked = [_track(peel(x, levels), "grad") for x in leaves]
+            out, aux = _split_aux(func(*_replace(args, argnums, [rewrap(t, levels) for t in tracked],
+                                                 spec), **kwargs), has_aux, "grad")
             if not isinstance(out, Tensor) or out.numel() != 1:
                 what = f"tensor with {out.dim()} dims" if isinstance(out, Tensor) else type(out).__name__
                 raise RuntimeError(f"grad(f)(*args): Expected f(*args) to return a scalar Tensor, "
                                    f"got {what}")
-            if out.requires_grad:
-                grads = engine.grad(out, tracked, create_graph=create, allow_unused=True)
+            out_p = peel(out, levels)
+            if out_p.requires_grad:
+                grads = engine.grad(out_p, tracked, creation.ones_like(out_p), create_graph=create,
+                                    allow_unused=True)
             else:
                 grads = [None] * len(tracked)
-        grads = tree_unflatten(_zeros_for_none(grads, leaves), spec)
+        grads = tree_unflatten([rewrap(g, levels) for g in _zeros_for_none(grads, tracked)], spec)
         value = _detach_unless(out, create)
         return (grads, (value, _detach_unless(aux, create))) if has_aux else (grads, value)
     return wrapper
@@ -186,13 +151,17 @@ def value_and_grad(func, argnums=0, has_aux=False):
 
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn[, aux]); vjp_fn(cotangents) returns a tuple with one
-    gradient per primal.  vjp_fn may be called several times."""
+    gradient per primal.  vjp_fn may be called several times, also inside vmap (a batch
+    of cotangents)."""
     nested = _depth > 0
     leaves, spec = tree_flatten(primals)
+    levels = state.vmap
     with _level():
-        tracked = [_track(x, "vjp") for x in leaves]
-        out, aux = _split_aux(func(*tree_unflatten(tracked, spec)), has_aux, "vjp")
+        tracked = [_track(peel(x, levels), "vjp") for x in leaves]
+        out, aux = _split_aux(func(*tree_unflatten([rewrap(t, levels) for t in tracked], spec)),
+                              has_aux, "vjp")
     outs, out_spec = tree_flatten(out)
+    outs_p = [peel(o, levels) for o in outs]
     create = _records(leaves, nested)
 
     def vjp_fn(cotangents, *, retain_graph=True, create_graph=None):
@@ -206,11 +175,12 @@ def vjp(func, *primals, has_aux=False):
                                    f"{tuple(c.shape)} and output has shape {tuple(o.shape)}")
         cg = create_graph if create_graph is not None else (
             create or _records(cots, _depth > 0))
-        live = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
+        live = [(o, peel(c, levels)) for o, c in zip(outs_p, cots) if o.requires_grad]
         grads = engine.grad([o for o, _ in live], tracked, [c for _, c in live],
                             retain_graph=retain_graph, create_graph=cg,
                             allow_unused=True) if live else [None] * len(tracked)
-        return tuple(tree_unflatten(_zeros_for_none(grads, leaves), spec))
+        return tuple(tree_unflatten([rewrap(g, levels) for g in _zeros_for_none(grads, tracked)],
+                                    spec))
 
     value = _detach_unless(out, create)
     return (value, vjp_fn, _detach_unless(aux, create)) if has_aux else (value, vjp_fn)
@@ -223,21 +193,25 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "jacrev")
         create = _records(leaves, _depth > 0)
+        levels = state.vmap
+        lead = tuple(lv.size for lv in levels)
         with _level():
-            tracked = [_track(x, "jacrev") for x in leaves]
-            out, aux = _split_aux(func(*_replace(args, argnums, tracked, spec), **kwargs),
-                                  has_aux, "jacrev")
+            tracked = [_track(peel(x, levels), "jacrev") for x in leaves]
+            out, aux = _split_aux(func(*_replace(args, argnums, [rewrap(t, levels) for t in tracked],
+                                                 spec), **kwargs), has_aux, "jacrev")
             outs, out_spec = tree_flatten(out)
             jac = []
             for o in outs:
+                o_p = peel(o, levels)
                 rows = [[] for _ in tracked]
-                for r in range(o.numel() if o.requires_grad else 0):
-                    grads = engine.grad(o, tracked, basis(o, r), retain_graph=True,
+                for r in range(o.numel() if o_p.requires_grad else 0):
+                    grads = engine.grad(o_p, tracked, peel(basis(o, r), levels), retain_graph=True,
                                         create_graph=create, allow_unused=True)
-                    for row, g in zip(rows, _zeros_for_none(grads, leaves)):
+                    for row, g in zip(rows, _zeros_for_none(grads, tracked)):
                         row.append(g)
-                jac.append(tree_unflatten([stack(row, tuple(o.shape) + tuple(x.shape), 0, o.dtype)
-                                           for row, x in zip(rows, leaves)], spec))
+                jac.append(tree_unflatten(
+                    [rewrap(stack(row, lead + tuple(o.shape) + tuple(x.shape), len(lead), o.dtype), levels)
+                     for row, x in zip(rows, leaves)], spec))
         jac = _detach_unless(tree_unflatten(jac, out_spec), create)
         return (jac, _detach_unless(aux, create)) if has_aux else jac
     return wrapper
@@ -254,15 +228,26 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     if p_spec != t_spec:
         raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the "
                            "same python structure")
+    levels = state.vmap
     with _dual_level("jvp"), _level():
-        duals = [forward_ad.make_dual(p, t) for p, t in zip(p_leaves, t_leaves)]
-        out, aux = _split_aux(func(*tree_unflatten(duals, p_spec)), has_aux, "jvp")
-        outs, out_spec = tree_flatten(out)
-        unpacked = [forward_ad.unpack_dual(o) for o in outs]
-        primal_out = tree_unflatten([u.primal for u in unpacked], out_spec)
-        tangent_out = tree_unflatten([creation.zeros_like(o) if u.tangent is None else u.tangent
-                                      for o, u in zip(outs, unpacked)], out_spec)
+        duals = [forward_ad.make_dual(peel(p, levels), peel(t, levels))
+                 for p, t in zip(p_leaves, t_leaves)]
+        out, aux = _split_aux(func(*tree_unflatten([rewrap(d, levels) for d in duals], p_spec)),
+                              has_aux, "jvp")
+        primal_out, tangent_out = _unpack(out, levels)
     return (primal_out, tangent_out, aux) if has_aux else (primal_out, tangent_out)
+
+
+def _unpack(out, levels):
+    """(primals, tangents) of the outputs (pytrees), zero tangents where there are none."""
+    outs, out_spec = tree_flatten(out)
+    primals, tangents = [], []
+    for o in outs:
+        u = forward_ad.unpack_dual(peel(o, levels))
+        primals.append(rewrap(u.primal, levels))
+        tangents.append(rewrap(creation.zeros_like(u.primal) if u.tangent is None else u.tangent,
+                               levels))
+    return tree_unflatten(primals, out_spec), tree_unflatten(tangents, out_spec)
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
@@ -276,24 +261,26 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             if not isinstance(x, Tensor) or not x.is_floating_point():
                 raise RuntimeError("jacfwd: expected the differentiated arguments to be floating "
                                    "point tensors")
+        levels = state.vmap
+        lead = tuple(lv.size for lv in levels)
         columns = [[] for _ in leaves]        # per argument leaf, per element: output tangents
-        out = aux = out_spec = None
+        out = aux = None
         for j, x in enumerate(leaves):
             for k in range(x.numel()):
                 with _dual_level("jacfwd"), _level():
                     duals = list(leaves)
-                    duals[j] = forward_ad.make_dual(x, basis(x, k))
+                    duals[j] = rewrap(forward_ad.make_dual(peel(x, levels), peel(basis(x, k), levels)),
+                                      levels)
                     out, aux = _split_aux(func(*_replace(args, argnums, duals, spec), **kwargs),
                                           has_aux, "jacfwd")
-                    outs, out_spec = tree_flatten(out)
-                    columns[j].append([creation.zeros_like(o) if t is None else t for o, t in
-                                       ((o, forward_ad.unpack_dual(o).tangent) for o in outs)])
-                    out = tree_unflatten([forward_ad.unpack_dual(o).primal for o in outs], out_spec)
-        if out_spec is None:          # only empty arguments: evaluate once for the shapes
+                    out, tangents = _unpack(out, levels)
+                    columns[j].append([peel(t, levels) for t in tree_flatten(tangents)[0]])
+        if out is None:               # only empty arguments: evaluate once for the shapes
             out, aux = _split_aux(func(*args, **kwargs), has_aux, "jacfwd")
         outs, out_spec = tree_flatten(out)
         jac = tree_unflatten([tree_unflatten(
-            [stack([c[i] for c in columns[j]], tuple(o.shape) + tuple(x.shape), -1, o.dtype)
+            [rewrap(stack([c[i] for c in columns[j]], lead + tuple(o.shape) + tuple(x.shape), -1,
+                          o.dtype), levels)
              for j, x in enumerate(leaves)], spec) for i, o in enumerate(outs)], out_spec)
         jac = _detach_unless(jac, create)
         return (jac, _detach_unless(aux, create)) if has_aux else jac

@@ -17,6 +17,7 @@ from ..creation import zeros
 from ..nn import functional as F
 from ..ops.shape import cat, stack
 from ..ops.elementwise import exp, log, where
+from ..ops.batching import physical
 from ..ops.reduction import cumsum, logcumsumexp
 
 __all__ = ["MinGRU", "MinLSTM", "parallel_scan_log"]
@@ -29,7 +30,7 @@ def parallel_scan_log(log_a, log_b, h0=None):
     v = log_b - big_a
     if h0 is None:
         return exp(big_a + logcumsumexp(v, 1))
-    if (h0.detach() < 0).any():
+    if physical(h0.detach() < 0).any():
         raise ValueError("parallel_scan_log: the log-space scan needs h0 >= 0 (the minimal RNNs' "
                          "states are positive); use mode='sequential' for a negative h0")
     with xp.errstate(divide="ignore"):                            # h0 = 0: log h0 = -inf

@@ -10,6 +10,7 @@ import warnings
 
 from ..backend import xp
 from ..ops import loss as _fused
+from ..ops.batching import batch_function, physical
 from ..ops.elementwise import logsigmoid, minimum, where, xlogy
 from ..tensor import Tensor
 
@@ -125,7 +126,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
         if var < 0:
             raise ValueError("gaussian_nll_loss: var has negative entry/entries")
         var = input.new_full(input.shape, float(var))
-    elif bool((var < 0).any()):
+    elif bool(physical(var < 0).any()):
         raise ValueError("gaussian_nll_loss: var has negative entry/entries")
     if var.shape != input.shape:
         if tuple(var.shape) == tuple(input.shape[:-1]):
@@ -192,7 +193,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
     _same_size("binary_cross_entropy", input, target, error=True)
     for name, x in (("input", input), ("target", target)):
-        x = x._data
+        x = physical(x)._data
         if x.size and not ((x >= 0) & (x <= 1)).all():
             raise RuntimeError(f"binary_cross_entropy: all elements of {name} should be between 0 and "
                                f"1 (input {tuple(input.shape)} {input.dtype.name}, target "
@@ -241,6 +242,7 @@ def _margin_targets(name, input, target, shape, what):
     return t
 
 
+@batch_function()        # (reads the targets' values: once per element under vmap)
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
                       reduce=None, reduction="mean"):
     """sum over j != t of max(0, margin - x[t] + x[j])^p / C (times weight[t]) per row."""
@@ -264,6 +266,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return _reduce(loss, reduction)
 
 
+@batch_function()        # (reads the targets' values: once per element under vmap)
 def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """sum over targets j and non-targets k of max(0, 1 - (x[j] - x[k])) / C per row; the
     targets of a row are its first entries, up to the first -1."""

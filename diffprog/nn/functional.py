@@ -10,6 +10,7 @@ import math
 import warnings
 
 from ..backend import xp
+from ..ops.batching import batch_function
 from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
                                logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
                                softsign, tanh, tanhshrink, threshold, where)
@@ -52,6 +53,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return Embedding.apply(weight, input, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
 
 
+@batch_function()      # (reads the ids and offsets: once per element under vmap)
 def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
                   mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
                   padding_idx=None):
@@ -144,7 +146,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         raise RuntimeError(f"rms_norm: given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size {list(input.shape)}")
     if eps is None:
-        eps = float(xp.finfo(input._data.dtype).eps)
+        eps = float(xp.finfo(input.dtype.np).eps)
     dims = tuple(range(input.ndim - k, input.ndim))
     y = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     return y * weight if weight is not None else y

@@ -19,6 +19,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import broadcasting
 from .op import Op, apply_inplace, quiet
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -28,8 +29,9 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 # --- helpers -------------------------------------------------------------------------
 
 def _zeros(t):
-    """The zero gradient of piecewise-constant functions (not connected to the graph)."""
-    return Tensor._make(xp.zeros_like(t._data))
+    """The zero gradient of piecewise-constant functions (not connected to the graph; of
+    one element's shape inside vmap, where it is the same for all)."""
+    return Tensor._make(xp.zeros(tuple(t.shape), dtype=t.dtype.np))
 
 
 _scipy_special = None
@@ -77,6 +79,7 @@ def _into(out, result):
 # --- arithmetic ----------------------------------------------------------------------
 
 class Add(Op):
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, x, y, alpha=1):
@@ -91,6 +94,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, x, y, alpha=1):
@@ -105,6 +109,7 @@ class Sub(Op):
 
 
 class Mul(Op):
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, x, y):
@@ -120,6 +125,7 @@ class Mul(Op):
 
 
 class Div(Op):
+    batch = broadcasting
     promote = "float"
 
     @quiet
@@ -138,6 +144,7 @@ class Div(Op):
 class DivMode(Op):
     """Division rounded toward zero ('trunc') or down ('floor'); zero gradient, as PyTorch."""
 
+    batch = broadcasting
     op_name = "div"
     promote = "common"
 
@@ -175,6 +182,7 @@ class FloorDivide(DivMode):
 class Remainder(Op):
     """x - floor(x / y) * y: the result has the sign of y (Python's %)."""
 
+    batch = broadcasting
     promote = "common"
 
     @quiet
@@ -195,6 +203,7 @@ class Remainder(Op):
 class Fmod(Op):
     """x - trunc(x / y) * y: the result has the sign of x (C's fmod)."""
 
+    batch = broadcasting
     promote = "common"
 
     @quiet
@@ -215,6 +224,7 @@ class Fmod(Op):
 class Pow(Op):
     """x ** y for tensors and Python numbers on either side."""
 
+    batch = broadcasting
     promote = "common"
 
     @quiet
@@ -254,6 +264,8 @@ class Pow(Op):
 
 
 class Neg(Op):
+    batch = broadcasting
+
     def forward(ctx, x):
         return -x
 
@@ -270,6 +282,7 @@ class _Unary(Op):
     """y = f(x); a subclass gives `forward` and `deriv()` = f'(x) (a tensor, or a bool mask),
     from `ctx.x` and/or `ctx.output`."""
 
+    batch = broadcasting
     promote = "float"
 
     @property
@@ -295,6 +308,8 @@ class _Quotient(_Unary):
 
 class _Step(Op):
     """Piecewise-constant functions (floor, ceil, trunc): integers pass through unchanged."""
+
+    batch = broadcasting
 
     def forward(ctx, x):
         return ctx.fn(x) if x.dtype.kind in "fc" else x.copy()
@@ -658,6 +673,7 @@ class NanToNum(_Unary):
 class Atan2(Op):
     """atan2(y, x): the angle of the point (x, y)."""
 
+    batch = broadcasting
     promote = "float"
 
     def forward(ctx, y, x):
@@ -675,6 +691,7 @@ class Atan2(Op):
 
 
 class Hypot(Op):
+    batch = broadcasting
     promote = "float"
 
     def forward(ctx, x, y):
@@ -697,6 +714,7 @@ class XLogY(Op):
     0 * inf); d/dy = x / y."""
 
     op_name = "xlogy"
+    batch = broadcasting
     promote = "float"
 
     @quiet
@@ -720,6 +738,7 @@ class XLogY(Op):
 class Maximum(Op):
     """Elementwise max, NaN-propagating; on ties each input gets half the gradient."""
 
+    batch = broadcasting
     promote = "common"
     fn = xp.maximum
 
@@ -751,6 +770,7 @@ class Minimum(Maximum):
 class Fmax(Op):
     """Elementwise max ignoring NaN; ties give the whole gradient to the first input."""
 
+    batch = broadcasting
     promote = "common"
     fn = xp.fmax
 
@@ -784,6 +804,7 @@ class Clamp(Op):
     The gradient goes to x where lo <= x <= hi, to lo where x < lo (and lo < hi), to hi
     where x > hi (or hi < lo), as in PyTorch."""
 
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, x, lo, hi):
@@ -829,6 +850,8 @@ class Clamp(Op):
 class Where(Op):
     """where(cond, x, y): x where cond is True, else y (result dtype given by `where`)."""
 
+    batch = broadcasting
+
     def forward(ctx, cond, x, y, dtype):
         if getattr(cond, "dtype", None) != xp.bool_:
             raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
@@ -848,6 +871,7 @@ class Where(Op):
 class Lerp(Op):
     """start + weight * (end - start), in PyTorch's two-sided form for accuracy."""
 
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, start, end, weight):
@@ -872,6 +896,7 @@ class Lerp(Op):
 class _Predicate(Op):
     """An elementwise NumPy function with a bool (or integer) result: nothing to differentiate."""
 
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, *xs):
@@ -987,6 +1012,7 @@ class Relu(_Unary):
 
 
 class LeakyRelu(Op):
+    batch = broadcasting
     op_name = "leaky_relu"
 
     def forward(ctx, x, negative_slope=0.01):

@@ -16,6 +16,7 @@ import operator
 from ..backend import xp
 from ..tensor import Tensor, _wrap_dim
 from ..autograd.grad_mode import state
+from .batching import BatchedTensor, batch_function, innermost, lift, materialize, shift, unwrap, wrap
 from .op import Op, apply_inplace
 
 
@@ -146,6 +147,9 @@ def _flat_key(input, index, op):
 
 
 def _mask_key(input, mask, op):
+    if type(mask) is BatchedTensor:
+        raise RuntimeError(f"vmap: {op} with a mask that differs across the batch has a "
+                           "data-dependent output shape, so it cannot be batched")
     m = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype != bool:
         raise RuntimeError(f"{op}: expected a boolean mask, got mask with dtype {m.dtype}")
@@ -163,12 +167,51 @@ def _leading(src, index):
     return src
 
 
+
+# --- keys inside vmap ----------------------------------------------------------------------
+
+def _physical_key(key):
+    """The key of one element as a key of the physical tensor: the batch dim kept whole."""
+    if type(key) is _Staged:
+        return tuple.__new__(_Staged, ((slice(None),) + key[0], (slice(None),) + key[1]))
+    return (slice(None),) + tuple(key)
+
+
+def _advanced_first(key):
+    """How many leading dims of a key's result come from index arrays when NumPy moves them
+    to the front (index arrays not next to each other); 0 when they stay in place."""
+    rest = key[1] if type(key) is _Staged else key
+    pos = [i for i, k in enumerate(rest) if isinstance(k, xp.ndarray)]
+    if not pos or pos[-1] - pos[0] + 1 == len(pos):
+        return 0
+    shapes = [(int(k.sum()) if k.ndim else 1,) if k.dtype == bool else k.shape
+              for k in rest if isinstance(k, xp.ndarray)]
+    return len(xp.broadcast_shapes(*shapes))
+
+
+def _to_element_layout(out, key):
+    """Physical `x[key']` -> batch first (NumPy put the index arrays' dims before it)."""
+    k = _advanced_first(key)
+    return out.movedim(k, 0) if k else out
+
+
+def _to_key_layout(v, key):
+    """The inverse: a batch-first tensor laid out like physical `x[key']`."""
+    k = _advanced_first(key)
+    return v.movedim(0, k) if k else v
+
+
 # --- ops -------------------------------------------------------------------------------
 
 class Index(Op):
     """`x[key]`: a view for basic keys (ints, slices, None, ...), a copy for index arrays."""
 
     is_view = True
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        key = kwargs["key"]
+        return _to_element_layout(cls.apply(args[0], key=_physical_key(key)), key)
 
     def forward(ctx, x, key):
         ctx.key, ctx.shape = key, x.shape
@@ -185,6 +228,12 @@ class Index(Op):
 
 class IndexBackward(Op):
     """Zeros of `shape` with `g` added at `key` (repeated indices accumulate)."""
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        key = kwargs["key"]
+        return cls.apply(_to_key_layout(args[0], key), key=_physical_key(key),
+                         shape=(n,) + tuple(kwargs["shape"]))
 
     def forward(ctx, g, key, shape):
         ctx.key, ctx.shape = key, shape
@@ -215,6 +264,16 @@ class IndexPut(Op):
 
     op_name = "index_put"
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, v = materialize(args[0], n, batched[0]), args[1]
+        key = kwargs["key"]
+        if isinstance(v, Tensor):
+            target, rest = _target(xp.empty(tuple(x.shape[1:]), dtype=bool), key)
+            rank = target[rest].ndim                       # of x[key] for one element
+            v = _to_key_layout(lift(materialize(v, n, batched[1]), rank), key)
+        return cls.apply(x, v, key=_physical_key(key), accumulate=kwargs.get("accumulate", False))
+
     def forward(ctx, x, v, key, accumulate=False):
         ctx.key, ctx.accumulate = key, accumulate
         out = x.copy()
@@ -238,6 +297,11 @@ class Copy(Op):
     """What `x.copy_(src)` writes: src broadcast to x's shape, in x's dtype."""
 
     op_name = "copy_"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, src = materialize(args[0], n, batched[0]), args[1]
+        return cls.apply(x, lift(src, x.ndim - 1) if batched[1] else src)
 
     def forward(ctx, x, src):
         return xp.broadcast_to(xp.asarray(src, dtype=x.dtype), x.shape)
@@ -270,6 +334,13 @@ class ScatterReduce(Op):
     split g evenly among all elements equal to the result (as PyTorch); prod uses
     result / element, so it assumes no zeros among the combined elements.
     """
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, src = materialize(args[0], n, batched[0]), args[1]
+        if isinstance(src, Tensor):
+            src = materialize(src, n, batched[1])
+        return cls.apply(x, src, **{**kwargs, "key": _physical_key(kwargs["key"])})
 
     def forward(ctx, x, src, key, reduce, include_self=True):
         ctx.key, ctx.reduce, ctx.include_self = key, reduce, include_self
@@ -332,16 +403,24 @@ class ScatterReduce(Op):
 # --- getitem / setitem -------------------------------------------------------------------
 
 def _getitem(self, idx):
+    if state.vmap:
+        batched = _BatchedIndex.of(self, idx)
+        if batched is not None:
+            return batched.get()
     return Index.apply(self, key=_index_key(idx)[0])
 
 
 def _setitem(self, idx, value):
     """`x[idx] = value` in place: basic keys write through the view x[idx], advanced keys
     put into the whole tensor; both keep autograd history (as PyTorch's copy_/index_put_)."""
+    if state.vmap:
+        batched = _BatchedIndex.of(self, idx)
+        if batched is not None:
+            return batched.set(value)
     key, basic = _index_key(idx)
     if isinstance(value, (list, tuple, xp.ndarray)):
         value = Tensor._make(xp.asarray(value))
-    if not state.fw_level and not (state.grad_enabled and (
+    if not state.fw_level and not state.vmap and not (state.grad_enabled and (
             self._requires_grad or isinstance(value, Tensor) and value._requires_grad)):
         target, rest = _target(self._data, key)          # nothing to record: write directly
         try:
@@ -361,16 +440,219 @@ def _setitem(self, idx, value):
         apply_inplace(IndexPut, self, value, key=key)
 
 
+class _BatchedIndex:
+    """`x[idx]` and `x[idx] = v` inside vmap when idx holds batched index tensors: one
+    physical advanced index, `arange(n)` (for the batch dim) broadcast with the index
+    tensors' physical values, and the result's dims put in an element's order."""
+
+    @classmethod
+    def of(cls, x, idx):
+        entries = tuple(idx) if isinstance(idx, tuple) or (isinstance(idx, list) and any(
+            isinstance(i, (list, tuple, slice, Tensor)) or i is None or i is Ellipsis for i in idx)) \
+            else (idx,)
+        level = innermost(entries)
+        if level is None:
+            return None
+        return cls(x, entries, level)
+
+    def __init__(self, x, entries, level):
+        n = self.n = level.size
+        self.level = level
+        phys, batched = unwrap(entries, level)
+        if any(b and p.dtype.np.kind == "b" for p, b in zip(phys, batched)):
+            raise RuntimeError("vmap: indexing with a boolean mask that differs across the batch "
+                               "has a data-dependent shape; use where() or masked_fill instead")
+        self.x = x
+        nd = x.ndim
+        arrays = [k for k, e in enumerate(entries) if _is_array_index(e)]
+        rank = max((p.ndim - 1 if b else (p.ndim if isinstance(p, Tensor) else xp.ndim(p)))
+                   for k, (p, b) in enumerate(zip(phys, batched)) if k in arrays)
+        keyed = [lift(p, rank) if b else p for p, b in zip(phys, batched)]
+        arange = Tensor._make(xp.arange(n).reshape((n,) + (1,) * rank))
+        self.key = (arange,) + tuple(keyed)
+        # Where an element's index arrays sit together after other dims, NumPy puts the
+        # arrays' dims (batch included) first: `before` dims must move back behind them.
+        rest = [e for e in entries if not _is_int(e)]
+        pos = [k for k, e in enumerate(rest) if _is_array_index(e)]
+        self.before = 0
+        if pos[-1] - pos[0] + 1 == len(pos) and pos[0] > 0:
+            used = sum(_consumed(e) for e in entries)
+            self.before = sum(nd - used if e is Ellipsis else 1 for e in rest[:pos[0]])
+        self.width = rank           # the index arrays' broadcast dims, without the batch
+
+    def _order(self, ndim):
+        """Physical result dims -> batch, before, index arrays, after."""
+        b, w = self.before, self.width
+        return (0,) + tuple(range(1 + w, 1 + w + b)) + tuple(range(1, 1 + w)) + \
+            tuple(range(1 + w + b, ndim))
+
+    def get(self):
+        out = _getitem(materialize(self.x, self.n, False) if type(self.x) is not BatchedTensor
+                       or self.x._level is not self.level else self.x._value, self.key)
+        if self.before:
+            out = out.permute(self._order(out.ndim))
+        return wrap(out, self.level)
+
+    def set(self, value):
+        x = self.x
+        if type(x) is not BatchedTensor or x._level is not self.level:
+            raise RuntimeError("vmap: x[idx] = v with an index that differs across the batch "
+                               "needs x to be batched too (it is the same for every element)")
+        if isinstance(value, Tensor):
+            shape = self.get().shape          # an element's x[idx]
+            (v,), (b,) = unwrap((value,), self.level)
+            v = lift(materialize(v, self.n, b), len(shape)).expand((self.n,) + tuple(shape))
+            if self.before:
+                v = v.permute(tuple(xp.argsort(self._order(v.ndim)).tolist()))
+            value = v
+        _setitem(x._value, self.key, value)
+
+
+def _is_int(e):
+    return isinstance(e, int) or (isinstance(e, Tensor) and type(e) is not BatchedTensor
+                                  and e.ndim == 0 and e.dtype.np.kind != "b")
+
+
+def _is_array_index(e):
+    return (isinstance(e, Tensor) and not _is_int(e)) or isinstance(e, (list, xp.ndarray))
+
+
+def _consumed(e):
+    """How many dims of the indexed tensor a key entry uses."""
+    if e is None or e is Ellipsis:
+        return 0
+    if isinstance(e, Tensor) and e.dtype.np.kind == "b":
+        return e.ndim
+    return 1
+
+
+# --- batching rules of the functions that read index tensors (inside vmap) ----------------
+
+def _along(n, a, batched, *names):
+    """gather-style arguments for physical tensors: the named tensors batched, dim shifted."""
+    out = dict(a)
+    nd = a["input"].ndim - ("input" in batched)
+    for k in names:
+        if isinstance(a[k], Tensor):
+            out[k] = materialize(a[k], n, k in batched)
+    out["dim"] = shift(a["dim"], nd)
+    return out
+
+
+def _per_position(n, a, batched, like="input"):
+    """index_select & co with a batched index: the index as a gather-style one (an index
+    per position of `like`), for physical tensors; returns (input, dim, index)."""
+    x = materialize(a["input"], n, "input" in batched)
+    d = _wrap_dim(a["dim"], x.ndim - 1, "index") + 1
+    index = materialize(a["index"], n, "index" in batched).reshape(n, -1)
+    shape = list(materialize(a[like], n, like in batched).shape)
+    shape[d] = index.shape[1]
+    return x, d, index.reshape((n,) + tuple(-1 if k == d else 1 for k in range(1, len(shape)))).expand(shape)
+
+
+def _scalar_src(n, a, batched, index):
+    """A batched 0-d `value` as a src tensor of index's (physical) shape."""
+    v = a["value"]
+    return v.reshape((n,) + (1,) * (index.ndim - 1)).expand(tuple(index.shape))
+
+
+def _gather_rule(n, a, batched):
+    return gather(**_along(n, a, batched, "input", "index"))
+
+
+def _take_along_dim_rule(n, a, batched):
+    x, i = materialize(a["input"], n, "input" in batched), materialize(a["indices"], n, "indices" in batched)
+    if a["dim"] is None:
+        return take_along_dim(x.reshape(n, -1), i.reshape(n, -1), 1)
+    return take_along_dim(x, i, shift(a["dim"], x.ndim - 1))
+
+
+def _take_rule(n, a, batched):
+    x = materialize(a["input"], n, "input" in batched).reshape(n, -1)
+    index = materialize(a["index"], n, "index" in batched)
+    flat = index.reshape(n, -1)
+    flat = flat + (flat < 0).long() * x.shape[1]          # negative positions count from the end
+    return gather(x, 1, flat).reshape(tuple(index.shape))
+
+
+def _index_select_rule(n, a, batched):
+    return gather(*_per_position(n, a, batched, like="input"))
+
+
+def _scatter_rule(n, a, batched):
+    a = _along(n, a, batched, "input", "index", "src")
+    if "value" in batched:
+        a["src"], a["value"] = _scalar_src(n, a, batched, a["index"]), None
+    return scatter(**a)
+
+
+def _scatter_add_rule(n, a, batched):
+    return scatter_add(**_along(n, a, batched, "input", "index", "src"))
+
+
+def _scatter_reduce_rule(n, a, batched):
+    return scatter_reduce(**_along(n, a, batched, "input", "index", "src"))
+
+
+def _index_add_rule(n, a, batched):
+    x, d, index = _per_position(n, a, batched, like="source")
+    src = materialize(a["source"], n, "source" in batched)
+    return scatter_add(x, d, index, src if a["alpha"] == 1 else src * a["alpha"])
+
+
+def _index_copy_rule(n, a, batched):
+    x, d, index = _per_position(n, a, batched, like="source")
+    return scatter(x, d, index, materialize(a["source"], n, "source" in batched))
+
+
+def _index_fill_rule(n, a, batched):
+    x, d, index = _per_position(n, a, batched, like="input")
+    if "value" in batched:
+        return scatter(x, d, index, _scalar_src(n, a, batched, index))
+    return scatter(x, d, index, value=a["value"])
+
+
+def _masked_fill_rule(n, a, batched):
+    x, mask, value = a["input"], a["mask"], a["value"]
+    rank = max(x.ndim - ("input" in batched), mask.ndim - ("mask" in batched))
+    x = lift(materialize(x, n, "input" in batched), rank)
+    mask = lift(materialize(mask, n, "mask" in batched), rank)
+    value = lift(value, rank).to(x.dtype) if "value" in batched else \
+        Tensor._make(xp.asarray(value._data if isinstance(value, Tensor) else value, dtype=x.dtype.np))
+    from .elementwise import where
+    return where(mask, value, x)
+
+
+def _put_rule(n, a, batched):
+    x = materialize(a["input"], n, "input" in batched)
+    flat = x.reshape(n, -1)
+    index = materialize(a["index"], n, "index" in batched).reshape(n, -1)
+    index = index + (index < 0).long() * flat.shape[1]
+    src = materialize(a["source"], n, "source" in batched).reshape(n, -1)
+    write = scatter_add if a["accumulate"] else scatter
+    return write(flat, 1, index, src).reshape(tuple(x.shape))
+
+
+def _dynamic_shape(name):
+    def rule(n, a, batched):
+        raise RuntimeError(f"vmap: {name} has a data-dependent output shape (it can differ across "
+                           "the batch), so it cannot be batched; use where() or masks instead")
+    return rule
+
+
 # --- reading -------------------------------------------------------------------------------
 
+@batch_function(_index_select_rule)
 def index_select(input, dim, index):
     return Index.apply(input, key=_dim_key(input, dim, index, "index_select"))
 
 
+@batch_function(_gather_rule)
 def gather(input, dim, index, *, sparse_grad=False):
     return Index.apply(input, key=_along_key(input, dim, index, "gather"))
 
 
+@batch_function(_take_along_dim_rule)
 def take_along_dim(input, indices, dim=None):
     """gather with NumPy's broadcasting of input and indices (flattened when dim is None)."""
     if dim is None:
@@ -388,6 +670,7 @@ def _without(shape, d):
     return tuple(1 if k == d else s for k, s in enumerate(shape))
 
 
+@batch_function(_take_rule)
 def take(input, index):
     return Index.apply(input, key=_flat_key(input, index, "take"))
 
@@ -400,6 +683,7 @@ def masked_select(input, mask):
     return Index.apply(input, key=_mask_key(input, mask, "masked_select"))
 
 
+@batch_function(_dynamic_shape("nonzero"))
 def nonzero(input, *, out=None, as_tuple=False):
     """Indices of the non-zero elements: an (n, ndim) int64 tensor, or one tensor per dim."""
     a = input._data
@@ -419,21 +703,32 @@ def _where_indices(condition):
 
 # --- writing: each plan returns (op, (target, operands...), options) ------------------------
 
-def _writer(plan):
-    """The out-of-place function and the in-place method of the write described by `plan`."""
+def _writer(plan, rule=None):
+    """The out-of-place function and the in-place method of the write described by `plan`;
+    `rule` is the out-of-place function's batching rule (the in-place one writes its result)."""
     @functools.wraps(plan)
     def out_of_place(input, *args, **kwargs):
         cls, operands, options = plan(input, *args, **kwargs)
         return cls.apply(*operands, **options)
 
+    @functools.wraps(plan)
     def in_place(self, *args, **kwargs):
         cls, (target, *operands), options = plan(self, *args, **kwargs)
         if target is not self:
             raise RuntimeError(f"{plan.__name__}_: output with shape {list(self.shape)} doesn't match "
                                f"the broadcast shape {list(target.shape)}")
         return apply_inplace(cls, self, *operands, **options)
-    in_place.__name__ = plan.__name__ + "_"
-    return out_of_place, in_place
+    in_place.__name__ = in_place.__qualname__ = plan.__name__ + "_"
+    if rule is None:
+        return batch_function()(out_of_place), batch_function()(in_place)
+
+    def write_back(n, a, batched):
+        if "input" not in batched:
+            raise RuntimeError(f"vmap: {in_place.__name__}(self, ...) is not possible because self is "
+                               "the same for every batch element and the result is not")
+        # the result is computed from a copy of self, which its backward may save
+        return a["input"].copy_(rule(n, {**a, "input": a["input"].clone()}, batched))
+    return batch_function(rule)(out_of_place), batch_function(write_back)(in_place)
 
 
 def _put(target, v, key, accumulate=False):
@@ -516,15 +811,15 @@ def put(input, index, source, accumulate=False):
 
 
 index_put, index_put_ = _writer(index_put)
-index_add, index_add_ = _writer(index_add)
-index_copy, index_copy_ = _writer(index_copy)
-index_fill, index_fill_ = _writer(index_fill)
-scatter, scatter_ = _writer(scatter)
-scatter_add, scatter_add_ = _writer(scatter_add)
-scatter_reduce, scatter_reduce_ = _writer(scatter_reduce)
-masked_fill, masked_fill_ = _writer(masked_fill)
+index_add, index_add_ = _writer(index_add, _index_add_rule)
+index_copy, index_copy_ = _writer(index_copy, _index_copy_rule)
+index_fill, index_fill_ = _writer(index_fill, _index_fill_rule)
+scatter, scatter_ = _writer(scatter, _scatter_rule)
+scatter_add, scatter_add_ = _writer(scatter_add, _scatter_add_rule)
+scatter_reduce, scatter_reduce_ = _writer(scatter_reduce, _scatter_reduce_rule)
+masked_fill, masked_fill_ = _writer(masked_fill, _masked_fill_rule)
 masked_scatter, masked_scatter_ = _writer(masked_scatter)
-put, put_ = _writer(put)
+put, put_ = _writer(put, _put_rule)
 
 
 # --- in-place basics -----------------------------------------------------------------------

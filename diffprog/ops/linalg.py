@@ -15,6 +15,7 @@ import string
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import physical
 from .op import Op
 from .reduction import _dims, _expand_back
 
@@ -27,7 +28,7 @@ def _const(array):
 
 
 def _eye(n, like):
-    return _const(xp.eye(n, dtype=like._data.dtype))
+    return _const(xp.eye(n, dtype=like.dtype.np))
 
 
 def _mat(t):
@@ -273,7 +274,7 @@ class Einsum(Op):
                     c = fresh
                 elif c not in present:           # summed only here: broadcast back with ones
                     subs.append(c)
-                    tensors.append(_const(xp.ones(ctx.sizes[c], dtype=g._data.dtype)))
+                    tensors.append(_const(xp.ones(ctx.sizes[c], dtype=g.dtype.np)))
                     present.add(c)
                 result += c
             grad = Einsum.apply(*tensors, equation=",".join(subs) + "->" + result)
@@ -379,7 +380,7 @@ class Trace(Op):
         return xp.asarray(xp.trace(x, dtype=xp.int64 if x.dtype.kind in "biu" else None))
 
     def vjp(ctx, g):
-        return g * _const(xp.eye(*ctx.shape, dtype=g._data.dtype))
+        return g * _const(xp.eye(*ctx.shape, dtype=g.dtype.np))
 
     def jvp(ctx, dx):
         return trace(dx)
@@ -863,12 +864,12 @@ def lstsq(A, B, rcond=None, *, driver=None):
     m > n and A has full rank."""
     X = pinv(A, rtol=rcond) @ B
     rank = matrix_rank(A, rtol=rcond)
-    empty = _const(xp.empty((0,), dtype=A._data.dtype))
+    empty = _const(xp.empty((0,), dtype=A.dtype.np))
     residuals, sv = empty, empty
     if driver in ("gelsd", "gelss"):
         sv = svdvals(A)
         m, n = A.shape[-2:]
-        if m > n and bool((rank._data == n).all()):
+        if m > n and bool(physical(rank == n).all()):
             r = A @ X - B
             residuals = (r * r).sum(-2)
     return LstsqResult(X, residuals, rank, sv)

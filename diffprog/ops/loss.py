@@ -33,8 +33,11 @@ from types import SimpleNamespace
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import batch_function, broadcasting, fold, materialize, unfold
+from .elementwise import where
 from .indexing import Index
 from .op import Op, quiet
+from .shape import stack
 from .softmax import softmax
 
 
@@ -274,6 +277,32 @@ def _check_classes(name, input, target, weight, ignore_index, reduction):
     return t, w.astype(x.dtype, copy=False)
 
 
+def _class_loss_rule(n, a, batched):
+    """vmap of cross_entropy / nll_loss: the unreduced loss of every element at once (the
+    batch folded into the loss's own batch dim), then each element's reduction."""
+    fn = cross_entropy if "label_smoothing" in a else nll_loss
+    x = materialize(a["input"], n, "input" in batched)
+    t = materialize(a["target"], n, "target" in batched)
+    w, reduction = a["weight"], a["reduction"]
+    if "weight" in batched:                  # (class weights that differ per element)
+        return stack([fn(**{**a, "input": x[i], "target": t[i], "weight": w[i]}) for i in range(n)])
+    single = x.ndim == 2                     # one element is (C,) with a 0-d target
+    loss = fn(**{**a, "input": x if single else fold(x), "target": t if single else fold(t),
+                 "reduction": "none"})
+    if not single:
+        loss = unfold(loss, n)
+    if reduction == "none":
+        return loss
+    dims = tuple(range(1, loss.ndim))
+    total = loss.sum(dims) if dims else loss
+    if reduction == "sum":
+        return total
+    valid = t != a["ignore_index"]
+    wt = valid.to(x.dtype) if w is None else w[where(valid, t, 0)] * valid
+    return total / (wt.sum(dims) if dims else wt)
+
+
+@batch_function(_class_loss_rule)
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross entropy between logits and class-index targets (one fused op)."""
@@ -285,6 +314,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
                               reduction=reduction, label_smoothing=label_smoothing)
 
 
+@batch_function(_class_loss_rule)
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class-index targets given log-probabilities."""
     t, w = _check_classes("nll_loss", input, target, weight, ignore_index, reduction)
@@ -372,6 +402,7 @@ class BinaryCrossEntropy(Op):
     loss).  d/dx = (x - t) / max(x (1 - x), 1e-12) and d/dt = log(1 - x) - log(x), as PyTorch."""
 
     op_name = "binary_cross_entropy"
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, x, t):
@@ -394,6 +425,7 @@ class BinaryCrossEntropyBackward(Op):
     """g (x - t) / max(x (1 - x), eps); its derivatives are PyTorch's double backward."""
 
     op_name = "binary_cross_entropy_backward"
+    batch = broadcasting
     promote = "common"
 
     def forward(ctx, g, x, t):

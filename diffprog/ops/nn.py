@@ -11,6 +11,7 @@ The user-facing functions (with PyTorch's `nn.functional` signatures) are in
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import loop, materialize
 from .indexing import Index, IndexBackward
 from .op import Op
 
@@ -145,6 +146,17 @@ class Embedding(Op):
     """weight[ids]: rows of a lookup table.  The gradient skips `padding_idx` and, with
     `scale_grad_by_freq`, is divided by how often each id occurs in the batch."""
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        (w, ids), (w_batched, ids_batched) = args, batched
+        if not w_batched:                  # one table for all: ids of every element at once
+            return cls.apply(w, ids, **kwargs)
+        if kwargs.get("padding_idx") is not None or kwargs.get("scale_grad_by_freq"):
+            return loop(cls, n, args, batched, kwargs)
+        ids = materialize(ids, n, ids_batched)    # a table per element (ensembles): w[b, ids[b]]
+        rows = Tensor._make(xp.arange(n).reshape((n,) + (1,) * (ids.ndim - 1)))
+        return w[rows, ids]
+
     def forward(ctx, w, ids, padding_idx=None, scale_grad_by_freq=False):
         if ids.dtype.kind not in "iu":
             raise RuntimeError(f"embedding: expected integer ids (int64 or int32), got {ids.dtype}")
@@ -156,10 +168,10 @@ class Embedding(Op):
     def vjp(ctx, g):
         ids = ctx.key[0]
         if ctx.padding_idx is not None:
-            g = g * Tensor._make((ids != ctx.padding_idx)[..., None].astype(g._data.dtype))
+            g = g * Tensor._make((ids != ctx.padding_idx)[..., None].astype(g.dtype.np))
         if ctx.scale_grad_by_freq:
             counts = xp.bincount(ids.reshape(-1), minlength=ctx.shape[0])[ids]
-            g = g / Tensor._make(counts[..., None].astype(g._data.dtype))
+            g = g / Tensor._make(counts[..., None].astype(g.dtype.np))
         return IndexBackward.apply(g, key=ctx.key, shape=ctx.shape), None
 
     def jvp(ctx, dw, dids):

@@ -32,6 +32,8 @@ from ..autograd.forward_ad import track
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
+from . import batching
+from .batching import BatchedTensor
 
 
 _new = object.__new__
@@ -119,6 +121,10 @@ class Op:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the arguments' arrays and record a node when a gradient is needed."""
+        if state.vmap:                  # inside vmap, batched operands take the op's batching rule
+            out = batching.apply_op(cls, args, kwargs)
+            if out is not None:
+                return out
         ctx = _new(cls)
         ctx.args = args
         record = False
@@ -405,6 +411,13 @@ def apply_inplace(cls, self, *args, **kwargs):
     With autograd, self takes the new node as its grad_fn (PyTorch's rebase); when self is a
     view, its base's history is rewritten too, so gradients flow through the base.
     """
+    tensor, level = self, batching.innermost((self,) + args) if state.vmap else None
+    if level is not None:           # inside vmap: write the batched result into self's values
+        if not (type(self) is BatchedTensor and self._level is level):
+            raise RuntimeError(f"vmap: {cls.name()}_(self, *args) is not possible because self is "
+                               "the same for every batch element and the result is not; use the "
+                               "out-of-place form")
+        self = self._value
     if self._requires_grad and self.grad_fn is None and state.grad_enabled:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     base = self._base
@@ -416,7 +429,10 @@ def apply_inplace(cls, self, *args, **kwargs):
     recording = state.grad_enabled and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     source = _original(self) if recording else self
-    result = cls.apply(source, *args, **kwargs)
+    if level is None:
+        result = cls.apply(source, *args, **kwargs)
+    else:
+        result = cls.apply(BatchedTensor.wrap(source, level), *args, **kwargs)._value
     if (recording and result.grad_fn is None and self._requires_grad) or (
             state.fw_level and self._tangent is not None and result._tangent is None):
         # A non-differentiable result (a comparison) written into a float tensor: its
@@ -428,7 +444,7 @@ def apply_inplace(cls, self, *args, **kwargs):
             raise RuntimeError(f"{cls.name()}_: result type {result.dtype.name} can't be cast to the "
                                f"desired output type {self.dtype.name}")
     write_into(self, result)
-    return self
+    return tensor
 
 
 class _Overwritten(Op):

@@ -24,6 +24,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import batch_function, fold, materialize, unfold
 from .indexing import Index, IndexBackward, IndexPut
 from .op import Op
 from .shape import cat
@@ -49,13 +50,13 @@ def _check_rank(x, k, op):
 
 
 def _check_float(x, op):
-    if x._data.dtype.kind != "f":
+    if not x.is_floating_point():
         raise RuntimeError(f"{op}: expected a floating point input, got {x.dtype.name} of shape "
                            f"{tuple(x.shape)}")
 
 
 def _const(a, like):
-    return Tensor._make(a.astype(like._data.dtype, copy=False))
+    return Tensor._make(a.astype(like.dtype.np, copy=False))
 
 
 def _separable(x, mats, op):
@@ -156,7 +157,7 @@ class MaxPool(Op):
 
     def vjp(ctx, g, _):
         if ctx.disjoint:
-            zeros = Tensor._make(xp.zeros(ctx.size, dtype=g._data.dtype))
+            zeros = Tensor._make(xp.zeros(ctx.size, dtype=g.dtype.np))
             gx = IndexPut.apply(zeros, g, key=ctx.key)
         else:
             gx = IndexBackward.apply(g, key=ctx.key, shape=(ctx.size,))
@@ -256,6 +257,15 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
 
 
+def _unpool_rule(n, a, batched):
+    """vmap of max_unpool2d: the batch folded into the batch of planes."""
+    x, idx = materialize(a["input"], n, "input" in batched), materialize(a["indices"], n, "indices" in batched)
+    if x.ndim == 4:                          # one element is (C, H, W): already a batch of those
+        return max_unpool2d(**{**a, "input": x, "indices": idx})
+    return unfold(max_unpool2d(**{**a, "input": fold(x), "indices": fold(idx)}), n)
+
+
+@batch_function(_unpool_rule)
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The inverse of max_pool2d: zeros with each input value written at its index."""
     op = "max_unpool2d"
@@ -278,7 +288,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
                            f"{size} (input shape {tuple(input.shape)})")
     lead = tuple(input.shape[:-2])
     start = xp.arange(math.prod(lead)).reshape(lead + (1, 1)) * plane     # each plane's offset
-    zeros = Tensor._make(xp.zeros(math.prod(lead) * plane, dtype=input._data.dtype))
+    zeros = Tensor._make(xp.zeros(math.prod(lead) * plane, dtype=input.dtype.np))
     return IndexPut.apply(zeros, input, key=(idx + start,)).reshape(lead + size)
 
 
@@ -390,7 +400,7 @@ def pad(input, pad, mode="constant", value=None):
                                 slice(None) for d, n in enumerate(input.shape))]
         key = tuple(slice(max(pairs[d][0], 0), max(pairs[d][0], 0) + n) if d in pairs else slice(None)
                     for d, n in enumerate(input.shape))
-        fill = xp.full(shape, 0 if value is None else value, dtype=input._data.dtype)
+        fill = xp.full(shape, 0 if value is None else value, dtype=input.dtype.np)
         return IndexPut.apply(Tensor._make(fill), input, key=key)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (expected constant, reflect, "

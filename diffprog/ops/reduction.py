@@ -17,6 +17,7 @@ from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
 from . import elementwise
+from .batching import along, shift
 from .indexing import Index, IndexBackward, _along_key
 from .op import Op, quiet
 
@@ -95,6 +96,8 @@ def _return_type(name, fields=("values", "indices")):
 # --- sum, mean, prod ---------------------------------------------------------------------
 
 class Sum(Op):
+    batch = along("dim")
+
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):
         ctx.dims = _axes(dim, x.ndim)
         ctx.keepdim = keepdim
@@ -115,6 +118,14 @@ class SumToSize(Op):
 
     op_name = "sum_to_size"
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, shape = args[0], tuple(kwargs["shape"])
+        lead = x.ndim - 1 - len(shape)
+        if lead > 0:                               # an element's extra leading dims
+            x = x.sum(tuple(range(1, lead + 1)))
+        return x if tuple(x.shape[1:]) == shape else cls.apply(x, shape=(n,) + shape)
+
     def forward(ctx, x, shape):
         ctx.shape, ctx.in_shape = tuple(shape), x.shape
         lead = x.ndim - len(ctx.shape)
@@ -133,6 +144,8 @@ class SumToSize(Op):
 
 
 class Mean(Op):
+    batch = along("dim")
+
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):
         if dtype is None:
             _need_float(x, "mean")
@@ -150,6 +163,8 @@ class Mean(Op):
 
 
 class Prod(Op):
+    batch = along("dim")
+
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):
         ctx.dims = _axes(dim, x.ndim)
         ctx.keepdim, ctx.shape = keepdim, x.shape
@@ -161,9 +176,15 @@ class Prod(Op):
         """d out / d x: for each element, the product of the others it was reduced with."""
         if xp.all(x._data != 0):
             return _expand_back(ctx.output, ctx.shape, ctx.dims, ctx.keepdim) / x
-        if len(ctx.dims) != 1:                       # all dims: as one flat dim
-            return _prod_others(x.reshape(-1), 0).reshape(ctx.shape)
-        return _prod_others(x, ctx.dims[0])
+        if len(ctx.dims) == 1:
+            return _prod_others(x, ctx.dims[0])
+        # several dims (all of them, or those of one element inside vmap): as one last dim
+        keep = [d for d in range(x.ndim) if d not in ctx.dims]
+        order = keep + list(ctx.dims)
+        moved = x.permute(order)
+        flat = moved.reshape(tuple(moved.shape[:len(keep)]) + (-1,))
+        others = _prod_others(flat, len(keep)).reshape(moved.shape)
+        return others.permute(tuple(xp.argsort(order).tolist()))
 
     def vjp(ctx, g):
         return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * ctx._others(ctx.inputs[0])
@@ -193,6 +214,8 @@ def _exclusive_cumprod(x, d, reverse):
 class Cumsum(Op):
     """Cumulative sum along dim; `reverse` (internal) sums from the end, for the VJP."""
 
+    batch = along("dim")
+
     def forward(ctx, x, dim, dtype=None, reverse=False):
         ctx.dim, ctx.reverse = _dims(dim, x.ndim)[0], reverse
         if dtype is None and x.dtype.kind in "bui":
@@ -208,6 +231,8 @@ class Cumsum(Op):
 
 class Cumprod(Op):
     """Cumulative product along dim; `reverse` (internal) multiplies from the end."""
+
+    batch = along("dim")
 
     def forward(ctx, x, dim, dtype=None, reverse=False):
         ctx.dim, ctx.reverse = _dims(dim, x.ndim)[0], reverse
@@ -238,6 +263,8 @@ class LogCumSumExp(Op):
     With y the output, dy_t/dx_s = exp(x_s - y_t) for s <= t (a softmax over the prefix).
     Both derivatives are evaluated as logcumsumexps of log|g| (positive and negative parts
     apart), so nothing overflows."""
+
+    batch = along("dim")
 
     def forward(ctx, x, *, dim):
         ctx.dim = _dims(dim, x.ndim)[0]
@@ -300,6 +327,8 @@ class _Weighted(Op):
     """out = sum over dims of W * x for weights W that do not depend on x's small changes;
     subclasses give `weights(x_array)`."""
 
+    batch = along("dim")
+
     def vjp(ctx, g):
         x = ctx.inputs[0]
         return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) * _const(ctx.weights(x._data))
@@ -325,6 +354,7 @@ def _tie_weights(x, y, dims):
 
 
 class Amax(_Weighted):
+    batch = along("dim")
     reduce = staticmethod(xp.amax)
 
     def forward(ctx, x, dim=None, keepdim=False):
@@ -352,6 +382,8 @@ class Min(Amin):
 class Median(Amax):
     """median() without dim: the lower of the two middle values, NaN if there is a NaN
     (nanmedian: of the non-NaN values).  The gradient is shared among the elements equal to it."""
+
+    batch = None            # (no rule: under vmap, once per element)
 
     skip_nan = False
 
@@ -412,6 +444,7 @@ class _Select(Op):
     **options)` returns the int64 index (same ndim as x).  `reduces`: dim is reduced (kept
     if keepdim)."""
 
+    batch = along("dim")
     n_out = 2
     reduces = True
 
@@ -545,6 +578,8 @@ class Cummin(Cummax):
 # --- var, std, logsumexp ------------------------------------------------------------------
 
 class Var(Op):
+    batch = along("dim")
+
     def forward(ctx, x, dim=None, correction=1, keepdim=False):
         _need_float(x, ctx.name())
         ctx.dims, ctx.keepdim, ctx.shape = _axes(dim, x.ndim), keepdim, x.shape
@@ -597,6 +632,7 @@ class Std(Var):
 class Logsumexp(Op):
     """log(sum(exp(x))) over dims, computed after subtracting the max (stable)."""
 
+    batch = along("dim")
     promote = "float"
 
     @quiet
@@ -627,6 +663,17 @@ class Logsumexp(Op):
 class Argmax(Op):
     find = staticmethod(xp.argmax)
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, dim, keepdim = args[0], kwargs.get("dim"), kwargs.get("keepdim", False)
+        nd = x.ndim - 1
+        if dim is not None and nd:
+            return cls.apply(x, dim=shift(dim, nd), keepdim=keepdim)
+        if dim is not None:
+            shift(dim, 0)                                  # (checks it)
+        out = cls.apply(x.reshape(n, -1), dim=1)          # the index in the flattened element
+        return out.reshape((n,) + (1,) * nd) if keepdim else out
+
     def forward(ctx, x, dim=None, keepdim=False):
         if dim is None:
             if x.size == 0:
@@ -645,6 +692,7 @@ class Argmin(Argmax):
 
 
 class All(Op):
+    batch = along("dim")
     reduce = staticmethod(xp.all)
 
     def forward(ctx, x, dim=None, keepdim=False):
@@ -657,6 +705,7 @@ class Any(All):
 
 
 class CountNonzero(Op):
+    batch = along("dim")
     op_name = "count_nonzero"
 
     def forward(ctx, x, dim=None):

@@ -230,7 +230,7 @@ def affine_grid(theta, size, align_corners=None):
     spatial = size[2:]
     axes = [_base_coords(s, bool(align_corners)) for s in reversed(spatial)]    # x, y(, z)
     mesh = xp.meshgrid(*axes[::-1], indexing="ij")[::-1]           # each of shape `spatial`
-    base = xp.stack([*mesh, xp.ones(spatial)], -1).reshape(1, -1, d + 1).astype(theta._data.dtype)
+    base = xp.stack([*mesh, xp.ones(spatial)], -1).reshape(1, -1, d + 1).astype(theta.dtype.np)
     return (Tensor._make(base) @ theta.mT).reshape(size[0], *spatial, d)
 
 

@@ -11,6 +11,7 @@ import functools
 from .. import dtypes as _dt
 from ..backend import broadcast_view, xp
 from ..tensor import Tensor, _wrap_dim
+from .batching import leading, lift, materialize
 from .op import Op
 from .reduction import _dims
 
@@ -23,7 +24,7 @@ def _shape_arg(shape):
 
 
 def _zeros(shape, like):
-    return Tensor._make(xp.zeros(shape, dtype=like._data.dtype))
+    return Tensor._make(xp.zeros(shape, dtype=like.dtype.np))
 
 
 def _one_or_tuple(xs):
@@ -37,6 +38,16 @@ class Reshape(Op):
     (`view=True` insists on a view, like `Tensor.view`)."""
 
     is_view = True
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        shape, view = (n,) + tuple(kwargs["shape"]), kwargs.get("view", False)
+        try:
+            return cls.apply(args[0], shape=shape, view=view)
+        except RuntimeError:
+            if not view:
+                raise
+            return cls.apply(args[0], shape=shape)      # the batch's layout allows no view: a copy
 
     def forward(ctx, x, shape, view=False):
         ctx.in_shape = x.shape
@@ -67,6 +78,10 @@ class Permute(Op):
 
     is_view = True
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        return cls.apply(args[0], dims=(0,) + tuple(d + 1 for d in kwargs["dims"]))
+
     def forward(ctx, x, dims):
         ctx.dims = dims
         return x.transpose(dims)
@@ -80,6 +95,11 @@ class Permute(Op):
 
 class Expand(Op):
     is_view = True
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        shape = tuple(kwargs["shape"])
+        return cls.apply(lift(args[0], len(shape)), shape=(n,) + shape)
 
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
@@ -106,6 +126,10 @@ class Split(Op):
     The number of outputs is fixed per class, so `_splitter(n)` makes the n-output op."""
 
     is_view = True
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        return cls.apply(args[0], **{**kwargs, "dim": kwargs["dim"] + 1})
 
     def forward(ctx, x, sizes, dim, squeeze=False):
         ctx.sizes, ctx.dim, ctx.squeeze = sizes, dim, squeeze
@@ -138,6 +162,11 @@ def _diagonal(x, offset, dim1, dim2):
 class Diagonal(Op):
     is_view = True
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        return cls.apply(args[0], offset=kwargs["offset"], dim1=kwargs["dim1"] + 1,
+                         dim2=kwargs["dim2"] + 1)
+
     def forward(ctx, x, offset, dim1, dim2):
         ctx.shape, ctx.opts = x.shape, (offset, dim1, dim2)
         return _diagonal(x, offset, dim1, dim2)
@@ -156,6 +185,12 @@ class DiagonalScatter(Op):
 
     promote = "common"
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, src = materialize(args[0], n, batched[0]), args[1]
+        return cls.apply(x, src, offset=kwargs["offset"], dim1=kwargs["dim1"] + 1,
+                         dim2=kwargs["dim2"] + 1)
+
     def forward(ctx, x, src, offset, dim1, dim2):
         ctx.opts = (offset, dim1, dim2)
         out = x.copy()
@@ -171,8 +206,15 @@ class DiagonalScatter(Op):
         return diagonal_scatter(dx, dsrc, *ctx.opts)
 
 
+def _join(cls, n, args, batched, kwargs):
+    """The batching rule of cat and stack: every operand batched, the dim past the batch."""
+    return cls.apply(*[materialize(x, n, b) for x, b in zip(args, batched)], dim=kwargs["dim"] + 1)
+
+
 class Cat(Op):
     promote = "common"
+
+    batch = classmethod(_join)
 
     def forward(ctx, *xs, dim):
         ctx.dim, ctx.sizes = dim, [x.shape[dim] if x.ndim else 0 for x in xs]
@@ -196,6 +238,8 @@ class Stack(Op):
 
     promote = "common"
 
+    batch = classmethod(_join)
+
     def forward(ctx, *xs, dim):
         ctx.dim = dim
         return xp.stack(xs, axis=dim)
@@ -209,6 +253,11 @@ class Stack(Op):
 
 
 class Repeat(Op):
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        sizes = tuple(kwargs["sizes"])
+        return cls.apply(lift(args[0], len(sizes)), sizes=(1,) + sizes)
+
     def forward(ctx, x, sizes):
         ctx.in_shape, ctx.sizes = x.shape, sizes
         return xp.tile(x, sizes)
@@ -225,6 +274,10 @@ class Repeat(Op):
 class Flip(Op):
     """Reverse along dims (a copy, as in PyTorch: writes to it never reach the input)."""
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        return cls.apply(args[0], dims=tuple(d + 1 for d in kwargs["dims"]))
+
     def forward(ctx, x, dims):
         ctx.dims = dims
         return xp.flip(x, dims).copy()
@@ -237,6 +290,14 @@ class Flip(Op):
 
 
 class Roll(Op):
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, dims = args[0], kwargs["dims"]
+        if dims is not None:
+            return cls.apply(x, shifts=kwargs["shifts"], dims=tuple(d + 1 for d in dims))
+        shape = tuple(x.shape)                  # no dims: roll the flattened element
+        return cls.apply(x.reshape(n, -1), shifts=kwargs["shifts"], dims=(1,)).reshape(shape)
+
     def forward(ctx, x, shifts, dims):
         ctx.shifts, ctx.dims = shifts, dims
         return xp.roll(x, shifts, dims)
@@ -249,6 +310,8 @@ class Roll(Op):
 
 
 class Tril(Op):
+    batch = leading
+
     def forward(ctx, x, diagonal):
         ctx.k = diagonal
         return xp.tril(x, diagonal)
@@ -261,6 +324,8 @@ class Tril(Op):
 
 
 class Triu(Op):
+    batch = leading
+
     def forward(ctx, x, diagonal):
         ctx.k = diagonal
         return xp.triu(x, diagonal)
@@ -277,6 +342,8 @@ class Cast(Op):
 
     op_name = "to"
 
+    batch = leading
+
     def forward(ctx, x, dtype):
         ctx.in_dtype = _dt.from_numpy_dtype(x.dtype)
         return x.astype(dtype.np)
@@ -289,6 +356,8 @@ class Cast(Op):
 
 
 class Clone(Op):
+    batch = leading
+
     def forward(ctx, x, memory_format=None):
         return x.copy()
 
@@ -510,7 +579,7 @@ def cat(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of Tensors")
-    kept = [t for t in tensors if t._data.shape != (0,)] or tensors[:1]
+    kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
     return Cat.apply(*kept, dim=_wrap_dim(dim, kept[0].ndim, "cat"))
 
 
@@ -521,9 +590,9 @@ def stack(tensors, dim=0, *, out=None):
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
-    shape = tensors[0]._data.shape
+    shape = tensors[0].shape
     for i, x in enumerate(tensors):
-        if x._data.shape != shape:
+        if x.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} at "
                                f"entry 0 and {list(x.shape)} at entry {i}")
     return Stack.apply(*tensors, dim=_wrap_dim(dim, len(shape) + 1, "stack"))
@@ -665,7 +734,7 @@ def clone(input, *, memory_format=None):
 
 
 def contiguous(input, memory_format=None):
-    return input if input._data.flags.c_contiguous else Clone.apply(input)
+    return input if input.is_contiguous() else Clone.apply(input)
 
 
 def _cast(input, dtype):

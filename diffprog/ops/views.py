@@ -13,7 +13,7 @@ class CopySlices(Op):
     op_name = "copy_slices"
 
     def vjp(ctx, g):
-        mask = xp.ones(g._data.shape, dtype=g._data.dtype)
+        mask = xp.ones(tuple(g.shape), dtype=g.dtype.np)
         ctx.view_fn(Tensor._make(mask))._data[...] = 0
         return g * Tensor._make(mask), ctx.view_fn(g)
 
