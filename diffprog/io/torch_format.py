@@ -312,10 +312,9 @@ def _load_legacy(f, filename, end):
         head = f.read(8)
         count = struct.unpack(byteorder + "q", head)[0] if len(head) == 8 else -1
         nbytes = count * types[key].raw_dtype().itemsize
-        if count < 0 or nbytes > end - f.tell():
+        raw = np.empty(nbytes, np.uint8) if 0 <= nbytes <= end - f.tell() else None
+        if raw is None or read_into(f, raw) != nbytes:
             raise CorruptFileError(f"load_torch: {filename} is truncated (storage {key})")
-        raw = np.empty(nbytes, np.uint8)
-        read_into(f, raw)
         storages[key] = raw
     for view_key, (key, offset, size) in views.items():      # old torch's storage views
         itemsize = types[key].raw_dtype().itemsize
