@@ -270,7 +270,7 @@ def test_text_and_old_protocol_pickles(protocol):
 
 def test_a_pickle_cannot_build_much_more_than_its_size():
     """An empty set takes 2 bytes to pickle and 216 bytes of memory."""
-    data = legacy_file(PROTO + b"]" + b"\x8fa" * 300_000 + b".", {})
+    data = legacy_file(PROTO + b"]" + b"\x8fa" * 100_000 + b".", {})
     error, peak = peak_bytes(lambda: pytest.raises(CorruptFileError, load_bytes, data))
     assert error.match("builds objects of more than 32 times its size")
     assert peak < 40 * len(data)
