@@ -14,6 +14,7 @@ from . import linalg  # noqa: E402
 from . import autograd  # noqa: E402
 from . import func  # noqa: E402
 from .func import vmap  # noqa: E402
+from .func.compiled import compile  # noqa: E402,A001
 
 half, float, double, long, short = float16, float32, float64, int64, int16  # noqa: A001
 cfloat, cdouble = complex64, complex128

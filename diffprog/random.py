@@ -8,14 +8,21 @@ process; `manual_seed` makes runs reproducible.
 Samples are never differentiable (PyTorch's reparameterised sampling lives in
 `distributions`); in-place fills (`x.uniform_()`, `x.normal_()`, ...) keep the tensor's
 dtype and are what `nn.init` and dropout use under `no_grad`.
+
+Every function that draws is marked `@sampler`, so that `diffprog.compile` replays the draw
+rather than baking its numbers into a trace.
 """
 import contextlib
+import functools
+import weakref
 
 import numpy as np
 
 from . import dtypes as _dt
+from .autograd.grad_mode import no_grad, state
 from .backend import xp
 from .creation import shape_arg
+from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
 from .ops.op import Op, apply_inplace
 from .tensor import Tensor, check_device, device as _device
 
@@ -32,6 +39,7 @@ class Generator:
         check_device(device, "Generator")
         self.device = _device(device)
         self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)
+        generators.add(self)
 
     def manual_seed(self, seed):
         seed = int(seed)
@@ -74,7 +82,20 @@ class Generator:
         return f"<diffprog.Generator object at {id(self):#x}>"
 
 
+generators = weakref.WeakSet()       # every Generator, so that a trace can watch them all
 default_generator = Generator()
+
+
+def sampler(fn):
+    """Mark `fn` as drawing from a generator.  While `diffprog.compile` traces a call, each
+    call of fn is recorded as one step that every replay runs again, so that a replay draws
+    fresh numbers exactly where the eager code would."""
+    @functools.wraps(fn)
+    def draw(*args, **kwargs):
+        if state.tracer is not None:
+            return state.tracer.sample(fn, args, kwargs)
+        return fn(*args, **kwargs)
+    return draw
 
 
 def _rng(generator):
@@ -129,37 +150,50 @@ def _native(dtype):
     return dtype.np if dtype.np in (np.float32, np.float64) else np.float32
 
 
-def _wrap(a, dtype, device, requires_grad, who):
+def _levels(who):
+    """Inside vmap, the levels with a draw per element (and the shape they add in front)."""
+    if not state.vmap:
+        return (), ()
+    levels = random_levels(who)
+    return levels, tuple(lv.size for lv in levels)
+
+
+def _wrap(a, dtype, device, requires_grad, who, levels=()):
     check_device(device, who)
     if a.dtype != dtype.np:
         a = a.astype(dtype.np)
     t = Tensor._make(a)
     if requires_grad:
         t.requires_grad_()
-    return t
+    return rewrap(t, levels)
 
 
+@sampler
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
          pin_memory=False):
     """Uniform samples in [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
-    rng, shape = _rng(generator), shape_arg(size, "rand")
+    levels, lead = _levels("rand")
+    rng, shape = _rng(generator), lead + shape_arg(size, "rand")
     if dtype.np.type in (np.float32, np.float64):
         a = rng.random(shape, dtype=dtype.np)
     else:   # multiples of 2**-bits: exact in dtype, so rounding can't reach 1
         bits = np.finfo(dtype.np).nmant + 1
         a = rng.integers(0, 2**bits, shape) * 2.0**-bits
-    return _wrap(a, dtype, device, requires_grad, "rand")
+    return _wrap(a, dtype, device, requires_grad, "rand", levels)
 
 
+@sampler
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           pin_memory=False):
     """Standard normal samples."""
     dtype = _float_dtype(dtype, "randn")
-    a = _rng(generator).standard_normal(shape_arg(size, "randn"), dtype=_native(dtype))
-    return _wrap(a, dtype, device, requires_grad, "randn")
+    levels, lead = _levels("randn")
+    a = _rng(generator).standard_normal(lead + shape_arg(size, "randn"), dtype=_native(dtype))
+    return _wrap(a, dtype, device, requires_grad, "randn", levels)
 
 
+@sampler
 def randint(*args, size=None, generator=None, dtype=None, device=None, requires_grad=False, out=None,
             layout=None, pin_memory=False):
     """Integers uniform in [low, high): `randint(high, size)` or `randint(low, high, size)`."""
@@ -171,15 +205,20 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
         raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got "
                            f"from={low} >= to={high}")
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    a = _rng(generator).integers(low, high, shape_arg((size,), "randint"), dtype=np.int64)
-    return _wrap(a, dtype, device, requires_grad, "randint")
+    levels, lead = _levels("randint")
+    a = _rng(generator).integers(low, high, lead + shape_arg((size,), "randint"), dtype=np.int64)
+    return _wrap(a, dtype, device, requires_grad, "randint", levels)
 
 
+@sampler
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False, out=None,
              layout=None, pin_memory=False):
     """A random permutation of 0..n-1."""
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
-    return _wrap(_rng(generator).permutation(int(n)), dtype, device, requires_grad, "randperm")
+    levels, lead = _levels("randperm")
+    rng = _rng(generator)
+    a = xp.argsort(rng.random(lead + (int(n),)), axis=-1) if lead else rng.permutation(int(n))
+    return _wrap(a, dtype, device, requires_grad, "randperm", levels)
 
 
 def _like(fn, input, dtype, kwargs):
@@ -205,9 +244,11 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=
 
 
 def _array(x):
-    return x._data if isinstance(x, Tensor) else x
+    """The values of a tensor argument (of every batch element, inside vmap: for checks)."""
+    return physical(x)._data if isinstance(x, Tensor) else x
 
 
+@sampler
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
            requires_grad=False, out=None, layout=None, pin_memory=False):
     """Normal samples with (broadcast) `mean` and `std`, tensors or floats; with two floats,
@@ -224,20 +265,55 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         shape = shape_arg((size,), "normal") if size is not None else ()
     if xp.any(xp.asarray(_array(std)) < 0):
         raise RuntimeError("normal expects all elements of std >= 0.0")
-    z = _rng(generator).standard_normal(shape, dtype=_native(dtype))
-    return _wrap(z * _array(std) + _array(mean), dtype, device, requires_grad, "normal")
+    levels, lead = _levels("normal")
+    z = _wrap(_rng(generator).standard_normal(lead + tuple(shape), dtype=_native(dtype)), dtype,
+              device, False, "normal", levels)
+    if not state.vmap:
+        return _wrap(z._data * _array(std) + _array(mean), dtype, device, requires_grad, "normal")
+    with no_grad():                       # (mean and std may be batched)
+        out = (z * std + mean).to(dtype)
+    return out.requires_grad_() if requires_grad else out
 
 
+@sampler
 def bernoulli(input, p=None, *, generator=None, out=None):
     """0/1 samples with probability `input` (or the float `p`), in input's dtype."""
-    probs = input._data if p is None else _array(p)
+    probs = _array(input) if p is None else _array(p)
     if xp.any((xp.asarray(probs) < 0) | (xp.asarray(probs) > 1)):
         raise RuntimeError("bernoulli: expected all probabilities to be in [0, 1]")
-    u = _rng(generator).random(input.shape, dtype=_native(input.dtype)
+    levels, lead = _levels("bernoulli")
+    u = _rng(generator).random(lead + tuple(input.shape), dtype=_native(input.dtype)
                                if input.dtype.is_floating_point else np.float64)
-    return Tensor._make((u < probs).astype(input._data.dtype))
+    if not state.vmap:
+        return Tensor._make((u < probs).astype(input._data.dtype))
+    with no_grad():                       # u < p, the probabilities possibly batched
+        return (rewrap(Tensor._make(u), levels) < (input if p is None else p)).to(input.dtype)
 
 
+def _per_element_draws(rows=False):
+    """Inside vmap, a sampler of an input that is made batched at every level whose elements
+    draw their own (randomness 'different'), then drawn from at once, elementwise (or by
+    rows of the last dim)."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(input, *args, **kwargs):
+            if not state.vmap:
+                return fn(input, *args, **kwargs)
+            levels = random_levels(fn.__name__)
+            if any(lv not in levels for lv in levels_of(input)):
+                raise RuntimeError(f"vmap: {fn.__name__} of an input that differs across the batch "
+                                   "draws differently for each element: use randomness='different'")
+            x = peel(input, levels)        # the levels' batch dims in front
+            if not rows:
+                return rewrap(fn(x, *args, **kwargs), levels)
+            out = fn(x.reshape(-1, x.shape[-1]), *args, **kwargs)
+            return rewrap(out.reshape(tuple(x.shape[:-1]) + (out.shape[-1],)), levels)
+        return wrapper
+    return decorate
+
+
+@sampler
+@_per_element_draws(rows=True)
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn from the categorical distribution(s) with weights in the rows of `input`."""
     w = input._data
@@ -274,6 +350,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     return Tensor._make(idx.astype(np.int64).reshape(w.shape[:-1] + (num_samples,)))
 
 
+@sampler
+@_per_element_draws()
 def poisson(input, generator=None):
     """Poisson samples with rates `input`, in input's dtype."""
     return Tensor._make(_rng(generator).poisson(input._data).astype(input._data.dtype))
@@ -285,6 +363,7 @@ class Fill(Op):
     """Overwrite with freshly drawn values: no gradient flows to what was there before."""
 
     op_name = "random_fill"
+    batch = leading                 # (values come with the batch dims: see _fill)
 
     def forward(ctx, x, values):
         return values
@@ -300,10 +379,23 @@ def _fill(self, draw, who, float_only=True):
     """Draw values of self's shape (in a native dtype close to self's) and write them in."""
     if float_only and not self.is_floating_point():
         raise RuntimeError(f"{who}: expected a floating point tensor, got {self.dtype}")
-    values = draw(self.shape, _native(self.dtype) if self.is_floating_point() else np.float64)
-    return apply_inplace(Fill, self, values=xp.asarray(values).astype(self._data.dtype, copy=False))
+    shape = full = tuple(self.shape)
+    if state.vmap:                    # inside vmap: the values of every element of self
+        different, mine = random_levels(who), levels_of(self)
+        if any(lv not in mine for lv in different):
+            raise RuntimeError(f"vmap: Cannot ask for different inplace randomness ({who}) on an "
+                               "unbatched tensor. This will appear like same randomness.")
+        if different and len(different) != len(mine):
+            raise RuntimeError(f"vmap: {who} on a tensor batched at vmap levels of both 'same' and "
+                               "'different' randomness is not supported")
+        full = tuple(physical(self).shape)
+        shape = full if different else shape         # 'same': one draw, broadcast to all
+    values = draw(shape, _native(self.dtype) if self.is_floating_point() else np.float64)
+    values = xp.broadcast_to(xp.asarray(values).astype(self.dtype.np, copy=False), full)
+    return apply_inplace(Fill, self, values=values)
 
 
+@sampler
 def uniform_(self, a=0.0, b=1.0, *, generator=None):
     if a > b:
         raise RuntimeError(f"uniform_: expects to return a [from, to) range, but found from={a} > to={b}")
@@ -311,6 +403,7 @@ def uniform_(self, a=0.0, b=1.0, *, generator=None):
     return _fill(self, lambda s, d: rng.random(s, dtype=d) * (b - a) + a, "uniform_")
 
 
+@sampler
 def normal_(self, mean=0.0, std=1.0, *, generator=None):
     if std < 0:
         raise RuntimeError(f"normal_ expects std >= 0.0, but found std {std}")
@@ -318,27 +411,32 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
     return _fill(self, lambda s, d: rng.standard_normal(s, dtype=d) * std + mean, "normal_")
 
 
+@sampler
 def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: xp.exp(rng.standard_normal(s, dtype=d) * std + mean), "log_normal_")
 
 
+@sampler
 def exponential_(self, lambd=1.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.standard_exponential(s, dtype=d) / lambd, "exponential_")
 
 
+@sampler
 def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.standard_cauchy(s) * sigma + median, "cauchy_")
 
 
+@sampler
 def geometric_(self, p, *, generator=None):
     """Number of Bernoulli(p) trials up to and including the first success."""
     rng = _rng(generator)
     return _fill(self, lambda s, d: rng.geometric(p, s), "geometric_", float_only=False)
 
 
+@sampler
 def bernoulli_(self, p=0.5, *, generator=None):
     probs = _array(p)
     if xp.any((xp.asarray(probs) < 0) | (xp.asarray(probs) > 1)):
@@ -347,6 +445,7 @@ def bernoulli_(self, p=0.5, *, generator=None):
     return _fill(self, lambda s, d: rng.random(s) < probs, "bernoulli_", float_only=False)
 
 
+@sampler
 def random_(self, from_=0, to=None, *, generator=None):
     """Integers uniform in [from, to); `random_(to)` means [0, to); without bounds, every
     integer the dtype represents exactly (up to 2**mantissa for floats)."""

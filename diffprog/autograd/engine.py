@@ -105,7 +105,8 @@ def _topological(root_nodes):
 
 def _run(roots, retain_graph, create_graph, inputs):
     buffers = {}              # node -> list of summed gradients, one per output
-    owned = None if create_graph or state.fw_level else {}   # id -> sum it may add into in place
+    # id -> sum it may add into in place (not while diffprog.compile records the sums as ops)
+    owned = None if create_graph or state.fw_level or state.tracer is not None else {}
     leaves = {}               # id(leaf) -> [leaf, summed gradient]
     for t, g in roots:
         _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g,

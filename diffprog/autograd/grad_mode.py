@@ -1,5 +1,5 @@
-"""Autograd switches: grad recording, forward-AD level, anomaly detection, and the
-running vmap levels.
+"""Autograd switches: grad recording, forward-AD level, anomaly detection, the running
+vmap levels, and `diffprog.compile`'s recorder while it traces a call.
 
 They are context managers (and decorators), as in PyTorch.  Each thread has its own
 switches (a thread evaluating under `no_grad` does not stop another from recording):
@@ -15,6 +15,7 @@ class _State(threading.local):
     fw_level = 0             # > 0 while a forward-AD dual level is open
     anomaly = False
     vmap = ()                # the running vmap levels, innermost last (ops/batching.py)
+    tracer = None            # diffprog.compile's recorder while it traces a call
 
 
 state = _State()

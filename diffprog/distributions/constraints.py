@@ -5,7 +5,7 @@
 """
 import numpy as np
 
-from ..func.vmap import levels_of, peel, rewrap
+from ..ops.batching import levels_of, peel, rewrap
 from ..tensor import Tensor
 
 __all__ = ["Constraint", "dependent", "dependent_property", "is_dependent", "real", "real_vector",

@@ -18,9 +18,9 @@ from .. import creation
 from ..autograd import engine, forward_ad
 from ..autograd.functional import basis, stack
 from ..autograd.grad_mode import enable_grad, state
+from ..ops.batching import peel, rewrap
 from ..tensor import Tensor
 from .pytree import tree_flatten, tree_map as _tree_map, tree_unflatten
-from .vmap import peel, rewrap
 
 _depth = 0          # how many transforms are running (> 0: a derivative may be differentiated)
 

@@ -18,7 +18,7 @@ from ..ops.linalg import einsum, vector_norm
 from ..ops.nn import BatchNorm, Bags, Embedding, EmbeddingBag, LayerNorm, Linear, layer_norm
 from ..ops.nn import _update_running
 from ..ops.softmax import log_softmax, one_hot, softmax
-from ..random import rand
+from ..random import rand, sampler
 from ..relax.gumbel import gumbel_softmax as _relax_gumbel_softmax
 from ..tensor import Tensor
 
@@ -204,11 +204,15 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 # --- dropout -----------------------------------------------------------------------------
 
 
+@sampler
 def _keep_mask(input, p, shape):
     """A constant tensor of `shape`: 0 where dropped (probability p), 1/(1-p) where kept;
     drawn from the default generator."""
-    u = rand(shape, dtype=input.dtype)._data
-    return Tensor._make(xp.multiply(u >= p, 0.0 if p == 1 else 1 / (1 - p), dtype=u.dtype))
+    u = rand(shape, dtype=input.dtype)
+    scale = 0.0 if p == 1 else 1 / (1 - p)
+    if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
+        return (u >= p).to(input.dtype) * scale
+    return Tensor._make(xp.multiply(u._data >= p, scale, dtype=u._data.dtype))
 
 
 def _check_p(p):
@@ -268,7 +272,7 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
         return input
     if p == 1:
         return input.mul_(0) if inplace else input * 0
-    keep = Tensor._make((rand(input.shape, dtype=input.dtype)._data >= p).astype(input._data.dtype))
+    keep = (rand(input.shape, dtype=input.dtype) >= p).to(input.dtype)
     a = 1 / math.sqrt((_SELU_ALPHA_SCALE ** 2 * p + 1) * (1 - p))
     b = (keep - 1) * (_SELU_ALPHA_SCALE * a) + _SELU_ALPHA_SCALE * a * p
     if inplace:

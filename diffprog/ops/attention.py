@@ -11,7 +11,9 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import lift, loop, materialize, ndim_of
 from .nn import Linear
+from .elementwise import where
 from .op import Op, quiet
 from .shape import cat
 
@@ -41,6 +43,13 @@ class Attention(Op):
 
     op_name = "scaled_dot_product_attention"
     n_out = 2
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        if kwargs.get("keep") is not None:          # (a dropout mask drawn for one element)
+            return loop(cls, n, args, batched, kwargs)
+        rank = max(ndim_of(a, b) for a, b in zip(args, batched))
+        return cls.apply(*(lift(materialize(a, n, b), rank) for a, b in zip(args, batched)), **kwargs)
 
     @quiet
     def forward(ctx, q, k, v, bias=None, *, scale, keep=None, empty_rows_zero=False):
@@ -132,7 +141,7 @@ def _float_mask(mask, dtype):
     """A bool mask (True = masked out) as an additive float mask (-inf there, 0 elsewhere)."""
     if mask is None or mask.dtype.name != "bool":
         return mask
-    return Tensor._make(xp.where(mask._data, -xp.inf, 0.0).astype(dtype.name))
+    return where(mask, -math.inf, 0.0).to(dtype)
 
 
 def _in_projection(q, k, v, w_q, w_k, w_v, b, E):

@@ -64,6 +64,8 @@ class BatchedTensor(Tensor):
     # Code that reads the array itself cannot see one batch element: say so.
     @property
     def _data(self):
+        if self._level not in state.vmap:
+            raise _escaped_error()
         raise _data_error("reads the data of a batched tensor directly")
 
     # --- what one element looks like ----------------------------------------------------
@@ -263,9 +265,13 @@ def innermost(items):
         if type(a) is BatchedTensor and (level is None or a._level.id > level.id):
             level = a._level
     if level is not None and level not in state.vmap:
-        raise RuntimeError("vmap: a batched tensor was used outside of the vmap that made it "
-                           "(it escaped through a closure, a global or an attribute)")
+        raise _escaped_error()
     return level
+
+
+def _escaped_error():
+    return RuntimeError("vmap: a batched tensor was used outside of the vmap that made it (it "
+                        "escaped through a closure, a global or an attribute)")
 
 
 def unwrap(items, level):
@@ -306,6 +312,7 @@ def apply_op(cls, args, kwargs):
     if cls.promote is not None:
         args = _promote(cls, args)
     phys, batched = unwrap(args, level)
+    phys = tuple(phys)
     rule = getattr(cls, "batch", None)
     out = rule(level.size, phys, batched, kwargs) if rule is not None else \
         loop(cls, level.size, phys, batched, kwargs)
@@ -455,21 +462,89 @@ def folding(first=1):
         args = list(args)
         for i in range(first):
             if batched[i]:
-                args[i] = fold(args[i])
+                args[i] = fold_batch(args[i])
             elif isinstance(args[i], Tensor):
-                args[i] = fold(materialize(args[i], n, False))
+                args[i] = fold_batch(materialize(args[i], n, False))
         out = cls.apply(*args, **kwargs)
-        return tuple(unfold(o, n) for o in out) if isinstance(out, tuple) else unfold(out, n)
+        return tuple(unfold_batch(o, n) for o in out) if isinstance(out, tuple) else unfold_batch(out, n)
     return rule
 
 
-def fold(x):
+def fold_batch(x):
     """(n, m, ...) -> (n * m, ...)"""
     shape = tuple(x.shape)
     return x.reshape((shape[0] * shape[1],) + shape[2:])
 
 
-def unfold(x, n):
+def unfold_batch(x, n):
     """(n * m, ...) -> (n, m, ...)"""
     shape = tuple(x.shape)
     return x.reshape((n, shape[0] // n) + shape[1:])
+
+
+# --- physical tensors: the other transforms and random draws inside vmap ----------------------
+
+def levels_of(t):
+    """The levels at which t is batched, outermost first."""
+    out = []
+    while type(t) is BatchedTensor:
+        out.append(t._level)
+        t = t._value
+    return out[::-1]
+
+
+def peel(t, levels):
+    """t as a tensor batched at no level of `levels` (running levels, outermost first):
+    their batch dims become t's leading dims, in that order (expanded where t was not
+    batched at one).  t stays batched at its other levels, which must be inner ones."""
+    if not levels or not isinstance(t, Tensor):
+        return t
+    present = levels_of(t)
+    p = t
+    while type(p) is BatchedTensor:
+        p = p._value
+    order = []                       # the levels of p's leading dims
+    for lv in sorted(set(present) | set(levels), key=lambda lv: lv.id):
+        if lv not in present:
+            p = p.unsqueeze(len(order)).expand(tuple(p.shape[:len(order)]) + (lv.size,) +
+                                               tuple(p.shape[len(order):]))
+        order.append(lv)
+    inner = [lv for lv in order if lv not in levels]
+    if inner and inner[0].id < levels[-1].id:
+        raise RuntimeError("vmap: a tensor batched at an outer level reached a transform "
+                           "made inside it")
+    k = len(levels)
+    if inner:                        # inner batch dims first again, for the wrappers
+        nb = len(order)
+        p = p.permute(tuple(range(k, nb)) + tuple(range(k)) + tuple(range(nb, p.ndim)))
+        for lv in inner:
+            p = BatchedTensor.wrap(p, lv)
+    return p
+
+
+def rewrap(t, levels):
+    """The inverse of `peel`: t's leading dims become the batch dims of `levels`."""
+    if not levels or not isinstance(t, Tensor):
+        return t
+    inner = levels_of(t)
+    p = t
+    while type(p) is BatchedTensor:
+        p = p._value
+    k, nb = len(levels), len(levels) + len(inner)
+    if inner:                        # p: inner batch dims, then levels' dims
+        p = p.permute(tuple(range(len(inner), nb)) + tuple(range(len(inner))) +
+                      tuple(range(nb, p.ndim)))
+    for lv in list(levels) + inner:
+        p = BatchedTensor.wrap(p, lv)
+    return p
+
+
+def random_levels(who):
+    """The running levels whose elements draw random numbers of their own (randomness
+    'different'), outermost first; an error under a level with randomness 'error'."""
+    for lv in state.vmap:
+        if lv.randomness == "error":
+            raise RuntimeError(f"vmap: called random operation {who} while in randomness error mode. "
+                               "Please either use the 'same' or 'different' randomness flags on vmap "
+                               "or perform the randomness operation out of vmap")
+    return [lv for lv in state.vmap if lv.randomness == "different"]

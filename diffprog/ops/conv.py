@@ -21,6 +21,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import fold_batch, folding, materialize, unfold_batch
 from .op import Op
 
 _CHUNK = 1 << 22       # elements of one im2col temporary (batch chunks keep it below this)
@@ -148,9 +149,43 @@ class _ConvBase(Op):
         ctx.geom = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
+def _grouped(x, n):
+    """Physical (n, N, C, *S) as (N, n * C, *S): each element's channels a group of their own."""
+    x = x.movedim(0, 1)
+    shape = tuple(x.shape)
+    return x.reshape((shape[0], n * shape[2]) + shape[3:])
+
+
+def _ungrouped(y, n):
+    """(N, n * C, *S) back to physical (n, N, C, *S)."""
+    shape = tuple(y.shape)
+    return y.reshape((shape[0], n, shape[1] // n) + shape[2:]).movedim(1, 0)
+
+
+def _per_element(w, n, batched):
+    """Weights (or a bias) per element, (n, O, ...) -> (n * O, ...)."""
+    w = materialize(w, n, batched)
+    return w.reshape((n * w.shape[1],) + tuple(w.shape[2:]))
+
+
+def _convolve(cls, n, args, batched, kwargs):
+    """The batching rule of Conv and ConvTranspose: the batch folded into N when only the
+    input is batched; else each element's channels, weights and bias a group of their own
+    (groups * n): one convolution for the whole batch either way."""
+    if not any(batched[1:]):
+        return unfold_batch(cls.apply(fold_batch(args[0]), *args[1:], **kwargs), n)
+    x, *params = args
+    params = [_per_element(p, n, b) for p, b in zip(params, batched[1:])]
+    y = cls.apply(_grouped(materialize(x, n, batched[0]), n), *params,
+                  **{**kwargs, "groups": kwargs["groups"] * n})
+    return _ungrouped(y, n)
+
+
 class Conv(_ConvBase):
     """y = correlation of x (N, C, *S) with w (O, C/g, *K), plus b (O,); `out` fixes the
     output size (a transposed convolution's VJP reads only its first windows)."""
+
+    batch = classmethod(_convolve)
 
     def forward(ctx, x, w, b=None, *, stride, padding, dilation, groups, out=None):
         ctx.geometry(stride, padding, dilation, groups)
@@ -192,6 +227,8 @@ class ConvTranspose(_ConvBase):
     """The adjoint of Conv in x: gy (N, O, *out) and w (O, C/g, *K) give (N, C, *size),
     plus b (C,)."""
     op_name = "conv_transpose"
+
+    batch = classmethod(_convolve)
 
     def forward(ctx, gy, w, b=None, *, size, stride, padding, dilation, groups):
         ctx.geometry(stride, padding, dilation, groups)
@@ -237,6 +274,12 @@ class ConvWeight(_ConvBase):
     """The adjoint of Conv in w: x (N, C, *S) and gy (N, O, *out) give (O, C/g, *ksize)."""
     op_name = "conv_weight"
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        x, gy = (_grouped(materialize(a, n, b), n) for a, b in zip(args, batched))
+        gw = cls.apply(x, gy, **{**kwargs, "groups": kwargs["groups"] * n, "cols": None})
+        return gw.reshape((n, gw.shape[0] // n) + tuple(gw.shape[1:]))
+
     def forward(ctx, x, gy, *, ksize, stride, padding, dilation, groups, cols=None):
         """`cols`: x's im2col matrix when the forward convolution kept it."""
         ctx.geometry(stride, padding, dilation, groups)
@@ -271,6 +314,8 @@ class ConvWeight(_ConvBase):
 class Unfold(Op):
     """(N, C, *S) -> (N, C * prod(K), L): every window as a column."""
 
+    batch = folding()
+
     def forward(ctx, x, *, ksize, stride, padding, dilation):
         ctx.geom = dict(ksize=ksize, stride=stride, padding=padding, dilation=dilation)
         ctx.size = x.shape[2:]
@@ -287,6 +332,8 @@ class Unfold(Op):
 
 class Fold(Op):
     """(N, C * prod(K), L) -> (N, C, *size): columns summed back into place."""
+
+    batch = folding()
 
     def forward(ctx, cols, *, size, ksize, stride, padding, dilation):
         ctx.geom = dict(ksize=ksize, stride=stride, padding=padding, dilation=dilation)

@@ -63,6 +63,8 @@ def _run(cls, inplace, *args, **options):
 
 def _into(out, result):
     """Write `result` into the `out=` tensor (resized to the result's shape, as PyTorch)."""
+    if state.tracer is not None:
+        state.tracer.fail("an out= argument (written outside ops)")
     if state.grad_enabled and (result._requires_grad or out._requires_grad):
         raise RuntimeError("out=... arguments don't support automatic differentiation, but one "
                            "of the arguments requires grad.")

@@ -33,6 +33,8 @@ def _index_key(idx):
     key, arrays, ints = [], False, 0
     for i in idx:
         if isinstance(i, Tensor):
+            if state.tracer is not None and (i._data.ndim == 0 or i._data.dtype == xp.uint8):
+                state.tracer.fail("indexing with a 0-d or uint8 tensor (its values enter the key)")
             i = i._data
         elif isinstance(i, (list, bool)):
             i = xp.asarray(i) if i != [] else xp.zeros(0, dtype=xp.int64)
@@ -113,7 +115,8 @@ def _dim_key(input, dim, index, op):
         raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {index.shape}")
     d = _wrap_dim(dim, input.ndim, op)
     _check_bounds(index, input.shape[d] if input.ndim else 1, d, op, IndexError)
-    return (slice(None),) * d + (index.reshape(-1),)
+    index = index if index.ndim else index.reshape(1)    # (the index itself: no new array)
+    return (slice(None),) * d + (index,)
 
 
 def _along_key(input, dim, index, op):
@@ -138,6 +141,8 @@ def _along_key(input, dim, index, op):
 
 def _flat_key(input, index, op):
     """Key for positions in the flattened input (take, put_); negative indices wrap."""
+    if isinstance(index, Tensor) and state.tracer is not None:
+        state.tracer.fail("take/put_ with a tensor index (the key is computed from its values)")
     index = _int_index(index, op)
     n = input.numel()
     if index.size and (index.min() < -n or index.max() >= n):
@@ -420,7 +425,7 @@ def _setitem(self, idx, value):
     key, basic = _index_key(idx)
     if isinstance(value, (list, tuple, xp.ndarray)):
         value = Tensor._make(xp.asarray(value))
-    if not state.fw_level and not state.vmap and not (state.grad_enabled and (
+    if state.tracer is None and not state.fw_level and not state.vmap and not (state.grad_enabled and (
             self._requires_grad or isinstance(value, Tensor) and value._requires_grad)):
         target, rest = _target(self._data, key)          # nothing to record: write directly
         try:

@@ -10,12 +10,13 @@ rules need distinct singular values / eigenvalues; det/slogdet/logdet differenti
 the inverse (nonsingular inputs); QR's derivative is for m >= n in reduced mode.
 """
 import collections
+import math
 import string
 
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
-from .batching import physical
+from .batching import leading, lift, loop, materialize, ndim_of, physical, shift, along
 from .op import Op
 from .reduction import _dims, _expand_back
 
@@ -75,6 +76,27 @@ def _singular(name):
 class Matmul(Op):
     """x @ y: vector-vector, matrix-vector, matrix-matrix and broadcast batches of these."""
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        (x, y), (bx, by) = args, batched
+        vx, vy = ndim_of(x, bx) == 1, ndim_of(y, by) == 1
+        if ndim_of(x, bx) == 0 or ndim_of(y, by) == 0:
+            return loop(cls, n, args, batched, kwargs)      # (matmul's own error)
+        x, y = x.unsqueeze(-2) if vx else x, y.unsqueeze(-1) if vy else y   # vectors as matrices
+        if bx and by:
+            out = per_element_matmul(n, x, y)
+        elif bx and y.ndim == 2:            # a batch of matrices times one: a single product
+            out = (_rows(x) @ y).reshape(tuple(x.shape[:-1]) + (y.shape[-1],))
+        elif by and x.ndim == 2:
+            yt = y.mT
+            out = (_rows(yt) @ x.mT).reshape(tuple(yt.shape[:-1]) + (x.shape[0],)).mT
+        else:
+            rank = max(ndim_of(x, bx), ndim_of(y, by))
+            out = cls.apply(lift(x, rank) if bx else x, lift(y, rank) if by else y)
+        if vx:
+            out = out.squeeze(-2)
+        return out.squeeze(-1) if vy else out
+
     def forward(ctx, x, y):
         if x.ndim == 0 or y.ndim == 0:
             raise RuntimeError(f"matmul: both arguments need to be at least 1D, but they are "
@@ -113,6 +135,53 @@ class Matmul(Op):
     def jvp(ctx, dx, dy):
         x, y = ctx.args
         return dx @ y + x @ dy
+
+
+class PerElementMatmul(Op):
+    """a[i] @ b[i] for each i along dim 0 of a (n, M, K) and b (n, K, N): vmap's product of
+    two batched matrices.  One matrix product when an operand is the same for every i (a
+    stride-0 batch, as weights expanded for per-sample gradients are), a broadcast product
+    for K = 1 (outer products)."""
+
+    op_name = "matmul"
+
+    def forward(ctx, a, b):
+        (n, m, k), p = a.shape, b.shape[2]
+        if b.strides[0] == 0:
+            return (a.reshape(n * m, k) @ b[0]).reshape(n, m, p)
+        if a.strides[0] == 0:
+            return (a[0] @ b.transpose(1, 0, 2).reshape(k, n * p)).reshape(m, n, p).transpose(1, 0, 2)
+        if k == 1:
+            return a * b
+        return xp.matmul(a, b)
+
+    def vjp(ctx, g):
+        need_a, need_b = ctx.needs_input_grad
+        return (PerElementMatmul.apply(g, ctx.input(1).mT) if need_a else None,
+                PerElementMatmul.apply(ctx.input(0).mT, g) if need_b else None)
+
+    def jvp(ctx, da, db):
+        a, b = ctx.args
+        return PerElementMatmul.apply(da, b) + PerElementMatmul.apply(a, db)
+
+
+def _rows(x):
+    """x (..., K) as a matrix of rows (..., K) -> (prod(...), K)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
+def per_element_matmul(n, x, y):
+    """x @ y for physical x (n, *lead, M, K) and y (n, *lead', K, N), batch dims broadcast:
+    one PerElementMatmul over the batch times the broadcast leading dims."""
+    rank = max(x.ndim, y.ndim)
+    x, y = lift(x, rank - 1), lift(y, rank - 1)
+    lead = tuple(xp.broadcast_shapes(tuple(x.shape[:-2]), tuple(y.shape[:-2])))
+    x = x.expand(lead + tuple(x.shape[-2:]))
+    y = y.expand(lead + tuple(y.shape[-2:]))
+    count = math.prod(lead)
+    out = PerElementMatmul.apply(x.reshape((count,) + tuple(x.shape[-2:])),
+                                 y.reshape((count,) + tuple(y.shape[-2:])))
+    return out.reshape(lead + tuple(out.shape[-2:]))
 
 
 def _check_ndim(name, x, y, nx, ny):
@@ -237,6 +306,14 @@ class Einsum(Op):
     replaced by letters, size-1 dimensions that broadcast dropped), so that the VJP for each
     operand is again an einsum: of the output gradient with the other operands, into that
     operand's subscripts."""
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        shapes = [tuple(a.shape[1:]) if b else tuple(a.shape) for a, b in zip(args, batched)]
+        subs, out, _ = _parse_einsum(kwargs["equation"], shapes)
+        z = next(c for c in string.ascii_letters if c not in "".join(subs) + out)   # the batch
+        equation = ",".join(z + sub if b else sub for sub, b in zip(subs, batched)) + "->" + z + out
+        return cls.apply(*args, equation=equation)
 
     def forward(ctx, *operands, equation):
         _check_same_dtype("einsum", *operands)
@@ -373,6 +450,10 @@ def kron(input, other, *, out=None):
 
 
 class Trace(Op):
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        return args[0].diagonal(0, 1, 2).sum(-1)
+
     def forward(ctx, x):
         if x.ndim != 2:
             raise RuntimeError(f"trace: expected a matrix, but got a tensor of shape {x.shape}")
@@ -392,6 +473,12 @@ def trace(input):
 
 class Cross(Op):
     promote = "common"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        rank = max(ndim_of(a, b) for a, b in zip(args, batched))
+        x, y = (lift(materialize(a, n, b), rank) for a, b in zip(args, batched))
+        return cls.apply(x, y, dim=shift(kwargs["dim"], rank))
 
     def forward(ctx, x, y, dim):
         if x.shape[dim] != 3 or y.shape[dim] != 3:
@@ -425,6 +512,8 @@ def linalg_cross(input, other, *, dim=-1, out=None):
 class Inv(Op):
     op_name = "linalg.inv"
 
+    batch = leading
+
     def forward(ctx, a):
         _check_square("linalg.inv", a)
         try:
@@ -451,6 +540,8 @@ inverse = inv
 class Det(Op):
     op_name = "linalg.det"
 
+    batch = leading
+
     def forward(ctx, a):
         _check_square("linalg.det", a)
         return xp.asarray(xp.linalg.det(a))
@@ -471,6 +562,8 @@ class Slogdet(Op):
 
     op_name = "linalg.slogdet"
     n_out = 2
+
+    batch = leading
 
     def forward(ctx, a):
         _check_square("linalg.slogdet", a)
@@ -495,6 +588,8 @@ def slogdet(A, *, out=None):
 class Logdet(Op):
     """log(det A): nan for a negative determinant, -inf for a singular matrix."""
 
+    batch = leading
+
     def forward(ctx, a):
         _check_square("logdet", a)
         sign, logabs = xp.linalg.slogdet(a)
@@ -515,6 +610,19 @@ class Solve(Op):
     """X with A X = B; B is a (batch of) vector(s) when it has A's shape without the last dim."""
 
     op_name = "linalg.solve"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        (a, b), (ba, bb) = args, batched
+        na, nb = ndim_of(a, ba), ndim_of(b, bb)
+        a, b = materialize(a, n, ba), materialize(b, n, bb)
+        if nb == 1 or (nb == na - 1 and tuple(b.shape[1:]) == tuple(a.shape[1:-1])):   # vectors
+            rank = max(na - 1, nb)
+            a, b = lift(a, rank + 1), lift(b, rank)
+            lead = tuple(xp.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-1])))
+            return cls.apply(a.expand(lead + tuple(a.shape[-2:])), b.expand(lead + tuple(b.shape[-1:])))
+        rank = max(na, nb)
+        return cls.apply(lift(a, rank), lift(b, rank))
 
     def forward(ctx, a, b):
         _check_square("linalg.solve", a)
@@ -555,6 +663,14 @@ class SolveTriangular(Op):
     with unitriangular its diagonal is taken to be ones."""
 
     op_name = "linalg.solve_triangular"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        a, b = (lift(materialize(t, n, bt), max(ndim_of(*p) for p in zip(args[:2], batched[:2])))
+                for t, bt in zip(args[:2], batched[:2]))
+        lead = tuple(xp.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2])))
+        return cls.apply(a.expand(lead + tuple(a.shape[-2:])), b.expand(lead + tuple(b.shape[-2:])),
+                         *args[2:], **kwargs)
 
     def forward(ctx, a, b, upper, unitriangular=False):
         _check_square("linalg.solve_triangular", a)
@@ -605,6 +721,8 @@ class Cholesky(Op):
 
     op_name = "linalg.cholesky"
 
+    batch = leading
+
     def forward(ctx, a):
         _check_square("linalg.cholesky", a)
         try:
@@ -637,6 +755,8 @@ class QR(Op):
 
     op_name = "linalg.qr"
     n_out = 2
+
+    batch = leading
 
     def forward(ctx, a, mode="reduced"):
         _check_float("linalg.qr", a)
@@ -691,6 +811,8 @@ class Eigh(Op):
     op_name = "linalg.eigh"
     n_out = 2
 
+    batch = leading
+
     def forward(ctx, a, UPLO="L"):
         _check_square("linalg.eigh", a)
         return xp.linalg.eigh(a, UPLO=UPLO)
@@ -724,6 +846,8 @@ class SVD(Op):
 
     op_name = "linalg.svd"
     n_out = 3
+
+    batch = leading
 
     def forward(ctx, a, full_matrices=True):
         _check_float("linalg.svd", a)
@@ -800,6 +924,8 @@ class Pinv(Op):
 
     op_name = "linalg.pinv"
 
+    batch = leading
+
     def forward(ctx, a, atol=None, rtol=None):
         _check_float("linalg.pinv", a)
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
@@ -836,6 +962,8 @@ class MatrixRank(Op):
     """The number of singular values above the tolerance (an int64 count)."""
 
     op_name = "linalg.matrix_rank"
+
+    batch = leading
 
     def forward(ctx, a, atol=None, rtol=None):
         _check_float("linalg.matrix_rank", a)
@@ -882,6 +1010,8 @@ class VectorNorm(Op):
     Where the norm is 0, the gradient is 0 (PyTorch's subgradient)."""
 
     op_name = "linalg.vector_norm"
+
+    batch = along("dim")
 
     def forward(ctx, x, ord=2, dim=None, keepdim=False):
         if x.dtype.kind not in "fc":

@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
-from .batching import batch_function, broadcasting, fold, materialize, unfold
+from .batching import batch_function, broadcasting, fold_batch, lift, loop, materialize, unfold_batch
 from .elementwise import where
 from .indexing import Index
 from .op import Op, quiet
@@ -150,6 +150,10 @@ class CrossEntropyBackward(Op):
 
     op_name = "cross_entropy_backward"
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        return _linear_in_g(cls, n, args, batched, kwargs, lambda: _unit_grad(args[1], kwargs["s"]))
+
     def forward(ctx, g, x, s):
         ctx.s = s
         r = g.reshape(-1) * s.scale if s.reduction == "none" else g * s.scale
@@ -168,6 +172,18 @@ class CrossEntropyBackward(Op):
     def jvp(ctx, dg, dx):
         g, x = ctx.args
         return CrossEntropyBackward.apply(dg, x, s=ctx.s) + _softmax_hvp(g, x, dx, ctx.s)
+
+
+def _linear_in_g(cls, n, args, batched, kwargs, unit):
+    """vmap of a loss's backward op over a batch of incoming gradients g (the loss's own
+    inputs shared): the op is linear in g, so it is the backward for g = 1 scaled by g."""
+    if any(batched[1:]):
+        return loop(cls, n, args, batched, kwargs)
+    g, s = args[0], kwargs["s"]
+    u = unit()
+    if s.reduction == "none":
+        return u * g.unsqueeze(_class_dim(s.shape) + 1)
+    return u * lift(g, u.ndim)
 
 
 def _unit_grad(x, s):
@@ -217,6 +233,14 @@ class NllBackward(Op):
     """Zeros with -w_t g (times the reduction's scale) at the targets: NllLoss's adjoint."""
 
     op_name = "nll_loss_backward"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        s = kwargs["s"]
+        d = _class_dim(s.shape)
+        tshape = s.shape[:d] + s.shape[d + 1:] if s.reduction == "none" else ()
+        ones = Tensor._make(xp.ones(tshape, dtype=args[0].dtype.np))
+        return _linear_in_g(cls, n, args, batched, kwargs, lambda: cls.apply(ones, s=s))
 
     def forward(ctx, g, s):
         ctx.s = s
@@ -287,10 +311,10 @@ def _class_loss_rule(n, a, batched):
     if "weight" in batched:                  # (class weights that differ per element)
         return stack([fn(**{**a, "input": x[i], "target": t[i], "weight": w[i]}) for i in range(n)])
     single = x.ndim == 2                     # one element is (C,) with a 0-d target
-    loss = fn(**{**a, "input": x if single else fold(x), "target": t if single else fold(t),
+    loss = fn(**{**a, "input": x if single else fold_batch(x), "target": t if single else fold_batch(t),
                  "reduction": "none"})
     if not single:
-        loss = unfold(loss, n)
+        loss = unfold_batch(loss, n)
     if reduction == "none":
         return loss
     dims = tuple(range(1, loss.ndim))
@@ -331,6 +355,8 @@ class BceWithLogits(Op):
     op_name = "binary_cross_entropy_with_logits"
     promote = "common"
 
+    batch = broadcasting
+
     def forward(ctx, x, t):
         e = xp.empty_like(x)
         xp.exp(xp.negative(xp.abs(x, out=e), out=e), out=e)
@@ -360,6 +386,13 @@ class BceWithLogitsBackward(Op):
     """g (sigmoid(x) - t), with sigmoid(x) saved by the forward."""
 
     op_name = "binary_cross_entropy_with_logits_backward"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        rank = max(t.ndim - b for t, b in zip(args, batched))
+        g, x, t = (lift(materialize(a, n, b), rank) for a, b in zip(args, batched))
+        sig = kwargs["sig"]
+        return cls.apply(g, x, t, sig=sig if batched[1] else xp.broadcast_to(sig, tuple(x.shape)))
 
     def forward(ctx, g, x, t, sig):
         out = sig - t

@@ -10,6 +10,8 @@ import warnings
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import lift, ndim_of
+from .linalg import vector_norm
 from .op import Op
 from .shape import expand, reshape
 
@@ -206,6 +208,13 @@ class Dist(Op):
     p=inf / -inf take the largest / smallest |d|."""
 
     promote = "common"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        rank = max(1, *(ndim_of(a, b) for a, b in zip(args[:2], batched[:2])))
+        x, y = (lift(a, rank) if b else a for a, b in zip(args[:2], batched[:2]))
+        p = kwargs.get("p", args[2] if len(args) > 2 else 2)
+        return vector_norm((x - y).reshape(n, -1), p, dim=1)      # each element's difference
 
     def forward(ctx, x, y, p=2):
         if x.dtype.kind not in "fc":

@@ -11,13 +11,29 @@ The user-facing functions (with PyTorch's `nn.functional` signatures) are in
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
-from .batching import loop, materialize
+from .batching import lift, loop, materialize, shift
+from .linalg import per_element_matmul
 from .indexing import Index, IndexBackward
 from .op import Op
 
 
 class Linear(Op):
     """x @ w.T + b over the last dimension of x (w: (out, in), b: (out,))."""
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        (x, w, b), (bx, bw, bb) = args + (None,) * (3 - len(args)), batched + (False,) * (3 - len(args))
+        if bw:                  # a weight per element (ensembles, per-sample gradients)
+            x = materialize(x, n, bx)
+            y = per_element_matmul(n, x.unsqueeze(-2) if x.ndim == 2 else x, w.mT)
+            y = y.squeeze(-2) if x.ndim == 2 else y
+        else:
+            y = cls.apply(x, w) if b is None or bb else cls.apply(x, w, b)
+            if not bx:
+                y = y.expand((n,) + tuple(y.shape))
+        if b is not None and (bb or bw):
+            y = y + (lift(b, y.ndim - 1) if bb else b)
+        return y
 
     def forward(ctx, x, w, b=None):
         if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
@@ -61,6 +77,23 @@ class Normalize(Op):
     Given `running=(running_mean, running_var, momentum)`, forward also blends the batch
     statistics into those buffers in place (unbiased variance), as PyTorch's batch norm.
     """
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        (x, w, b), (bx, bw, bb) = args + (None,) * (3 - len(args)), batched + (False,) * (3 - len(args))
+        if kwargs.get("running") is not None:
+            raise RuntimeError(f"vmap: {cls.name()} updating running statistics (train mode with "
+                               "track_running_stats) would update them once per element; use eval "
+                               "mode or track_running_stats=False inside vmap")
+        rank = x.ndim - bx
+        x = materialize(x, n, bx)
+        kw = {**kwargs, "dims": shift(kwargs["dims"], rank)}
+        if not (bw or bb):
+            return cls.apply(x, *args[1:], **kw)
+        y = cls.apply(x, None, None, **kw)   # weights per element: applied after normalizing
+        if w is not None:
+            y = y * (lift(w, rank) if bw else w)
+        return y + (lift(b, rank) if bb else b) if b is not None else y
 
     def forward(ctx, x, w=None, b=None, *, dims, eps, running=None):
         if x.dtype.kind != "f":
@@ -168,7 +201,7 @@ class Embedding(Op):
     def vjp(ctx, g):
         ids = ctx.key[0]
         if ctx.padding_idx is not None:
-            g = g * Tensor._make((ids != ctx.padding_idx)[..., None].astype(g.dtype.np))
+            g = g * (Tensor._make(ids) != ctx.padding_idx).unsqueeze(-1)
         if ctx.scale_grad_by_freq:
             counts = xp.bincount(ids.reshape(-1), minlength=ctx.shape[0])[ids]
             g = g / Tensor._make(counts[..., None].astype(g.dtype.np))

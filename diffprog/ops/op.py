@@ -125,6 +125,8 @@ class Op:
             out = batching.apply_op(cls, args, kwargs)
             if out is not None:
                 return out
+        if state.tracer is not None:            # diffprog.compile is recording this call
+            return state.tracer.apply(cls, args, kwargs)
         ctx = _new(cls)
         ctx.args = args
         record = False

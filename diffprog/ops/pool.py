@@ -24,7 +24,7 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
-from .batching import batch_function, fold, materialize, unfold
+from .batching import batch_function, fold_batch, leading, materialize, unfold_batch
 from .indexing import Index, IndexBackward, IndexPut
 from .op import Op
 from .shape import cat
@@ -125,6 +125,8 @@ class MaxPool(Op):
 
     n_out = 2
     op_name = "max_pool"
+
+    batch = leading
 
     def forward(ctx, x, *, spec):
         pads, index, table, disjoint = _scan(spec)
@@ -262,7 +264,7 @@ def _unpool_rule(n, a, batched):
     x, idx = materialize(a["input"], n, "input" in batched), materialize(a["indices"], n, "indices" in batched)
     if x.ndim == 4:                          # one element is (C, H, W): already a batch of those
         return max_unpool2d(**{**a, "input": x, "indices": idx})
-    return unfold(max_unpool2d(**{**a, "input": fold(x), "indices": fold(idx)}), n)
+    return unfold_batch(max_unpool2d(**{**a, "input": fold_batch(x), "indices": fold_batch(idx)}), n)
 
 
 @batch_function(_unpool_rule)
@@ -481,6 +483,8 @@ class Repeat(Op):
 
     op_name = "upsample_nearest"
 
+    batch = leading
+
     def forward(ctx, x, factors):
         ctx.factors = factors
         k = len(factors)
@@ -500,6 +504,8 @@ class BlockSum(Op):
     """The sum over each factors-sized block of the last k dims: Repeat's adjoint."""
 
     op_name = "upsample_nearest_backward"
+
+    batch = leading
 
     def forward(ctx, g, factors):
         ctx.factors = factors

@@ -18,6 +18,7 @@ import functools
 from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import folding
 from .nn import Linear
 from .op import Op
 from .shape import cat, stack
@@ -76,6 +77,8 @@ class LSTMGates(Op):
 
     op_name = "lstm_cell"
     n_out = 2
+
+    batch = folding(first=3)
 
     def forward(ctx, xg, hg, c):
         H = c.shape[-1]
@@ -314,6 +317,8 @@ class GRUGates(Op):
 
     op_name = "gru_cell"
 
+    batch = folding(first=3)
+
     def forward(ctx, xg, hg, h):
         H = h.shape[-1]
         rz = _sigmoid_(xg[..., :2 * H] + hg[..., :2 * H])
@@ -364,6 +369,8 @@ class RNNGates(Op):
     """h' = tanh(xg + hg) or relu(xg + hg)."""
 
     op_name = "rnn_cell"
+
+    batch = folding(first=2)
 
     def forward(ctx, xg, hg, *, nonlinearity):
         ctx.nonlinearity = nonlinearity

@@ -16,6 +16,7 @@ built from the grid as tensors, differentiable again.
 """
 from ..backend import xp
 from ..tensor import Tensor
+from .batching import folding
 from .op import Op
 from .shape import stack
 
@@ -88,6 +89,8 @@ class GridSample(Op):
     """input sampled at grid's points (bilinear or nearest), see the module doc."""
 
     op_name = "grid_sample"
+
+    batch = folding(first=2)
 
     def forward(ctx, x, grid, *, mode, padding_mode, align_corners):
         n, c, h, w = x.shape

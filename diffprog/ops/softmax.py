@@ -2,6 +2,7 @@
 import warnings
 
 from ..backend import xp
+from .batching import along, leading
 from .op import Op, quiet
 from .reduction import _dims, _np_dtype
 
@@ -22,6 +23,8 @@ def _shifted(ctx, x, dim, dtype):
 
 class Softmax(Op):
     """exp(x) / sum(exp(x)) along dim."""
+
+    batch = along("dim")
 
     @quiet
     def forward(ctx, x, dim, dtype=None):
@@ -44,6 +47,8 @@ class LogSoftmax(Op):
 
     op_name = "log_softmax"
 
+    batch = along("dim")
+
     @quiet
     def forward(ctx, x, dim, dtype=None):
         y = _shifted(ctx, x, dim, dtype)
@@ -61,6 +66,8 @@ class OneHot(Op):
     """int64 tensor of shape input.shape + (num_classes,), 1 at each input value."""
 
     op_name = "one_hot"
+
+    batch = leading
 
     def forward(ctx, x, num_classes=-1):
         if x.dtype != xp.int64:

@@ -100,7 +100,14 @@ class Module:
 
     # --- calling -----------------------------------------------------------------------
 
+    _compiled_call = None           # set by compile(): calls go through diffprog.compile
+
     def __call__(self, *args, **kwargs):
+        if self._compiled_call is not None:
+            return self._compiled_call(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    def _call_impl(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
@@ -124,6 +131,15 @@ class Module:
             if res is not None:
                 result = res
         return result
+
+    def compile(self, *args, **kwargs):
+        """Compile this module's calls in place with `diffprog.compile` (same arguments),
+        as PyTorch 2's `Module.compile`: afterwards `module(x)` traces and replays."""
+        from ...func.compiled import Compiled, compile
+        compiled = compile(self, *args, **kwargs)
+        if isinstance(compiled, Compiled):
+            compiled.in_place(self._call_impl)
+            object.__setattr__(self, "_compiled_call", compiled)
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """`hook(module, args)` runs before `forward`; a non-None result replaces the
