@@ -201,3 +201,25 @@ def test_forward_ad_levels_are_per_thread():
     np.testing.assert_allclose(a, want, rtol=1e-6)
     np.testing.assert_allclose(b, 3 * want, rtol=1e-6)
     assert not dp.autograd.grad_mode.state.fw_level          # the main thread opened none
+
+
+def test_vmap_in_one_thread_leaves_another_thread_unbatched():
+    inside, done = threading.Event(), threading.Event()
+
+    def mapped():
+        def f(x):
+            inside.set()
+            wait(done)
+            return x * 2
+        return dp.func.vmap(f)(dp.ones(3, 2)).tolist()
+
+    def other():
+        wait(inside)
+        try:
+            y = dp.ones(2) * 3
+            return type(y) is dp.Tensor, y.tolist(), dp.autograd.grad_mode.state.active
+        finally:
+            done.set()
+
+    batched, plain = run_threads(mapped, other)
+    assert batched == [[2.0, 2.0]] * 3 and plain == (True, [3.0, 3.0], False)

@@ -121,12 +121,14 @@ class Op:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the arguments' arrays and record a node when a gradient is needed."""
-        if state.vmap:                  # inside vmap, batched operands take the op's batching rule
-            out = batching.apply_op(cls, args, kwargs)
-            if out is not None:
-                return out
-        if state.tracer is not None:            # diffprog.compile is recording this call
-            return state.tracer.apply(cls, args, kwargs)
+        active = state.active           # vmap, compile, forward AD or anomaly detection is on
+        if active:
+            if state.vmap:              # inside vmap, batched operands take the op's batching rule
+                out = batching.apply_op(cls, args, kwargs)
+                if out is not None:
+                    return out
+            if state.tracer is not None:        # diffprog.compile is recording this call
+                return state.tracer.apply(cls, args, kwargs)
         ctx = _new(cls)
         ctx.args = args
         record = False
@@ -178,7 +180,7 @@ class Op:
             ctx._connect(args, outs, results)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
-        if state.fw_level:
+        if active and state.fw_level:
             _forward_ad(ctx, args, results)
         return results[0] if cls.n_out == 1 else results
 
