@@ -4,6 +4,7 @@ import operator
 
 from . import dtypes as _dt
 from .backend import xp
+from .ops.batching import levels_of, physical, rewrap
 from .tensor import Tensor, _to_array, check_device
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
@@ -91,9 +92,13 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     return _finish(data, dtype, device, requires_grad, "full")
 
 
-def _like(fn, input, dtype, device, requires_grad, **kw):
+def _like(fn, input, dtype, device, requires_grad, *args):
+    """fn(input's shape, *args); inside vmap, batched like input (so that writing batched
+    values into it in place works, as in torch.func)."""
     dtype = input.dtype if dtype is None else dtype
-    return fn(input.shape, dtype=dtype, device=device, requires_grad=requires_grad, **kw)
+    levels = levels_of(input)
+    shape = tuple(physical(input).shape) if levels else input.shape
+    return rewrap(fn(shape, *args, dtype=dtype, device=device, requires_grad=requires_grad), levels)
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
@@ -110,8 +115,7 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None,
               layout=None):
-    dtype = input.dtype if dtype is None else dtype
-    return full(input.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _like(full, input, dtype, device, requires_grad, fill_value)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):

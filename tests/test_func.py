@@ -239,3 +239,20 @@ def test_grad_of_jvp_and_of_vjp():
 def test_jacfwd_of_grad():
     x, tx = pair(M)
     close(F.jacfwd(F.grad(f_scalar))(x), TF.jacfwd(TF.grad(f_scalar))(tx))
+
+
+def test_derivatives_are_differentiable_in_closed_over_tensors():
+    """As in torch.func: a parameter the function closes over stays in the derivative's graph."""
+    for name in ("grad", "jacrev", "vjp"):
+        lam, lam_t = dp.tensor(2.0, requires_grad=True), torch.tensor(2.0, requires_grad=True)
+        x, x_t = dp.tensor([1.0, 3.0]), torch.tensor([1.0, 3.0])
+        f = lambda lib, w: lambda a: (w * a ** 2).sum() if name != "jacrev" else w * a ** 2  # noqa: E731
+        if name == "vjp":
+            out = F.vjp(f(dp, lam), x)[1](dp.tensor(1.0))[0]
+            want = TF.vjp(f(torch, lam_t), x_t)[1](torch.tensor(1.0))[0]
+        else:
+            out = getattr(F, name)(f(dp, lam))(x)
+            want = getattr(TF, name)(f(torch, lam_t))(x_t)
+        out.sum().backward()
+        want.sum().backward()
+        np.testing.assert_allclose(lam.grad.numpy(), lam_t.grad.numpy())

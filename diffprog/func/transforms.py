@@ -86,6 +86,28 @@ def _records(originals, nested):
                                                  for x in originals))
 
 
+def _reaches_outside(outs, tracked):
+    """Does the graph of outs reach a tensor requiring grad other than the tracked inputs (a
+    parameter the function closes over, say)?  Then derivatives are differentiable in it,
+    as torch.func's are."""
+    if not state.grad_enabled:
+        return False
+    mine, seen = {id(t) for t in tracked}, set()
+    stack = [o.grad_fn for o in outs if isinstance(o, Tensor) and o.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for e in node.edges:
+            if e is not None:
+                if e[1] is None and id(e[0]) not in mine:
+                    return True
+                if e[1] is not None:
+                    stack.append(e[0])
+    return False
+
+
 def _detach_unless(tree, keep):
     return tree if keep else _tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, tree)
 
@@ -102,7 +124,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "grad")
-        create = _records(leaves, _depth > 0)
+        create = _records(tree_flatten((args, kwargs))[0], _depth > 0)
         levels = state.vmap
         with _level():
             tracked = [_track(peel(x, levels), "grad") for x in leaves]
@@ -113,6 +135,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                 raise RuntimeError(f"grad(f)(*args): Expected f(*args) to return a scalar Tensor, "
                                    f"got {what}")
             out_p = peel(out, levels)
+            create = create or _reaches_outside([out_p], tracked)
             if out_p.requires_grad:
                 grads = engine.grad(out_p, tracked, creation.ones_like(out_p), create_graph=create,
                                     allow_unused=True)
@@ -162,7 +185,7 @@ def vjp(func, *primals, has_aux=False):
                               has_aux, "vjp")
     outs, out_spec = tree_flatten(out)
     outs_p = [peel(o, levels) for o in outs]
-    create = _records(leaves, nested)
+    create = _records(leaves, nested) or _reaches_outside(outs_p, tracked)
 
     def vjp_fn(cotangents, *, retain_graph=True, create_graph=None):
         cots, cot_spec = tree_flatten(cotangents)
@@ -192,7 +215,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "jacrev")
-        create = _records(leaves, _depth > 0)
+        create = _records(tree_flatten((args, kwargs))[0], _depth > 0)
         levels = state.vmap
         lead = tuple(lv.size for lv in levels)
         with _level():
@@ -200,9 +223,10 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
             out, aux = _split_aux(func(*_replace(args, argnums, [rewrap(t, levels) for t in tracked],
                                                  spec), **kwargs), has_aux, "jacrev")
             outs, out_spec = tree_flatten(out)
+            outs_p = [peel(o, levels) for o in outs]
+            create = create or _reaches_outside(outs_p, tracked)
             jac = []
-            for o in outs:
-                o_p = peel(o, levels)
+            for o, o_p in zip(outs, outs_p):
                 rows = [[] for _ in tracked]
                 for r in range(o.numel() if o_p.requires_grad else 0):
                     grads = engine.grad(o_p, tracked, peel(basis(o, r), levels), retain_graph=True,
@@ -256,7 +280,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         leaves, spec = _select(args, argnums, "jacfwd")
-        create = _records(leaves, _depth > 0)
+        create = _records(tree_flatten((args, kwargs))[0], _depth > 0)
         for x in leaves:
             if not isinstance(x, Tensor) or not x.is_floating_point():
                 raise RuntimeError("jacfwd: expected the differentiated arguments to be floating "

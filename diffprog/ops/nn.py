@@ -25,7 +25,9 @@ class Linear(Op):
         (x, w, b), (bx, bw, bb) = args + (None,) * (3 - len(args)), batched + (False,) * (3 - len(args))
         if bw:                  # a weight per element (ensembles, per-sample gradients)
             x = materialize(x, n, bx)
-            y = per_element_matmul(n, x.unsqueeze(-2) if x.ndim == 2 else x, w.mT)
+            rows = x.unsqueeze(-2) if x.ndim == 2 else x
+            # (w @ x^T)^T: the weight's gradient comes out in the weight's own layout
+            y = per_element_matmul(n, w, rows.mT).mT
             y = y.squeeze(-2) if x.ndim == 2 else y
         else:
             y = cls.apply(x, w) if b is None or bb else cls.apply(x, w, b)
