@@ -3,31 +3,46 @@ vmap levels, and `diffprog.compile`'s recorder while it traces a call.
 
 They are context managers (and decorators), as in PyTorch.  Each thread has its own
 switches (a thread evaluating under `no_grad` does not stop another from recording):
-`state` is one `threading.local` object; a new thread starts from the class defaults
-below, so a switch is added with one line.
+`state` is one `threading.local` object, and a new thread starts from the defaults below.
+A switch is one line: `name = default`, or `name = _Mode(off)` for a mode that ops must
+check for (vmap, compile, ...), which `state.active` then covers.
 """
 import functools
 import threading
 
 
+class _Mode:
+    """A mode switch of `state`, off by default.  Reads are plain thread-local reads (the
+    descriptor has no __get__, and each thread's dict holds every mode from its first use
+    on); setting one comes through here and keeps `state.active` up to date."""
+
+    def __init__(self, off):
+        self.off = off
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __set__(self, switches, value):
+        modes = switches.__dict__
+        modes[self.name] = value
+        switches.active = any(modes[m.name] != m.off for m in _MODES)
+
+
 class _State(threading.local):
     grad_enabled = True
-    # The modes, off by default: `active` says whether any is on, so that an op reads one
-    # switch, not each (a thread-local read costs ~60 ns, several % of an op).
-    fw_level = 0             # > 0 while a forward-AD dual level is open
-    anomaly = False
-    vmap = ()                # the running vmap levels, innermost last (ops/batching.py)
-    tracer = None            # diffprog.compile's recorder while it traces a call
+    # The modes: `active` says whether any is on, so that an op reads one switch, not each
+    # (a thread-local read costs ~60 ns, several % of an op's overhead).
+    fw_level = _Mode(0)          # > 0 while a forward-AD dual level is open
+    anomaly = _Mode(False)
+    vmap = _Mode(())             # the running vmap levels, innermost last (ops/batching.py)
+    tracer = _Mode(None)         # diffprog.compile's recorder while it traces a call
     active = False
 
-    def __setattr__(self, name, value):
-        super().__setattr__(name, value)
-        if name in _MODES_OFF:
-            super().__setattr__("active", any(getattr(self, n) != off for n, off in _MODES_OFF.items()))
+    def __init__(self):          # in each thread, on its first use
+        self.__dict__.update({m.name: m.off for m in _MODES})
 
 
-_MODES_OFF = {name: value for name, value in vars(_State).items()
-              if not name.startswith("_") and name not in ("grad_enabled", "active")}
+_MODES = [m for m in vars(_State).values() if isinstance(m, _Mode)]
 state = _State()
 
 
