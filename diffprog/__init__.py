@@ -10,7 +10,7 @@ from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inferen
                                  is_grad_enabled, is_inference_mode_enabled)
 from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
-from . import linalg  # noqa: E402
+from . import linalg, fft, special  # noqa: E402
 from . import autograd  # noqa: E402
 from . import func  # noqa: E402
 from .func import vmap  # noqa: E402
@@ -19,7 +19,7 @@ from .func.compiled import compile  # noqa: E402,A001
 half, float, double, long, short = float16, float32, float64, int64, int16  # noqa: A001
 cfloat, cdouble = complex64, complex128
 dtype = _dtypes.DType
-from . import random, cuda, backends  # noqa: E402
+from . import random, cuda, backends, accelerator, version  # noqa: E402
 from .random import (Generator, default_generator, manual_seed, seed, initial_seed,  # noqa: E402
                      get_rng_state, set_rng_state, rand, rand_like, randn, randn_like, randint,
                      randint_like, randperm, normal, bernoulli, multinomial, poisson)
@@ -34,3 +34,4 @@ from . import relax  # noqa: E402
 from . import viz  # noqa: E402
 from . import text  # noqa: E402
 from . import models  # noqa: E402
+from . import testing, serialization  # noqa: E402

@@ -6,3 +6,4 @@ from . import forward_ad, functional
 from .function import Function, FunctionCtx, once_differentiable
 from .anomaly import detect_anomaly, set_detect_anomaly, is_anomaly_enabled
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
+from .variable import Variable

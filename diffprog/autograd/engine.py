@@ -229,6 +229,8 @@ def _fit(g, a, node):
             raise RuntimeError(f"{node.name()}: vjp returned a gradient of shape {tuple(g.shape)} "
                                f"for an input of shape {tuple(a.shape)}") from None
     if g.dtype is not a.dtype and (a.is_floating_point() or a.is_complex()):
+        if g.is_complex() and a.is_floating_point():
+            g = g.real                  # a real input keeps the real part (PyTorch's rule)
         g = g.to(a.dtype)
     return g
 

@@ -11,7 +11,7 @@ files, with the allow-listed unpickler of torch_format.py.)
 
 What is kept: dtypes, shapes (0-d and empty included), `requires_grad` (tensors load as
 leaves), dict/OrderedDict/list/tuple/Size, None/bool/int/float/str, dtypes, NumPy arrays
-and scalars.  A tensor object saved twice loads as one object; distinct tensors sharing
+and scalars, and whole nn.Modules (rebuilt only from allow-listed classes: objects.py).  A tensor object saved twice loads as one object; distinct tensors sharing
 memory (views) load as separate copies.  Other objects raise TypeError at save time.
 """
 import collections
@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..tensor import Size, Tensor, check_device, device
-from . import safetensors_format, torch_format
+from . import objects, safetensors_format, torch_format
 from .atomic import write_atomically
 
 __all__ = ["save", "load"]
@@ -59,7 +59,8 @@ class _Encoder:
         if isinstance(obj, Tensor):
             if id(obj) not in self.tensor_names:
                 self.tensor_names[id(obj)] = self._array(obj._data, path)
-            return {"tensor": [self.tensor_names[id(obj)], obj.requires_grad]}
+            tag = "parameter" if objects.is_parameter(obj) else "tensor"
+            return {tag: [self.tensor_names[id(obj)], obj.requires_grad]}
         if isinstance(obj, np.ndarray):
             return {"ndarray": self._array(obj, path)}
         if isinstance(obj, np.generic):
@@ -75,6 +76,8 @@ class _Encoder:
             if isinstance(obj, list):
                 return items
             return {"size" if isinstance(obj, Size) else "tuple": items}
+        if objects.encodable(obj):           # an nn.Module, or a function / class it holds
+            return objects.encode(self, obj, path)
         where = "".join(f"[{p!r}]" for p in path)
         raise TypeError(f"save: can't store an object of type {type(obj).__name__} (at obj{where}); "
                         "supported: tensors, NumPy arrays, dict, list, tuple, str, int, float, "
@@ -114,6 +117,15 @@ class _Decoder:
                 return _CONTAINERS[tag](self.decode(n) for n in value)
             if tag == "tensor":
                 return self.tensor(*value)
+            if tag == "parameter":
+                name, requires_grad = value
+                if not objects.is_parameter(self.tensors.get(name)):
+                    self.tensors[name] = objects.parameter(self.tensor(name), requires_grad)
+                return self.tensors[name]
+            if tag == "module":
+                return objects.decode_module(self, value)
+            if tag == "global":
+                return objects.lookup(value, self.filename)
             if tag == "ndarray":
                 return self.arrays[value]
             if tag == "numpy_scalar":

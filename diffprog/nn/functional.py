@@ -247,7 +247,21 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, 1, "dropout1d")
 
 
+def _deprecated_rank(input, p, training, inplace, ndim, name):
+    """PyTorch's dropout2d / dropout3d of an input without the expected rank: a warning, then
+    one draw per (sample, channel) of an (N, C, *) input."""
+    warnings.warn(f"{name}: Received a {input.ndim}-D input to {name}, which is deprecated and will "
+                  "result in an error in a future release. To retain the behavior and silence this "
+                  f"warning, please use dropout instead. Note that {name} exists to provide "
+                  f"channel-wise dropout on inputs with {ndim} spatial dimensions, a channel "
+                  f"dimension, and an optional batch dimension (i.e. {ndim + 1}D or {ndim + 2}D "
+                  "inputs).", stacklevel=3)
+    return _feature_dropout(input, p, training, inplace, max(input.ndim - 2, 0), name)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
+    if input.ndim not in (3, 4):
+        return _deprecated_rank(input, p, training, inplace, 2, "dropout2d")
     if input.ndim == 3:     # PyTorch's (deprecated) reading: (N, C, L), channel-wise 1-d dropout
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
                       "dropout behavior is desired - input is interpreted as shape (N, C, L), as in "
@@ -258,13 +272,15 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
+    if input.ndim not in (4, 5):
+        return _deprecated_rank(input, p, training, inplace, 3, "dropout3d")
     return _feature_dropout(input, p, training, inplace, 3, "dropout3d")
 
 
 _SELU_ALPHA_SCALE = 1.7580993408473766       # selu's scale * alpha: its negative saturation
 
 
-def alpha_dropout(input, p=0.5, training=False, inplace=False):
+def alpha_dropout(input, p=0.5, training=False, inplace=False, _mask_shape=None):
     """Dropout for SELU networks: dropped units take selu's saturation value and an affine
     map keeps the mean and variance of the activations."""
     _check_p(p)
@@ -272,7 +288,8 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
         return input
     if p == 1:
         return input.mul_(0) if inplace else input * 0
-    keep = (rand(input.shape, dtype=input.dtype) >= p).to(input.dtype)
+    shape = _mask_shape or input.shape
+    keep = (rand(shape, dtype=input.dtype) >= p).to(input.dtype)
     a = 1 / math.sqrt((_SELU_ALPHA_SCALE ** 2 * p + 1) * (1 - p))
     b = (keep - 1) * (_SELU_ALPHA_SCALE * a) + _SELU_ALPHA_SCALE * a * p
     if inplace:
@@ -401,3 +418,62 @@ __all__ += ["scaled_dot_product_attention", "multi_head_attention_forward"]
 from ..ops.sampling import affine_grid, grid_sample  # noqa: E402
 
 __all__ += ["grid_sample", "affine_grid", "instance_norm"]
+
+
+# --- 3-d pooling, channel shuffle, randomized activations, deprecated aliases -------------------
+
+from ..ops.pool import (adaptive_avg_pool3d, adaptive_max_pool1d_with_indices,  # noqa: E402
+                        adaptive_max_pool2d_with_indices, adaptive_max_pool3d,
+                        adaptive_max_pool3d_with_indices, avg_pool3d, channel_shuffle, lp_pool3d,
+                        max_pool1d_with_indices, max_pool2d_with_indices, max_pool3d,
+                        max_pool3d_with_indices, max_unpool1d, max_unpool3d)
+from ..ops.composite import pdist  # noqa: E402
+from ..ops.ctc import ctc_loss  # noqa: E402
+
+native_channel_shuffle = channel_shuffle
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """alpha_dropout of whole channels (one draw per sample and channel)."""
+    return alpha_dropout(input, p, training, inplace,
+                         _mask_shape=tuple(input.shape[:2]) + (1,) * (input.ndim - 2))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with a random negative slope from U(lower, upper) per element in training,
+    the mean slope (lower + upper) / 2 in evaluation."""
+    if training:
+        slope = Tensor._make(rand(input.shape, dtype=input.dtype)._data * (upper - lower) + lower)
+    else:
+        slope = (lower + upper) / 2
+    out = input.where(input >= 0, input * slope)
+    return input.copy_(out) if inplace else out
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def _deprecated_upsample(name, mode, align_corners=None):
+    def f(input, size=None, scale_factor=None, *args, **kwargs):
+        import warnings
+        warnings.warn(f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate` "
+                      "instead.", stacklevel=2)
+        if mode is None:                 # upsample(input, size, scale_factor, mode, align_corners)
+            return interpolate(input, size, scale_factor, *args, **kwargs)
+        return interpolate(input, size, scale_factor, mode, align_corners)
+    f.__name__ = name
+    return f
+
+
+upsample = _deprecated_upsample("upsample", None)
+upsample_nearest = _deprecated_upsample("upsample_nearest", "nearest")
+upsample_bilinear = _deprecated_upsample("upsample_bilinear", "bilinear", True)
+
+__all__ += ["adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "lp_pool3d", "max_pool3d",
+            "max_unpool1d", "max_unpool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+            "max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
+            "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices",
+            "channel_shuffle", "native_channel_shuffle", "pdist", "ctc_loss",
+            "feature_alpha_dropout", "rrelu", "rrelu_", "upsample", "upsample_nearest",
+            "upsample_bilinear"]

@@ -10,7 +10,8 @@ from ..tensor import Tensor
 
 _MODULES = [importlib.import_module(f".{name}", __name__) for name in
             ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc",
-             "loss", "nn", "conv", "pool", "rnn", "sampling")]
+             "loss", "nn", "conv", "pool", "rnn", "sampling", "composite", "complex", "special",
+             "ctc")]
 
 __all__ = []
 for _m in _MODULES:

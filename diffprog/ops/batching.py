@@ -360,6 +360,16 @@ def batch_function(rule=None):
     return decorate
 
 
+def elementwise_function(fn):
+    """Decorate a public function that is elementwise (broadcasting) in its tensor arguments
+    and computes on their arrays directly: under vmap it runs once, on the physical tensors
+    lined up for broadcasting."""
+    def rule(n, a, batched):
+        rank = max(v.ndim - (k in batched) for k, v in a.items() if isinstance(v, Tensor))
+        return fn(**{k: lift(v, rank) if k in batched else v for k, v in a.items()})
+    return batch_function(rule)(fn)
+
+
 # --- helpers for rules -------------------------------------------------------------------
 
 def ndim_of(x, batched):

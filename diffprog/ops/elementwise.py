@@ -2,6 +2,7 @@
 
 Each op lists its forward (arrays), VJP and JVP (tensors).  Broadcasting is handled by
 NumPy in forward and by the engine in backward (it sums gradients back to input shapes).
+For complex operands a VJP passes back g * conj(f'(z)) (`_c`), PyTorch's convention.
 
 Most one-input functions only differ in f and f': they subclass `_Unary` and give
 `forward` and `deriv()`, f'(x) as a tensor built with differentiable ops from `ctx.x`
@@ -20,6 +21,7 @@ from ..autograd.grad_mode import state
 from ..backend import xp
 from ..tensor import Tensor
 from .batching import broadcasting
+from .complex import complex_sign, conj_if_complex as _c
 from .op import Op, apply_inplace, quiet
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
@@ -119,7 +121,7 @@ class Mul(Op):
 
     def vjp(ctx, g):
         need_x, need_y = ctx.needs_input_grad
-        return (g * ctx.input(1) if need_x else None), (g * ctx.input(0) if need_y else None)
+        return (g * _c(ctx.input(1)) if need_x else None), (g * _c(ctx.input(0)) if need_y else None)
 
     def jvp(ctx, dx, dy):
         x, y = ctx.args
@@ -137,7 +139,7 @@ class Div(Op):
     def vjp(ctx, g):
         y = ctx.input(1)
         need_x, need_y = ctx.needs_input_grad
-        return (g / y if need_x else None), (-g * ctx.output / y if need_y else None)
+        return (g / _c(y) if need_x else None), (-g * _c(ctx.output / y) if need_y else None)
 
     def jvp(ctx, dx, dy):
         return (dx - ctx.output * dy) / ctx.args[1]
@@ -252,8 +254,8 @@ class Pow(Op):
     def vjp(ctx, g):
         x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
-        return (g * ctx.d_base(x, y, g) if need_x else None,
-                g * ctx.d_exponent(x, y) if need_y else None)
+        return (g * _c(ctx.d_base(x, y, g)) if need_x else None,
+                g * _c(ctx.d_exponent(x, y)) if need_y else None)
 
     def jvp(ctx, dx, dy):
         x, y = ctx.args
@@ -292,7 +294,7 @@ class _Unary(Op):
         return ctx.input(0)
 
     def vjp(ctx, g):
-        return g * ctx.deriv()
+        return g * _c(ctx.deriv())
 
     def jvp(ctx, dx):
         return dx * ctx.deriv()
@@ -302,7 +304,7 @@ class _Quotient(_Unary):
     """y = f(x) with f'(x) = 1 / denom(): one division instead of a reciprocal and a product."""
 
     def vjp(ctx, g):
-        return g / ctx.denom()
+        return g / _c(ctx.denom())
 
     def jvp(ctx, dx):
         return dx / ctx.denom()
@@ -355,6 +357,12 @@ class Abs(_Unary):
 
     def deriv(ctx):
         return ctx.x.sign()                       # 0 at 0
+
+    def vjp(ctx, g):
+        return g * complex_sign(ctx.x) if ctx.x.is_complex() else g * ctx.deriv()
+
+    def jvp(ctx, dx):
+        return (dx * _c(complex_sign(ctx.x))).real if ctx.x.is_complex() else dx * ctx.deriv()
 
 
 class Frac(_Unary):

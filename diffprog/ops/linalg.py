@@ -16,7 +16,8 @@ import string
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
-from .batching import leading, lift, loop, materialize, ndim_of, physical, shift, along
+from .batching import along, leading, lift, loop, materialize, ndim_of, physical, shift
+from .complex import conj_if_complex as _c
 from .op import Op
 from .reduction import _dims, _expand_back
 
@@ -111,6 +112,8 @@ class Matmul(Op):
     def vjp(ctx, g):
         x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
+        if x.dtype.is_complex:                   # PyTorch's convention: conjugate transposes
+            x, y = _c(x), _c(y)
         if x.ndim == 2 and y.ndim == 2:          # the hot path: plain matrices
             return (g @ y.mT if need_x else None), (x.mT @ g if need_y else None)
         x_vec, y_vec = x.ndim == 1, y.ndim == 1
@@ -157,8 +160,8 @@ class PerElementMatmul(Op):
 
     def vjp(ctx, g):
         need_a, need_b = ctx.needs_input_grad
-        return (PerElementMatmul.apply(g, ctx.input(1).mT) if need_a else None,
-                PerElementMatmul.apply(ctx.input(0).mT, g) if need_b else None)
+        return (PerElementMatmul.apply(g, _c(ctx.input(1)).mT) if need_a else None,
+                PerElementMatmul.apply(_c(ctx.input(0)).mT, g) if need_b else None)
 
     def jvp(ctx, da, db):
         a, b = ctx.args

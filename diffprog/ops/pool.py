@@ -63,8 +63,11 @@ def _separable(x, mats, op):
     """Apply one matrix (out_j, in_j) to each of the trailing len(mats) dims of x."""
     _check_float(x, op)
     y = x @ _const(mats[-1].T, x)
-    if len(mats) == 2:
-        y = _const(mats[0], x) @ y
+    if len(mats) >= 2:
+        y = _const(mats[-2], x) @ y
+    if len(mats) == 3:                 # the depth dim: the (H, W) planes as one matrix's columns
+        lead, (d, h, w) = tuple(y.shape[:-3]), tuple(y.shape[-3:])
+        y = (_const(mats[0], x) @ y.reshape(*lead, d, h * w)).reshape(*lead, mats[0].shape[0], h, w)
     return y
 
 
@@ -242,6 +245,27 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Maximum over sliding windows of the last three dims ((C, D, H, W) or (N, C, D, H, W))."""
+    return _max_pool(input, 3, "max_pool3d", kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def _with_indices(pool):
+    def f(*args, **kwargs):
+        kwargs.pop("return_indices", None)
+        return pool(*args, return_indices=True, **kwargs)
+    f.__name__ = pool.__name__ + "_with_indices"
+    f.__doc__ = f"{pool.__name__} returning (values, indices)."
+    return f
+
+
+max_pool1d_with_indices = _with_indices(max_pool1d)
+max_pool2d_with_indices = _with_indices(max_pool2d)
+max_pool3d_with_indices = _with_indices(max_pool3d)
+
+
 def _adaptive_max_pool(x, output_size, return_indices, k, op):
     _check_float(x, op)
     spec = tuple(zip(x.shape[-k:], _adaptive_size(x, output_size, k, op)))
@@ -259,37 +283,65 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_pool(input, output_size, return_indices, 2, "adaptive_max_pool2d")
 
 
-def _unpool_rule(n, a, batched):
-    """vmap of max_unpool2d: the batch folded into the batch of planes."""
-    x, idx = materialize(a["input"], n, "input" in batched), materialize(a["indices"], n, "indices" in batched)
-    if x.ndim == 4:                          # one element is (C, H, W): already a batch of those
-        return max_unpool2d(**{**a, "input": x, "indices": idx})
-    return unfold_batch(max_unpool2d(**{**a, "input": fold_batch(x), "indices": fold_batch(idx)}), n)
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max pooling of the last three dims into an output_size grid of windows."""
+    return _adaptive_max_pool(input, output_size, return_indices, 3, "adaptive_max_pool3d")
 
 
-@batch_function(_unpool_rule)
+adaptive_max_pool1d_with_indices = _with_indices(adaptive_max_pool1d)
+adaptive_max_pool2d_with_indices = _with_indices(adaptive_max_pool2d)
+adaptive_max_pool3d_with_indices = _with_indices(adaptive_max_pool3d)
+
+
+def _unpool_rule(k):
+    """vmap of max_unpool{k}d: the batch folded into the batch of planes."""
+    def rule(n, a, batched):
+        x, idx = materialize(a["input"], n, "input" in batched), materialize(a["indices"], n, "indices" in batched)
+        options = (f"max_unpool{k}d", a["kernel_size"], a["stride"], a["padding"], a["output_size"])
+        if x.ndim == k + 2:                  # one element is (C, *spatial): already a batch of those
+            return _max_unpool(x, idx, k, *options)
+        return unfold_batch(_max_unpool(fold_batch(x), fold_batch(idx), k, *options), n)
+    return rule
+
+
+@batch_function(_unpool_rule(1))
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool1d."""
+    return _max_unpool(input, indices, 1, "max_unpool1d", kernel_size, stride, padding, output_size)
+
+
+@batch_function(_unpool_rule(2))
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The inverse of max_pool2d: zeros with each input value written at its index."""
-    op = "max_unpool2d"
-    _check_rank(input, 2, op)
-    kernel = _ntuple(kernel_size, 2, "kernel_size", op)
-    stride = _ntuple(stride if stride is not None else kernel, 2, "stride", op)
-    padding = _ntuple(padding, 2, "padding", op)
-    h, w = input.shape[-2:]
+    return _max_unpool(input, indices, 2, "max_unpool2d", kernel_size, stride, padding, output_size)
+
+
+@batch_function(_unpool_rule(3))
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The inverse of max_pool3d."""
+    return _max_unpool(input, indices, 3, "max_unpool3d", kernel_size, stride, padding, output_size)
+
+
+def _max_unpool(input, indices, k, op, kernel_size, stride, padding, output_size):
+    _check_rank(input, k, op)
+    kernel = _ntuple(kernel_size, k, "kernel_size", op)
+    stride = _ntuple(stride if stride is not None else kernel, k, "stride", op)
+    padding = _ntuple(padding, k, "padding", op)
     if output_size is None:
-        size = tuple((n - 1) * s - 2 * p + kk for n, s, p, kk in zip((h, w), stride, padding, kernel))
+        size = tuple((n - 1) * s - 2 * p + kk
+                     for n, s, p, kk in zip(input.shape[-k:], stride, padding, kernel))
     else:
-        size = tuple(output_size)[-2:]
+        size = tuple(output_size)[-k:]
     idx = indices._data if isinstance(indices, Tensor) else xp.asarray(indices)
     if idx.shape != tuple(input.shape) or idx.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected integer indices of the input's shape {tuple(input.shape)}, "
                            f"got {idx.dtype} indices of shape {idx.shape}")
-    plane = size[0] * size[1]
+    plane = math.prod(size)
     if idx.size and (idx.min() < 0 or idx.max() >= plane):
         raise RuntimeError(f"{op}: found an invalid max index {idx.max()} for an output of size "
                            f"{size} (input shape {tuple(input.shape)})")
-    lead = tuple(input.shape[:-2])
-    start = xp.arange(math.prod(lead)).reshape(lead + (1, 1)) * plane     # each plane's offset
+    lead = tuple(input.shape[:-k])
+    start = xp.arange(math.prod(lead)).reshape(lead + (1,) * k) * plane     # each plane's offset
     zeros = Tensor._make(xp.zeros(math.prod(lead) * plane, dtype=input.dtype.np))
     return IndexPut.apply(zeros, input, key=(idx + start,)).reshape(lead + size)
 
@@ -331,6 +383,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                      count_include_pad, divisor_override)
 
 
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over sliding windows of the last three dims."""
+    return _avg_pool(input, 3, "avg_pool3d", kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
 def _adaptive_avg_pool(x, output_size, k, op):
     mats = []
     for n, out in zip(x.shape[-k:], _adaptive_size(x, output_size, k, op)):
@@ -351,6 +410,11 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool(input, output_size, 2, "adaptive_avg_pool2d")
 
 
+def adaptive_avg_pool3d(input, output_size):
+    """Mean pooling of the last three dims into an output_size grid."""
+    return _adaptive_avg_pool(input, output_size, 3, "adaptive_avg_pool3d")
+
+
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """(sum of x^p over each window)^(1/p), as PyTorch: via avg_pool1d."""
     out = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
@@ -363,6 +427,23 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     out = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
     kh, kw = _ntuple(kernel_size, 2, "kernel_size", "lp_pool2d")
     return (out.sign() * out.abs().relu()).mul(kh * kw).pow(1.0 / norm_type)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x^p over each window)^(1/p), as PyTorch: via avg_pool3d."""
+    out = avg_pool3d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    kd, kh, kw = _ntuple(kernel_size, 3, "kernel_size", "lp_pool3d")
+    return (out.sign() * out.abs().relu()).mul(kd * kh * kw).pow(1.0 / norm_type)
+
+
+def channel_shuffle(input, groups):
+    """Interleave the channels of `groups` groups: (N, g * c, ...) -> channels c-major."""
+    n, ch = input.shape[0], input.shape[1]
+    if groups <= 0 or ch % groups:
+        raise RuntimeError(f"channel_shuffle: the number of channels ({ch}) must be divisible by "
+                           f"groups ({groups})")
+    rest = tuple(input.shape[2:])
+    return input.reshape(n, groups, ch // groups, *rest).transpose(1, 2).reshape(n, ch, *rest)
 
 
 # --- padding ---------------------------------------------------------------------------
@@ -619,5 +700,6 @@ def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
 
 METHODS = {}
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
-           "pixel_shuffle", "pixel_unshuffle"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d",
+           "adaptive_max_pool1d", "max_pool1d_with_indices", "pixel_shuffle", "pixel_unshuffle",
+           "channel_shuffle"]

@@ -12,7 +12,8 @@ __all__ = ["StateKey", "state_key", "State", "VERSION", "MODEL", "CRITERION", "O
            "BACKWARD_ARGS", "LOADER", "INF_TRAIN_LOADING", "RNG_STATE", "TRAIN_GENERATOR",
            "TRAIN_STEPS", "TRAIN_DATA", "VALIDATION_GENERATOR", "VALIDATION_STEPS",
            "VALIDATION_DATA", "TEST_GENERATOR", "TEST_STEPS", "TEST_DATA", "GENERATOR", "ITERATOR",
-           "STEPS", "DATA", "SAMPLER", "X", "Y_TRUE", "Y_PRED", "LOSS", "BATCH",
+           "STEPS", "DATA", "SAMPLER", "X", "Y_TRUE", "Y_PRED", "INPUT", "TARGET", "PREDICTION",
+           "LOSS", "BATCH",
            "FINAL_PREDICTIONS", "EPOCH", "MAX_EPOCHS", "STOP_TRAINING", "METRICS", "TIMINGS",
            "CALLBACK_STATES", "CALLBACK_TYPES"]
 
@@ -103,10 +104,10 @@ STEPS = state_key("steps")
 DATA = state_key("data")
 SAMPLER = state_key("sampler")
 
-# The current batch
-X = state_key("x")
-Y_TRUE = state_key("y_true")
-Y_PRED = state_key("y_pred")
+# The current batch (Torchbearer's other names for the first three: INPUT, TARGET, PREDICTION)
+INPUT = X = state_key("x")
+TARGET = Y_TRUE = state_key("y_true")
+PREDICTION = Y_PRED = state_key("y_pred")
 LOSS = state_key("loss")
 BATCH = state_key("t")
 FINAL_PREDICTIONS = state_key("final_predictions")

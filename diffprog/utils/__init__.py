@@ -1,2 +1,3 @@
-"""Utilities that sit beside the tensor library: data loading (`diffprog.utils.data`)."""
-from . import data  # noqa: F401
+"""Utilities that sit beside the tensor library: data loading (`diffprog.utils.data`) and
+activation checkpointing (`diffprog.utils.checkpoint`)."""
+from . import checkpoint, data  # noqa: F401

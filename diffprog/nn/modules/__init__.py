@@ -12,3 +12,7 @@ from .rnn import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .fold import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
+from .ctc import *  # noqa: F401,F403
+from .lazy import *  # noqa: F401,F403

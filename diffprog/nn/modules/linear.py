@@ -6,7 +6,7 @@ from .. import init
 from ..parameter import register_weight_and_bias
 from .module import Module
 
-__all__ = ["Identity", "Linear", "Bilinear"]
+__all__ = ["Identity", "Linear", "Bilinear"]  # and NonDynamicallyQuantizableLinear, by module path
 
 
 class Identity(Module):
@@ -74,3 +74,8 @@ class Bilinear(Module):
     def extra_repr(self):
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """The Linear of MultiheadAttention's output projection (PyTorch's name for it; the name
+    matters to code that lists the classes of a saved model)."""

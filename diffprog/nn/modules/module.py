@@ -12,7 +12,7 @@ import weakref
 from collections import OrderedDict, namedtuple
 
 from ... import dtypes as _dt
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...backend import xp
 from ...tensor import Tensor, check_device, device as _device
 from ..parameter import Buffer, Parameter
@@ -93,6 +93,12 @@ class Module:
         setattr_("_forward_pre_hooks_with_kwargs", set())
         setattr_("_forward_hooks", _HookDict())
         setattr_("_forward_hooks_with_kwargs", set())
+        setattr_("_backward_pre_hooks", _HookDict())
+        setattr_("_backward_hooks", _HookDict())
+        setattr_("_state_dict_pre_hooks", _HookDict())
+        setattr_("_state_dict_hooks", _HookDict())
+        setattr_("_load_state_dict_pre_hooks", _HookDict())
+        setattr_("_load_state_dict_post_hooks", _HookDict())
 
     def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" '
@@ -108,7 +114,8 @@ class Module:
         return self._call_impl(*args, **kwargs)
 
     def _call_impl(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in self._forward_pre_hooks_with_kwargs:
@@ -122,6 +129,11 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
+        backward = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            from ._backward_hooks import BackwardHook
+            backward = BackwardHook(self)
+            args = backward.wrap_inputs(args)
         result = self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_hooks.items()):
             if hid in self._forward_hooks_with_kwargs:
@@ -130,6 +142,8 @@ class Module:
                 res = hook(self, args, result)
             if res is not None:
                 result = res
+        if backward is not None:
+            result = backward.wrap_outputs(result)
         return result
 
     def compile(self, *args, **kwargs):
@@ -140,6 +154,17 @@ class Module:
         if isinstance(compiled, Compiled):
             compiled.in_place(self._call_impl)
             object.__setattr__(self, "_compiled_call", compiled)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """`hook(module, grad_output)` runs when the gradients of the module's outputs are
+        known; a non-None result replaces them."""
+        return self._add_hook(self._backward_pre_hooks, set(), hook, prepend, False)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """`hook(module, grad_input, grad_output)` runs when the gradients of the module's
+        tensor inputs are known (None for inputs that need none); a non-None result
+        replaces grad_input."""
+        return self._add_hook(self._backward_hooks, set(), hook, prepend, False)
 
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """`hook(module, args)` runs before `forward`; a non-None result replaces the
@@ -483,17 +508,60 @@ class Module:
             destination, prefix, keep_vars = (*args, *(destination, prefix, keep_vars)[len(args):])
         if destination is None:
             destination = OrderedDict()
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         self._save_to_state_dict(destination, prefix, keep_vars)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
+        for hook in self._state_dict_hooks.values():
+            out = hook(self, destination, prefix, {"version": self._version})
+            if getattr(hook, "_from_public_api", False):
+                if out is not None:
+                    raise RuntimeError("state_dict post-hook must return None")
+            elif out is not None:
+                destination = out
         return destination
+
+    def register_state_dict_pre_hook(self, hook):
+        """`hook(module, prefix, keep_vars)` runs before `state_dict` collects this module."""
+        return self._add_hook(self._state_dict_pre_hooks, set(), hook, False, False)
+
+    def register_state_dict_post_hook(self, hook):
+        """`hook(module, state_dict, prefix, local_metadata)` runs after `state_dict` has
+        collected this module (and below); it may change state_dict in place."""
+        hook._from_public_api = True
+        return self._add_hook(self._state_dict_hooks, set(), hook, False, False)
+
+    def _register_state_dict_hook(self, hook):
+        """The older private form: a non-None result replaces the state dict."""
+        return self._add_hook(self._state_dict_hooks, set(), hook, False, False)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """`hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)` runs before this module's entries are loaded; it may
+        change state_dict in place."""
+        return self._add_hook(self._load_state_dict_pre_hooks, set(), hook, False, False)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """The older private form: the hook gets the module only if with_module."""
+        if with_module:
+            return self.register_load_state_dict_pre_hook(hook)
+        return self.register_load_state_dict_pre_hook(lambda module, *args: hook(*args))
+
+    def register_load_state_dict_post_hook(self, hook):
+        """`hook(module, incompatible_keys)` runs after `load_state_dict` has loaded this
+        module; it may edit incompatible_keys' lists in place (before strict checks them)."""
+        return self._add_hook(self._load_state_dict_post_hooks, set(), hook, False, False)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs, assign=False):
         """Copy this module's own entries from state_dict (keys under prefix), recording
         missing keys, and, if strict, keys that name nothing here."""
+        for hook in self._load_state_dict_pre_hooks.values():
+            hook(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                 error_msgs)
         persistent = {k: v for k, v in self._buffers.items()
                       if k not in self._non_persistent_buffers_set}
         local = {**{k: v for k, v in self._parameters.items() if v is not None},
@@ -535,10 +603,18 @@ class Module:
         (missing_keys, unexpected_keys).  Values may also be NumPy arrays."""
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        state_dict = OrderedDict(state_dict)         # load hooks may edit it; the caller's stays
         missing, unexpected, errors = [], [], []
-        for name, module in self.named_modules(remove_duplicate=False):
-            module._load_from_state_dict(state_dict, name + "." if name else "", {}, True,
-                                         missing, unexpected, errors, assign)
+        modules = list(self.named_modules(remove_duplicate=False))
+        for name, module in modules:
+            module._load_from_state_dict(state_dict, name + "." if name else "",
+                                         {"version": module._version}, True, missing, unexpected,
+                                         errors, assign)
+        keys = _IncompatibleKeys(missing, unexpected)
+        for _, module in reversed(modules):          # children first, as PyTorch's recursion
+            for hook in module._load_state_dict_post_hooks.values():
+                if hook(module, keys) is not None:
+                    raise RuntimeError("load_state_dict post hook must return None")
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(

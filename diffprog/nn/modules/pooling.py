@@ -2,11 +2,14 @@
 from ...ops import pool as P
 from .module import Module
 
-__all__ = ["MaxPool1d", "MaxPool2d", "MaxUnpool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d",
-           "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
-           "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
-           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d",
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+           "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+           "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d",
+           "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "ZeroPad1d",
+           "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+           "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
+           "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",
            "LocalResponseNorm"]
 
 
@@ -58,19 +61,35 @@ class MaxPool2d(_MaxPoolNd):
     pool, k = staticmethod(P.max_pool2d), 2
 
 
-class MaxUnpool2d(Module):
+class MaxPool3d(_MaxPoolNd):
+    pool, k = staticmethod(P.max_pool3d), 3
+
+
+class _MaxUnpoolNd(Module):
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        pair = lambda v, name: P._ntuple(v, 2, name, "MaxUnpool2d")
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = pair(stride if stride is not None else kernel_size, "stride")
-        self.padding = pair(padding, "padding")
+        tup = lambda v, name: P._ntuple(v, self.k, name, type(self).__name__)
+        self.kernel_size = tup(kernel_size, "kernel_size")
+        self.stride = tup(stride if stride is not None else kernel_size, "stride")
+        self.padding = tup(padding, "padding")
 
     def forward(self, input, indices, output_size=None):
-        return P.max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+        return self.unpool(input, indices, self.kernel_size, self.stride, self.padding, output_size)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    unpool, k = staticmethod(P.max_unpool1d), 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    unpool, k = staticmethod(P.max_unpool2d), 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    unpool, k = staticmethod(P.max_unpool3d), 3
 
 
 class AvgPool1d(Module):
@@ -92,6 +111,8 @@ class AvgPool1d(Module):
 
 
 class AvgPool2d(Module):
+    pool, k = staticmethod(P.avg_pool2d), 2
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
@@ -101,12 +122,17 @@ class AvgPool2d(Module):
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, input):
-        _check_window(self, input, 2, self.kernel_size, self.stride, self.padding, 1, self.ceil_mode)
-        return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        _check_window(self, input, self.k, self.kernel_size, self.stride, self.padding, 1,
+                      self.ceil_mode)
+        return self.pool(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                         self.count_include_pad, self.divisor_override)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    pool, k = staticmethod(P.avg_pool3d), 3
 
 
 class _AdaptivePool(Module):
@@ -129,6 +155,10 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     pool = staticmethod(P.adaptive_avg_pool2d)
 
 
+class AdaptiveAvgPool3d(_AdaptivePool):
+    pool = staticmethod(P.adaptive_avg_pool3d)
+
+
 class _AdaptiveMaxPool(_AdaptivePool):
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
@@ -144,6 +174,10 @@ class AdaptiveMaxPool1d(_AdaptiveMaxPool):
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPool):
     pool = staticmethod(P.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    pool = staticmethod(P.adaptive_max_pool3d)
 
 
 class _LPPool(Module):
@@ -167,6 +201,10 @@ class LPPool1d(_LPPool):
 
 class LPPool2d(_LPPool):
     pool, k = staticmethod(P.lp_pool2d), 2
+
+
+class LPPool3d(_LPPool):
+    pool, k = staticmethod(P.lp_pool3d), 3
 
 
 class Upsample(Module):
@@ -225,6 +263,20 @@ class PixelUnshuffle(Module):
         return f"downscale_factor={self.downscale_factor}"
 
 
+class ChannelShuffle(Module):
+    """Interleave the channels of `groups` groups (ShuffleNet)."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return P.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+
 class _PadNd(Module):
     """Padding of the last k dims; `padding` an int (all sides) or (left, right, top, bottom)."""
     mode, k = "constant", 2
@@ -267,6 +319,14 @@ class ZeroPad2d(ZeroPad1d):
     k = 2
 
 
+class ConstantPad3d(ConstantPad1d):
+    k = 3
+
+
+class ZeroPad3d(ZeroPad1d):
+    k = 3
+
+
 class ReflectionPad1d(_PadNd):
     mode, k = "reflect", 1
 
@@ -289,6 +349,18 @@ class CircularPad1d(_PadNd):
 
 class CircularPad2d(_PadNd):
     mode = "circular"
+
+
+class ReflectionPad3d(_PadNd):
+    mode, k = "reflect", 3
+
+
+class ReplicationPad3d(_PadNd):
+    mode, k = "replicate", 3
+
+
+class CircularPad3d(_PadNd):
+    mode, k = "circular", 3
 
 
 class LocalResponseNorm(Module):

@@ -13,11 +13,15 @@ from .schedulers import (TorchScheduler, LambdaLR, MultiplicativeLR, StepLR, Mul
                          ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR,
                          CosineAnnealingWarmRestarts, ReduceLROnPlateau, CyclicLR, OneCycleLR)
 from .terminate_on_nan import TerminateOnNaN  # noqa: F401
+from .regularisers import (WeightDecay, L1WeightDecay, L2WeightDecay,  # noqa: F401
+                           LabelSmoothingRegularisation, Mixup, UnpackState)
 
 __all__ = (["Callback", "CallbackList", "AggregatePredictions", "ModelCheckpoint", "MostRecent",
             "Best", "Interval", "CSVLogger", "EarlyStopping", "GradientClipping",
             "GradientNormClipping", "LiveLossPlot", "Tqdm", "ConsolePrinter", "TorchScheduler",
             "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
             "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-            "ReduceLROnPlateau", "CyclicLR", "OneCycleLR", "TerminateOnNaN"]
+            "ReduceLROnPlateau", "CyclicLR", "OneCycleLR", "TerminateOnNaN", "WeightDecay",
+            "L1WeightDecay", "L2WeightDecay", "LabelSmoothingRegularisation", "Mixup",
+            "UnpackState"]
            + decorators.__all__)

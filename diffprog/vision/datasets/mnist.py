@@ -2,6 +2,7 @@
 import gzip
 import math
 import os
+import warnings
 import zlib
 
 import numpy as np
@@ -95,6 +96,27 @@ class MNIST(Dataset):
     def targets(self, value):
         self._targets = as_tensor(value)
         self._labels = self._targets.numpy()
+
+    # The names torchvision had before `data` and `targets`: still served, with its warning.
+    @property
+    def train_labels(self):
+        warnings.warn("train_labels has been renamed targets")
+        return self.targets
+
+    @property
+    def test_labels(self):
+        warnings.warn("test_labels has been renamed targets")
+        return self.targets
+
+    @property
+    def train_data(self):
+        warnings.warn("train_data has been renamed data")
+        return self.data
+
+    @property
+    def test_data(self):
+        warnings.warn("test_data has been renamed data")
+        return self.data
 
     @property
     def raw_folder(self):

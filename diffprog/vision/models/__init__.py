@@ -18,5 +18,6 @@ from . import vit as _vit
 
 __all__ = ["AlexNet", "alexnet", "AllConvNet", "allconv", "GoogLeNet", "GoogLeNetOutputs",
            "googlenet", "LeNet5", "lenet5", "ResNet", "BasicBlock", "Bottleneck", "resnet18",
-           "resnet34", "resnet50", "resnet18_cifar", "summary", "ModelSummary", "VGG", "vgg11",
-           "vgg11_bn", "vgg16", "vgg16_bn"] + _vit.__all__
+           "resnet34", "resnet50", "resnet101", "resnet152", "resnet18_cifar", "summary",
+           "ModelSummary", "VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+           "vgg19", "vgg19_bn"] + _vit.__all__

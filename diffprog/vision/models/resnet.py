@@ -2,8 +2,8 @@
 from ... import nn
 from ._utils import no_pretrained
 
-__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50",
-           "resnet18_cifar"]
+__all__ = ["ResNet", "BasicBlock", "Bottleneck", "resnet18", "resnet34", "resnet50", "resnet101",
+           "resnet152", "resnet18_cifar"]
 
 
 def conv3x3(in_planes, out_planes, stride=1):
@@ -132,6 +132,16 @@ def resnet34(pretrained=False, weights=None, progress=True, **kwargs):
 def resnet50(pretrained=False, weights=None, progress=True, **kwargs):
     """ResNet-50 (25.6M parameters, Bottleneck blocks)."""
     return _resnet("resnet50", Bottleneck, [3, 4, 6, 3], pretrained, weights, progress, kwargs)
+
+
+def resnet101(pretrained=False, weights=None, progress=True, **kwargs):
+    """ResNet-101 (44.5M parameters)."""
+    return _resnet("resnet101", Bottleneck, [3, 4, 23, 3], pretrained, weights, progress, kwargs)
+
+
+def resnet152(pretrained=False, weights=None, progress=True, **kwargs):
+    """ResNet-152 (60.2M parameters)."""
+    return _resnet("resnet152", Bottleneck, [3, 8, 36, 3], pretrained, weights, progress, kwargs)
 
 
 def resnet18_cifar(num_classes=10, **kwargs):

@@ -2,11 +2,15 @@
 from ... import nn
 from ._utils import no_pretrained
 
-__all__ = ["VGG", "make_layers", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn"]
+__all__ = ["VGG", "make_layers", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn",
+           "vgg19", "vgg19_bn"]
 
 cfgs = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"],
 }
 
 
@@ -63,9 +67,25 @@ def vgg11_bn(pretrained=False, weights=None, progress=True, **kwargs):
     return _vgg("vgg11_bn", "A", True, pretrained, weights, progress, kwargs)
 
 
+def vgg13(pretrained=False, weights=None, progress=True, **kwargs):
+    return _vgg("vgg13", "B", False, pretrained, weights, progress, kwargs)
+
+
+def vgg13_bn(pretrained=False, weights=None, progress=True, **kwargs):
+    return _vgg("vgg13_bn", "B", True, pretrained, weights, progress, kwargs)
+
+
 def vgg16(pretrained=False, weights=None, progress=True, **kwargs):
     return _vgg("vgg16", "D", False, pretrained, weights, progress, kwargs)
 
 
 def vgg16_bn(pretrained=False, weights=None, progress=True, **kwargs):
     return _vgg("vgg16_bn", "D", True, pretrained, weights, progress, kwargs)
+
+
+def vgg19(pretrained=False, weights=None, progress=True, **kwargs):
+    return _vgg("vgg19", "E", False, pretrained, weights, progress, kwargs)
+
+
+def vgg19_bn(pretrained=False, weights=None, progress=True, **kwargs):
+    return _vgg("vgg19_bn", "E", True, pretrained, weights, progress, kwargs)
