@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import diffprog as dp
-from diffprog.io import CorruptFileError, torch_format
+from diffprog.io import CorruptFileError, safetensors_format, torch_format
 from torchfiles import (PROTO, glob, legacy_file, odict, state_dict, storage, string, tensor,
                         zip_file)
 
@@ -276,3 +276,27 @@ def test_a_pickle_cannot_build_much_more_than_its_size():
     assert peak < 40 * len(data)
     many = PROTO + b"]" + b"(" + b"\x8f" * 1000 + b"e" + b"."       # 1000 sets: well within
     assert len(load_bytes(legacy_file(many, {}))) == 1000
+
+
+def structure_file(structure):
+    buf = io.BytesIO()
+    safetensors_format.write(buf, {}, {"diffprog.structure": json.dumps(structure)})
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", ["diffprog.io.serialization.os", "diffprog.io.atomic.os.system",
+                                  "diffprog.io.atomic.uuid", "diffprog.nn.functional.relu.__globals__",
+                                  "diffprog.no_such_module.thing", "os.system"])
+def test_a_saved_global_must_be_defined_under_its_name(name):
+    """Whole-module checkpoints name the classes and functions they hold: only those defined
+    in diffprog (or allowed), never what a diffprog module merely imported."""
+    with pytest.raises(pickle.UnpicklingError, match="not an allowed global"):
+        load_bytes(structure_file({"global": name}))
+
+
+def test_whole_modules_round_trip():
+    model = dp.nn.Sequential(dp.nn.Linear(2, 3), dp.nn.ReLU())
+    buf = io.BytesIO()
+    dp.save(model, buf)
+    got = load_bytes(buf.getvalue())
+    assert type(got[0]) is dp.nn.Linear and got[0].weight.tolist() == model[0].weight.tolist()
