@@ -1,8 +1,9 @@
 """Fuzzing the loaders (issue 15): damaged and hostile files load or raise a clear error,
 and never make loading allocate much more than they hold.
 
-Seeds: a checkpoint in each format `diffprog.load` reads (diffprog's safetensors, BF16
-safetensors, torch.save zip (stored and deflated) and legacy, written by hand) and
+Seeds: a checkpoint in each format `diffprog.load` reads (diffprog's safetensors, of
+containers and of a whole module, BF16 safetensors, torch.save zip (stored and deflated)
+and legacy, written by hand) and
 pickles of plain data in every protocol.  Cases: truncations, byte flips and splices of
 the seeds; random pickle programs that use every opcode (with random, often hostile,
 arguments, and stand-ins for tensors, storages and allowed globals); and files that declare
@@ -59,8 +60,11 @@ def seeds():
            "2": np.int64([1, -2, 3]).tobytes()}
     bf16 = b'{"x":{"dtype":"BF16","shape":[2,2],"data_offsets":[0,8]}}'
     plain = {"ints": [1, 2**40, -3], "f": 0.5, "s": "text", "nested": [(None, True), {"k": [0.25]}]}
+    whole = io.BytesIO()
+    dp.save(dp.nn.Sequential(dp.nn.Linear(2, 3), dp.nn.ReLU(), dp.nn.LayerNorm(3)), whole)
     out = {
         "safetensors": (buf.getvalue(), False),
+        "whole-module safetensors": (whole.getvalue(), False),
         "bf16 safetensors": (struct.pack("<Q", len(bf16)) + bf16 + bytes(range(8)), False),
         "torch zip": (zip_file(st, raw), False),
         "torch zip deflated": (zip_file(st, raw, compression=zipfile.ZIP_DEFLATED), True),

@@ -300,3 +300,13 @@ def test_whole_modules_round_trip():
     dp.save(model, buf)
     got = load_bytes(buf.getvalue())
     assert type(got[0]) is dp.nn.Linear and got[0].weight.tolist() == model[0].weight.tolist()
+
+
+def test_refusals_describe_values_without_printing_them():
+    """(Found by the fuzz test.) An error message once held the repr of what was refused:
+    for a tensor viewing one element as 2**24, that took 100 MB."""
+    huge = tensor(storage("0", 1), (4096, 4096), (0, 0))
+    pkl = PROTO + huge + b"\x85" + glob("torch", "float32") + b"\x86" + b")\x81."     # NEWOBJ on a tuple
+    error, peak = peak_bytes(lambda: pytest.raises(pickle.UnpicklingError, load_bytes,
+                                                   zip_file(pkl, {"0": b"\0" * 4})))
+    assert error.match(r"refusing NEWOBJ on \(\(Tensor,\), DType\)") and peak < 2**20

@@ -40,7 +40,7 @@ import numpy as np
 from .. import dtypes as _dt
 from ..tensor import Size, Tensor
 from .safetensors_format import CorruptFileError, read_into, widen_bfloat16
-from .unpickler import Unpickler
+from .unpickler import Unpickler, brief
 
 __all__ = ["load_torch"]
 
@@ -94,7 +94,7 @@ def _ints(values, what):
     try:
         return tuple(map(operator.index, values))
     except TypeError:
-        raise CorruptFileError(f"load_torch: bad tensor {what} {values!r:.60}") from None
+        raise CorruptFileError(f"load_torch: bad tensor {what} {brief(values)}") from None
 
 
 def _overlapping(size, stride):
@@ -145,7 +145,7 @@ def _rebuild_parameter(data, requires_grad=True, *unused):
 def _rebuild_from_type_v2(func, new_type, args, state=None):
     if not isinstance(new_type, _TensorType) or not any(func is f for f in _REBUILDERS) \
             or type(args) is not tuple:
-        raise pickle.UnpicklingError(f"load_torch: unsupported tensor type {new_type!r:.60}")
+        raise pickle.UnpicklingError(f"load_torch: unsupported tensor type {brief(new_type)}")
     t = func(*args)
     return _rebuild_parameter(t, t.requires_grad) if new_type.parameter else t
 
@@ -163,7 +163,7 @@ def _build(obj, state):
         obj.__dict__.update(state)
     elif not ((obj is None or isinstance(obj, Tensor)) and type(state) is dict):
         raise pickle.UnpicklingError(
-            f"load_torch: refusing BUILD on {type(obj).__name__} {obj!r:.40} with a "
+            f"load_torch: refusing BUILD on {brief(obj)} with a "
             f"{type(state).__name__} state: only tensors, parameters and OrderedDicts take state")
 
 
@@ -203,7 +203,7 @@ def _unpickle(f, size, storage=None, dry_run=False):
     def persistent_load(pid):
         if (storage is None or type(pid) is not tuple or len(pid) < 5 or pid[0] != "storage"
                 or not isinstance(pid[1], _StorageType)):
-            raise pickle.UnpicklingError(f"load_torch: unsupported persistent id {pid!r:.100}")
+            raise pickle.UnpicklingError(f"load_torch: unsupported persistent id {brief(pid)}")
         _, storage_type, key, _location, numel, *view = pid
         numel, = _ints((numel,), "storage size")
         return storage(storage_type, str(key), numel, view[0] if view else None)

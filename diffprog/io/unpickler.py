@@ -26,7 +26,7 @@ import sys
 
 from .safetensors_format import CorruptFileError
 
-__all__ = ["Unpickler", "MAX_GROWTH"]
+__all__ = ["Unpickler", "MAX_GROWTH", "brief"]
 
 MAX_GROWTH = 32
 _OPS = {}           # opcode byte -> (name, handler)
@@ -45,6 +45,19 @@ _REFUSED = {getattr(pickle, name)[0]: name for name in
 
 class _Stop(Exception):
     pass
+
+
+def brief(obj):
+    """A short description of a value a pickle built, for error messages: a repr could be
+    of a huge container, or of a tensor viewing a few elements as billions."""
+    if isinstance(obj, (str, bytes)):
+        return repr(obj[:40]) + ("..." if len(obj) > 40 else "")
+    if obj is None or isinstance(obj, (bool, float)) or (isinstance(obj, int) and obj.bit_length() < 64):
+        return repr(obj)
+    if type(obj) is tuple:
+        items = [brief(x) for x in obj[:6]] + (["..."] if len(obj) > 6 else [])
+        return "(" + ", ".join(items) + ("," if len(obj) == 1 else "") + ")"
+    return type(obj).__name__
 
 
 class Unpickler:
@@ -396,7 +409,7 @@ class Unpickler:
 
     def find_class(self, module, name):
         if not all(part.isidentifier() for part in f"{module}.{name}".split(".")):
-            raise ValueError(f"{module!r:.60} {name!r:.60} is not a global's name")
+            raise ValueError(f"{brief(module)} {brief(name)} is not a global's name")
         try:
             return self.allowed[module, name]
         except KeyError:
@@ -421,8 +434,8 @@ class Unpickler:
     def checked(self, fn, args, opcode):
         """fn, when it is an allowed global that may be called with the tuple args."""
         if self.callables.get(id(fn)) is not fn:
-            raise pickle.UnpicklingError(f"{self.who}: refusing {opcode} on {type(fn).__name__} "
-                                         f"{fn!r:.60}: only allowed globals may be called")
+            raise pickle.UnpicklingError(f"{self.who}: refusing {opcode} on {brief(fn)}: only "
+                                         "allowed globals may be called")
         if type(args) is not tuple:
             raise TypeError(f"{opcode} needs its arguments as a tuple, got {type(args).__name__}")
         return fn
