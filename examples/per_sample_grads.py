@@ -15,8 +15,11 @@ Data: `root/MNIST/raw/` (root from --data-root or DIFFPROG_DATA).
 
 Full run with the defaults (784-256-10 MLP, batch 128, SGD lr 0.25, C = 1, sigma = 1.1, all
 60,000 training images, 3 epochs, seed 0) on the development machine (2 cores, 1 BLAS
-thread, shared with other jobs): FIGURES PENDING.  The test runs both parts on 1,000
-images for one epoch.
+thread, shared with other jobs): the per-sample gradients of a batch of 128 took 56 ms
+with vmap and 225 ms with the loop (4.0x), largest difference 1.7e-6 (float32).  Test
+accuracy after epochs 1, 2, 3: DP-SGD 88.78%, 90.02%, 90.34%; plain SGD 96.56%, 97.35%,
+97.60%, the price of clipping and noise.  A DP-SGD epoch took 2.5-11 min (the machine was
+loaded; an SGD epoch 1 s).  The test runs both parts on 1,000 images for two epochs.
 """
 import argparse
 import time
