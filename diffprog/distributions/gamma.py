@@ -16,7 +16,7 @@ import numpy as np
 from ..backend import xp
 from ..ops.op import Op
 from ..ops.shape import stack
-from ..ops.elementwise import xlogy
+from ..ops.special import xlogy
 from ..random import _rng
 from ..tensor import Tensor
 from . import constraints

@@ -1,6 +1,6 @@
 """Uniform, Exponential and Poisson."""
 from ..ops.batching import physical
-from ..ops.elementwise import xlogy
+from ..ops.special import xlogy
 from ..random import _rng, rand
 from ..tensor import Tensor
 from . import constraints

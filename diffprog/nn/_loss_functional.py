@@ -11,7 +11,8 @@ import warnings
 from ..backend import xp
 from ..ops import loss as _fused
 from ..ops.batching import batch_function, physical
-from ..ops.elementwise import logsigmoid, minimum, where, xlogy
+from ..ops.elementwise import logsigmoid, minimum, where
+from ..ops.special import xlogy
 from ..tensor import Tensor
 
 

@@ -718,33 +718,6 @@ class Hypot(Op):
         return (dx * x + dy * y) / ctx.output
 
 
-class XLogY(Op):
-    """x log y, and 0 where x is 0 (unless y is NaN): the entropy terms of losses and
-    distributions.  PyTorch's derivatives: d/dx = log y, but 0 where x = 0 and y <= 0 (no
-    0 * inf); d/dy = x / y."""
-
-    op_name = "xlogy"
-    batch = broadcasting
-    promote = "float"
-
-    @quiet
-    def forward(ctx, x, y):
-        out = x * xp.log(y)
-        return xp.where((x == 0) & ~xp.isnan(y), 0, out).astype(out.dtype, copy=False)
-
-    def _dx(ctx, g, x, y):
-        return XLogY.apply(g, y).masked_fill((x == 0) & (y <= 0), 0)
-
-    def vjp(ctx, g):
-        x, y = ctx.inputs
-        need_x, need_y = ctx.needs_input_grad
-        return (ctx._dx(g, x, y) if need_x else None), (g * x / y if need_y else None)
-
-    def jvp(ctx, dx, dy):
-        x, y = ctx.args
-        return ctx._dx(dx, x, y) + where(dy == 0, 0.0, dy * x / y)     # y constant: no 0 * (0 / 0)
-
-
 class Maximum(Op):
     """Elementwise max, NaN-propagating; on ties each input gets half the gradient."""
 
@@ -1335,7 +1308,6 @@ lgamma = _unary(Lgamma, "lgamma")
 digamma = _unary(Digamma, "digamma")
 atan2 = _binary(Atan2, "atan2")
 hypot = _binary(Hypot, "hypot")
-xlogy = _binary(XLogY, "xlogy")
 maximum = _binary(Maximum, "maximum")
 minimum = _binary(Minimum, "minimum")
 fmax = _binary(Fmax, "fmax")
@@ -1531,7 +1503,7 @@ METHODS = {
     "exp": exp, "exp2": exp2, "expm1": expm1, "log": log, "log2": log2, "log10": log10,
     "log1p": log1p, "sqrt": sqrt, "rsqrt": rsqrt, "reciprocal": reciprocal,
     "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos, "atan": atan,
-    "arcsin": asin, "arccos": acos, "arctan": atan, "atan2": atan2, "arctan2": atan2, "xlogy": xlogy,
+    "arcsin": asin, "arccos": acos, "arctan": atan, "atan2": atan2, "arctan2": atan2,
     "sinh": sinh, "cosh": cosh, "tanh": tanh, "asinh": asinh, "acosh": acosh, "atanh": atanh,
     "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh, "sigmoid": sigmoid, "logit": logit,
     "erf": erf, "erfc": erfc, "erfinv": erfinv, "lgamma": lgamma, "digamma": digamma,
@@ -1616,7 +1588,7 @@ __all__ = [
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal",
     "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "atan2", "arctan2",
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh", "arccosh", "arctanh",
-    "sigmoid", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "hypot", "xlogy",
+    "sigmoid", "logit", "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "hypot",
     "nan_to_num", "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin",
     "where", "lerp",
     "eq", "ne", "lt", "le", "gt", "ge", "not_equal", "greater", "greater_equal", "less",
