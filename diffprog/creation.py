@@ -1,5 +1,6 @@
 """Creating tensors: from data, filled, ranges, and identity."""
 import math
+import operator
 
 from . import dtypes as _dt
 from .backend import xp
@@ -19,10 +20,14 @@ def _finish(data, dtype, device, requires_grad, where):
     return t
 
 
-def _size(size):
-    if len(size) == 1 and not isinstance(size[0], int):
-        return tuple(size[0])
-    return tuple(size)
+def shape_arg(size, who):
+    """The shape given as `f(2, 3)`, `f((2, 3))` or `f(Size)`, with PyTorch's error for a
+    negative size (NumPy's names no op)."""
+    dims = tuple(map(operator.index, size[0] if len(size) == 1 and not isinstance(size[0], int) else size))
+    for n in dims:
+        if n < 0:
+            raise RuntimeError(f"{who}: Trying to create tensor with negative dimension {n}: {list(dims)}")
+    return dims
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -63,7 +68,7 @@ def from_numpy(ndarray):
 
 def _filled(fill, size, dtype, device, requires_grad, where):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return _finish(fill(_size(size), dtype=dtype.np), dtype, device, requires_grad, where)
+    return _finish(fill(shape_arg(size, where), dtype=dtype.np), dtype, device, requires_grad, where)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
@@ -83,7 +88,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if dtype is None:
         dtype = _dt.result_type(fill_value)
     dtype = _dt.to_dtype(dtype)
-    data = xp.full(tuple(size), fill_value, dtype=dtype.np)
+    data = xp.full(shape_arg((size,), "full"), fill_value, dtype=dtype.np)
     return _finish(data, dtype, device, requires_grad, "full")
 
 

@@ -10,16 +10,23 @@ import numpy as np
 
 
 class DType:
+    """One of the dtype singletons below; immutable, since every tensor shares them."""
+
     __slots__ = ("name", "np", "is_floating_point", "is_complex", "is_signed", "itemsize", "_cat")
 
     def __init__(self, name, np_dtype, cat):
-        self.name = name
-        self.np = np.dtype(np_dtype)
-        self._cat = cat                      # 0 bool, 1 integer, 2 floating, 3 complex
-        self.is_floating_point = cat == 2
-        self.is_complex = cat == 3
-        self.is_signed = cat >= 2 or self.np.kind == "i"
-        self.itemsize = self.np.itemsize
+        npd = np.dtype(np_dtype)
+        fields = dict(name=name, np=npd, _cat=cat,     # _cat: 0 bool, 1 integer, 2 floating, 3 complex
+                      is_floating_point=cat == 2, is_complex=cat == 3,
+                      is_signed=cat >= 2 or npd.kind == "i", itemsize=npd.itemsize)
+        for slot, value in fields.items():
+            object.__setattr__(self, slot, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"dtype {self!r} is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"dtype {self!r} is immutable")
 
     def __repr__(self):
         return f"diffprog.{self.name}"

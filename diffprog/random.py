@@ -21,6 +21,7 @@ import numpy as np
 from . import dtypes as _dt
 from .autograd.grad_mode import no_grad, state
 from .backend import xp
+from .creation import shape_arg
 from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
 from .ops.op import Op, apply_inplace
 from .tensor import Tensor, check_device, device as _device
@@ -137,12 +138,6 @@ def fork_rng(devices=None, enabled=True, **kwargs):
 
 # --- sampling ----------------------------------------------------------------------------
 
-def _size(size):
-    if len(size) == 1 and not isinstance(size[0], int):
-        return tuple(int(s) for s in size[0])
-    return tuple(int(s) for s in size)
-
-
 def _float_dtype(dtype, who):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     if not dtype.is_floating_point:
@@ -179,7 +174,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     """Uniform samples in [0, 1)."""
     dtype = _float_dtype(dtype, "rand")
     levels, lead = _levels("rand")
-    rng, shape = _rng(generator), lead + _size(size)
+    rng, shape = _rng(generator), lead + shape_arg(size, "rand")
     if dtype.np.type in (np.float32, np.float64):
         a = rng.random(shape, dtype=dtype.np)
     else:   # multiples of 2**-bits: exact in dtype, so rounding can't reach 1
@@ -194,7 +189,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     """Standard normal samples."""
     dtype = _float_dtype(dtype, "randn")
     levels, lead = _levels("randn")
-    a = _rng(generator).standard_normal(lead + _size(size), dtype=_native(dtype))
+    a = _rng(generator).standard_normal(lead + shape_arg(size, "randn"), dtype=_native(dtype))
     return _wrap(a, dtype, device, requires_grad, "randn", levels)
 
 
@@ -211,7 +206,7 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
                            f"from={low} >= to={high}")
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     levels, lead = _levels("randint")
-    a = _rng(generator).integers(low, high, lead + _size((size,)), dtype=np.int64)
+    a = _rng(generator).integers(low, high, lead + shape_arg((size,), "randint"), dtype=np.int64)
     return _wrap(a, dtype, device, requires_grad, "randint", levels)
 
 
@@ -263,10 +258,11 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         dtype = _dt.result_type(*tensors) if dtype is None else _dt.to_dtype(dtype)
         if not dtype.is_floating_point:
             raise RuntimeError(f"normal: expected a floating point mean/std, got {dtype}")
-        shape = np.broadcast_shapes(*(t.shape for t in tensors)) if size is None else _size((size,))
+        shape = (np.broadcast_shapes(*(t.shape for t in tensors)) if size is None
+                 else shape_arg((size,), "normal"))
     else:
         dtype = _float_dtype(dtype, "normal")
-        shape = _size((size,)) if size is not None else ()
+        shape = shape_arg((size,), "normal") if size is not None else ()
     if xp.any(xp.asarray(_array(std)) < 0):
         raise RuntimeError("normal expects all elements of std >= 0.0")
     levels, lead = _levels("normal")

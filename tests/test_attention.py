@@ -49,6 +49,20 @@ def test_sdpa(qs, ks, vs, kw, mask, dtype):
           lambda *a: TF.scaled_dot_product_attention(*a, **kw), *args, fd=dtype == np.float64)
 
 
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_sdpa_fully_masked_rows_give_zeros(kind):
+    """As PyTorch's scaled_dot_product_attention (issue 15): 0, not NaN, with 0 gradients;
+    MultiheadAttention keeps NaN there (as PyTorch's)."""
+    m = _bool_mask(3, 5)
+    m[1] = False
+    mask = const(m) if kind == "bool" else const(np.where(m, 0.0, -np.inf))
+    check(F.scaled_dot_product_attention, TF.scaled_dot_product_attention,
+          rand(2, 3, 4, seed=1), rand(2, 5, 4, seed=2), rand(2, 5, 3, seed=3), mask, fd=False)
+    x = dp.ones(1, 2, 4)
+    out, _ = nn.MultiheadAttention(4, 1, batch_first=True)(x, x, x, key_padding_mask=dp.tensor([[True, True]]))
+    assert bool(out.isnan().all())
+
+
 def test_sdpa_dropout():
     q = dp.randn(2, 3, 4)
     assert (F.scaled_dot_product_attention(q, q, q, dropout_p=1.0) == 0).all()

@@ -882,3 +882,28 @@ def test_set_detect_anomaly():
     def f():
         return autograd.is_anomaly_enabled()
     assert f() and not autograd.is_anomaly_enabled()
+
+
+def test_inplace_error_names_the_variable_and_its_producer():
+    """As PyTorch: the changed variable's shape and dtype, and the node that produces it now
+    (not the node that saved it, which the hint names)."""
+    a = dp.ones(3, requires_grad=True)
+    b = a * 2
+    c = b.sin()
+    b.add_(1)
+    with pytest.raises(RuntimeError, match=r": \[float32 \[3\]\], which is output 0 of AddBackward0, is at "
+                                           r"version 1; expected version 0 instead\. Hint: the operation "
+                                           r"that saved it was sin"):
+        c.sum().backward()
+    b = a * 2
+    c = b.sin()
+    with dp.no_grad():
+        b.mul_(3)
+    with pytest.raises(RuntimeError, match="which is output 0 of MulBackward0, is at version 1"):
+        c.sum().backward()
+    w = dp.ones(2, 2, dtype=dp.float64, requires_grad=True)
+    c = w.sin()
+    with dp.no_grad():
+        w.add_(1)
+    with pytest.raises(RuntimeError, match=r": \[float64 \[2, 2\]\] is at version 1"):   # a leaf
+        c.sum().backward()

@@ -6,7 +6,13 @@ import json
 import math
 import os
 import pickle
+import signal
+import stat
 import struct
+import subprocess
+import sys
+import textwrap
+import threading
 import zipfile
 
 import numpy as np
@@ -183,6 +189,97 @@ def test_saved_file_permissions_follow_umask(tmp_path):
     assert (os.stat(tmp_path / "p.dp").st_mode & 0o777) == 0o644
 
 
+CRASHING_SAVE = textwrap.dedent("""
+    import os, signal, sys
+    import diffprog as dp
+    from diffprog.io import safetensors_format
+
+    def dying_write(out, arrays, metadata):          # killed halfway through the file
+        out.write(b"\\0" * 4096)
+        out.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    safetensors_format.write = dying_write
+    dp.save({"w": dp.ones(1000)}, sys.argv[1])
+""")
+
+
+def temporaries(directory):
+    return sorted(n for n in os.listdir(directory) if n.endswith(".tmp"))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_killed_saves_leave_at_most_one_temporary(tmp_path):
+    path = tmp_path / "ckpt.dp"
+    dp.save({"version": 1}, path)
+    other = tmp_path / ".other.dp.0123456789ab.tmp"      # another target's: not ours to remove
+    other.write_bytes(b"x")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(dp.__file__)),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    for _ in range(2):
+        killed = subprocess.run([sys.executable, "-c", CRASHING_SAVE, str(path)], env=env, timeout=60)
+        assert killed.returncode == -signal.SIGKILL
+        assert len(temporaries(tmp_path)) == 2              # this crash's and the other target's
+    assert dp.load(path) == {"version": 1}
+    dp.save({"version": 2}, path)
+    assert temporaries(tmp_path) == [other.name] and dp.load(path) == {"version": 2}
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path, monkeypatch):
+    """A save that runs while another is writing the same file removes only temporaries of
+    writers that died; both saves complete."""
+    path = tmp_path / "ckpt.dp"
+    writing, finish = threading.Event(), threading.Event()
+    write = safetensors_format.write
+
+    def slow_write(out, arrays, metadata):
+        if threading.current_thread().name == "slow":
+            out.write(b"partial")
+            out.flush()
+            writing.set()
+            assert finish.wait(10)
+            out.seek(0)
+        write(out, arrays, metadata)
+
+    monkeypatch.setattr(safetensors_format, "write", slow_write)
+    slow = threading.Thread(target=dp.save, args=({"by": "slow"}, path), name="slow")
+    slow.start()
+    assert writing.wait(10)
+    dp.save({"by": "fast"}, path)
+    assert dp.load(path) == {"by": "fast"} and len(temporaries(tmp_path)) == 1
+    finish.set()
+    slow.join()
+    assert dp.load(path) == {"by": "slow"} and os.listdir(tmp_path) == ["ckpt.dp"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes and symlinks")
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_its_mode(tmp_path):
+    target = tmp_path / "runs" / "ckpt.dp"
+    target.parent.mkdir()
+    dp.save({"version": 1}, target)
+    os.chmod(target, 0o600)
+    link = tmp_path / "latest.dp"
+    link.symlink_to(target)
+    dp.save({"version": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert dp.load(target) == {"version": 2}
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert os.listdir(target.parent) == ["ckpt.dp"]
+    dangling = tmp_path / "next.dp"
+    dangling.symlink_to(tmp_path / "runs" / "new.dp")
+    dp.save({"version": 3}, dangling)
+    assert dangling.is_symlink() and dp.load(tmp_path / "runs" / "new.dp") == {"version": 3}
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_an_existing_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "ckpt.dp"
+    dp.save([1], path)
+    os.chmod(path, 0o640)
+    dp.save([2], path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640 and dp.load(path) == [2]
+
+
 # --- damaged files --------------------------------------------------------------------------
 
 @pytest.fixture
@@ -207,7 +304,7 @@ def damaged(good_file, edit):
     (lambda r: r[:-400], "truncated"),
     (lambda r: r[:8] + b"!" + r[9:], "header is not valid JSON"),
     (lambda r: r[:-3] + bytes([r[-3] ^ 1]) + r[-2:], "does not match its checksum"),
-    (lambda r: struct.pack("<Q", 2**40) + r[8:], "implausibly large"),
+    (lambda r: struct.pack("<Q", 2**40) + r[8:], "no plausible header length"),
     (lambda r: r.replace(b'"F32"', b'"F99"'), "bad header entry for tensor 'w'"),
 ])
 def test_damaged_files_raise_a_clear_error(good_file, edit, match):
@@ -225,7 +322,7 @@ def test_damaged_files_raise_a_clear_error(good_file, edit, match):
     ({"x": "F32"}, "bad header entry"),
     ([1, 2], "not a JSON object"),
     ({"__metadata__": {"a": 1}}, "not a map of strings"),
-    ({"x": {"dtype": "BF16", "shape": [1], "data_offsets": [0, 2]}}, "bad header entry"),
+    ({"x": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}}, "bad header entry"),
 ])
 def test_malformed_headers(tmp_path, header, match):
     with pytest.raises(CorruptFileError, match=match):
@@ -241,7 +338,7 @@ def test_malformed_headers(tmp_path, header, match):
 ])
 def test_damaged_structure_raises_a_clear_error(good_file, old, new, match):
     with open(good_file, "rb") as f:
-        arrays, metadata = safetensors_format.read(f, "good", f.read(8))
+        arrays, metadata = safetensors_format.read(f, "good", f.read(8), os.path.getsize(good_file))
     key = "diffprog.structure"
     assert old in metadata[key]
     bad = good_file.with_name("bad.dp")

@@ -89,8 +89,10 @@ def test_layouts_dtypes_and_containers(tmp_path, fmt):
     obj = {"zoo": zoo(), "meta": ("adam", 3, 0.5, None, True, -7), "nested": [{"step": 4}]}
     got = dp.io.load_torch(torch_save(obj, tmp_path / "zoo.pt", fmt))
     assert_same(got, obj)
-    got["zoo"]["base"][0] = 100.0                      # views were copied: they own their data
-    assert got["zoo"]["view"][0, 0].item() == 2.0
+    got["zoo"]["base"][2] = 100.0                      # views of one storage share it, as in PyTorch
+    obj["zoo"]["base"][2] = 100.0
+    assert got["zoo"]["view"][0, 0].item() == obj["zoo"]["view"][0, 0].item() == 100.0
+    assert not got["zoo"]["expanded"]._data.flags.writeable     # stride 0: a read-only view
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -109,6 +111,24 @@ def test_parameter_size_dtype_bfloat16(tmp_path, fmt):
     assert got["with_attr"].tolist() == [1.0, 1.0]                # its Python attributes are dropped
     assert got["bf16"].dtype == dp.float32                     # widened: diffprog has no bfloat16
     np.testing.assert_array_equal(got["bf16"].numpy(), obj["bf16"].float().numpy())
+
+
+@pytest.mark.parametrize("protocol", [1, 2, 4, 5])
+def test_legacy_files_of_every_binary_pickle_protocol(tmp_path, protocol):
+    sd = cnn_state_dict()
+    path = tmp_path / "p.pt"
+    torch.save(sd, path, pickle_protocol=protocol, _use_new_zipfile_serialization=False)
+    got = dp.load(path)
+    assert_same(got, sd)
+    assert got._metadata == sd._metadata                   # as torch.load keeps it
+
+
+def test_protocol_0_files_are_refused_as_by_torch(tmp_path):
+    """Protocol 0 writes persistent ids as text, which torch.load can't read either."""
+    path = tmp_path / "p0.pt"
+    torch.save({"w": torch.ones(2)}, path, pickle_protocol=0, _use_new_zipfile_serialization=False)
+    with pytest.raises(pickle.UnpicklingError, match="unsupported persistent id"):
+        dp.load(path)
 
 
 def test_file_objects_and_map_location(tmp_path):

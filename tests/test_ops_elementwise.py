@@ -3,6 +3,8 @@
 One table per arity; each row is (name, diffprog fn, torch fn, input domain(s)).  Domains
 keep inputs inside the function's domain and away from kinks, so finite differences hold.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -524,3 +526,47 @@ def test_positive_and_aliases():
     assert +x is x and dp.positive(x) is x
     assert dp.clip is dp.clamp and dp.arctan2 is dp.atan2 and dp.absolute is dp.abs
     assert dp.where(dp.tensor([True, False, True]))[0].tolist() == [0, 2]
+
+
+# --- floating-point edge values (issue 15): PyTorch computes them silently ------------------
+
+EDGES = {
+    "log(0), log(-1)": lambda L: L.tensor([0.0, -1.0]).log(),
+    "log2, log10, log1p": lambda L: (L.tensor([0.0]).log2(), L.tensor([0.0]).log10(), L.tensor([-1.0]).log1p()),
+    "x / 0, 0 / 0": lambda L: L.tensor([1.0, 0.0, -1.0]) / L.tensor([0.0, 0.0, 0.0]),
+    "scalar / 0": lambda L: L.tensor([1.0]) / 0,
+    "reciprocal, rsqrt, sqrt": lambda L: (L.tensor([0.0]).reciprocal(), L.tensor([0.0]).rsqrt(), L.tensor([-1.0]).sqrt()),
+    "pow(0, -1)": lambda L: L.tensor([0.0]) ** -1,
+    "exp, sinh, cosh overflow": lambda L: (L.tensor([1000.0]).exp(), L.tensor([1000.0]).sinh(), L.tensor([1000.0]).cosh()),
+    "acos, atanh, acosh out of domain": lambda L: (L.tensor([2.0]).acos(), L.tensor([1.0]).atanh(), L.tensor([0.5]).acosh()),
+    "logit(0), logit(1), xlogy(1, 0)": lambda L: (L.tensor([0.0, 1.0]).logit(), L.xlogy(L.tensor([1.0]), L.tensor([0.0]))),
+    "fmod, remainder by 0": lambda L: (L.fmod(L.tensor([1.0]), 0.0), L.remainder(L.tensor([1.0]), 0.0)),
+    "softmax, log_softmax, logsumexp of -inf": lambda L: (
+        L.full((1, 3), -float("inf")).softmax(-1), L.full((1, 3), -float("inf")).log_softmax(-1),
+        L.full((3,), -float("inf")).logsumexp(0)),
+    "attention with a row masked out": lambda L: L.nn.functional.scaled_dot_product_attention(
+        L.ones(1, 2, 4), L.ones(1, 3, 4), L.ones(1, 3, 4), attn_mask=L.tensor([[True] * 3, [False] * 3])),
+    "mean of nothing, nanmean of NaN": lambda L: (L.zeros(0).mean(), L.tensor([float("nan")]).nanmean()),
+    "log's gradient at 0": lambda L: _log_grad(L),
+}
+
+
+def _log_grad(L):
+    x = L.tensor([0.0, 1.0], requires_grad=True)
+    x.log().sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("action", ["default", "error"])
+@pytest.mark.parametrize("name", EDGES)
+def test_edge_values_compute_silently_as_pytorch_does(name, action):
+    """No NumPy RuntimeWarning leaks (or, with warnings as errors, raises); values as PyTorch's."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter(action)
+        got = EDGES[name](dp)
+    assert not caught, [str(w.message) for w in caught]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = EDGES[name](torch)
+    for g, w in zip(*(o if isinstance(o, tuple) else (o,) for o in (got, want)), strict=True):
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-6, equal_nan=True)

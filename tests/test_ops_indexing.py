@@ -571,3 +571,29 @@ def test_property_setitem(case, seed):
         np.testing.assert_array_equal(out, ref)
     np.testing.assert_allclose(g, tg, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gv, tgv, rtol=1e-12, atol=1e-12)
+
+
+# --- out-of-range indices (issue 15): the op and PyTorch's bounds, not NumPy's "index" -------
+
+OUT_OF_RANGE = [
+    ("gather", lambda L: L.gather(L.ones(3), 0, L.tensor([5])), "index 5 is out of bounds for dimension 0 with size 3"),
+    ("gather", lambda L: L.gather(L.ones(2, 3), 1, L.tensor([[-1]])), "index -1 is out of bounds for dimension 1 with size 3"),
+    ("scatter", lambda L: L.ones(3).scatter(0, L.tensor([3]), 1.0), "index 3 is out of bounds for dimension 0 with size 3"),
+    ("scatter_add", lambda L: L.ones(3).scatter_add(0, L.tensor([7]), L.ones(1)), "index 7 is out of bounds"),
+    ("index_select", lambda L: L.index_select(L.ones(3), 0, L.tensor([-1])), "index -1 is out of bounds"),
+    ("index_add", lambda L: L.ones(3).index_add(0, L.tensor([3]), L.ones(1)), "index 3 is out of bounds"),
+    ("take_along_dim", lambda L: L.take_along_dim(L.ones(3), L.tensor([-4]), 0), "index -4 is out of bounds"),
+]
+
+
+@pytest.mark.parametrize("op, make, message", OUT_OF_RANGE)
+def test_out_of_range_indices_name_the_op(op, make, message):
+    with pytest.raises((RuntimeError, IndexError), match=rf"^{op}\(\): {message}"):
+        make(dp)
+    if op != "take_along_dim":                  # (PyTorch's wraps -4 as -1 there)
+        with pytest.raises((RuntimeError, IndexError)):
+            make(torch)
+
+
+def test_take_along_dim_counts_negative_indices_from_the_end():
+    assert dp.take_along_dim(dp.arange(3.0), dp.tensor([-1]), 0).tolist() == [2.0]

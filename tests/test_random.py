@@ -322,3 +322,12 @@ def test_backends_flags():
     dp.backends.cuda.matmul.allow_tf32 = True
     assert dp.backends.cuda.matmul.allow_tf32
     dp.backends.cuda.matmul.allow_tf32 = False
+
+
+@pytest.mark.parametrize("make", [lambda: dp.randn(-1), lambda: dp.rand(2, -3), lambda: dp.randint(0, 5, (-2,)),
+                                  lambda: dp.normal(0.0, 1.0, (2, -1)), lambda: dp.zeros(2, -3),
+                                  lambda: dp.ones((-1,)), lambda: dp.empty(-4), lambda: dp.full((2, -3), 1.0)])
+def test_negative_sizes_name_the_op(make):
+    """PyTorch's message with the op's name (it was NumPy's "negative dimensions are not allowed")."""
+    with pytest.raises(RuntimeError, match=r"^\w+: Trying to create tensor with negative dimension -\d: \["):
+        make()

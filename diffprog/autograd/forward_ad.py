@@ -5,38 +5,47 @@
         y = f(x)
         value, jvp = forward_ad.unpack_dual(y)
 
-As in PyTorch, one level is open at a time; leaving it drops every tangent.
+As in PyTorch, one level is open at a time (in each thread: levels, like grad mode, are
+per-thread); leaving it drops every tangent given at it.
 """
 import collections
 import contextlib
+import itertools
+import threading
 import weakref
 
 from .grad_mode import state
 
 UnpackedDualTensor = collections.namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
-# Tensors given tangents at the open level, by id (a WeakSet would compare tensors with
-# ==, which is elementwise).
-_duals = weakref.WeakValueDictionary()
-_opened = 0                      # levels opened so far: each gets a new nonzero id
+
+class _Duals(threading.local):
+    """The tensors given tangents at this thread's open level, by id (a WeakSet would
+    compare tensors with ==, which is elementwise)."""
+
+    def __init__(self):
+        self.tensors = weakref.WeakValueDictionary()
+
+
+_duals = _Duals()
+_level_ids = itertools.count(1)   # unique across threads, so a stale tangent is never current
 
 
 def enter_dual_level():
     """Open a level; `state.fw_level` becomes its id (so tangents kept from an earlier
     level, e.g. on a graph node's saved output, are recognisably stale)."""
-    global _opened
     if state.fw_level:
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
-    _opened += 1
-    state.fw_level = _opened
+    state.fw_level = next(_level_ids)
     return 0
 
 
 def exit_dual_level(*, level=None):
     state.fw_level = 0
-    for t in list(_duals.values()):
+    tensors = _duals.tensors
+    for t in list(tensors.values()):
         t._tangent = None
-    _duals.clear()
+    tensors.clear()
 
 
 @contextlib.contextmanager
@@ -64,7 +73,7 @@ def make_dual(tensor, tangent, *, level=None):
     finally:
         state.fw_level = level
     dual._tangent = tangent.to(tensor.dtype)
-    _duals[id(dual)] = dual
+    _duals.tensors[id(dual)] = dual
     return dual
 
 
@@ -81,4 +90,4 @@ def unpack_dual(tensor, *, level=None):
 
 def track(t):
     """Remember a tensor that received a tangent, so leaving the level clears it."""
-    _duals[id(t)] = t
+    _duals.tensors[id(t)] = t

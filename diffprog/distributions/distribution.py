@@ -65,11 +65,6 @@ def logits_to_probs(logits, is_binary=False):
     return logits.sigmoid() if is_binary else logits.softmax(-1)
 
 
-def xlogy(x, y):
-    """x * log(y), with 0 where x == 0 (the convention for 0 log 0)."""
-    return (x * y.log()).where(x != 0, 0.0)
-
-
 LOG_2PI = math.log(2 * math.pi)
 
 

@@ -16,10 +16,11 @@ import numpy as np
 from ..backend import xp
 from ..ops.op import Op
 from ..ops.shape import stack
+from ..ops.special import xlogy
 from ..random import _rng
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, broadcast_all, xlogy
+from .distribution import Distribution, broadcast_all
 
 __all__ = ["Gamma", "Dirichlet", "Beta"]
 

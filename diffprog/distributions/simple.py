@@ -1,9 +1,10 @@
 """Uniform, Exponential and Poisson."""
 from ..ops.batching import physical
+from ..ops.special import xlogy
 from ..random import _rng, rand
 from ..tensor import Tensor
 from . import constraints
-from .distribution import Distribution, broadcast_all, xlogy
+from .distribution import Distribution, broadcast_all
 
 __all__ = ["Uniform", "Exponential", "Poisson"]
 

@@ -90,10 +90,16 @@ def lookup(name, filename):
         return _SAFE[name]
     module, _, attr = name.rpartition(".")
     if module == "diffprog" or module.startswith("diffprog."):
-        obj = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj
+        try:
+            obj = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            obj = None
+        # Only a class or function defined under that name: not a module, nor what a diffprog
+        # module imported (`diffprog.x.os`, `diffprog.x.system`).
+        if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType)) and _name(obj) == name:
+            return obj
     short = attr.rsplit(".", 1)[-1]
     raise pickle.UnpicklingError(
         f"load: {filename} holds {name}, which is not an allowed global: loading never runs code "

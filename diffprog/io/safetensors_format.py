@@ -6,7 +6,9 @@ spaces), then the tensors' little-endian bytes back to back.  The header maps ea
 `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets into the byte area) and holds
 string-to-string `__metadata__`.  We add a CRC-32 of the byte area to the metadata so
 corruption is detected, not only truncation; files from other writers have none and load
-unchecked.  complex128 is written as "C128", which other safetensors readers lack.
+unchecked.  complex128 is written as "C128", which other safetensors readers lack; BF16
+(which diffprog lacks) is read as float32.  Nothing is allocated for a tensor before the
+header's sizes were checked against the file's.
 """
 import json
 import math
@@ -15,7 +17,8 @@ import zlib
 
 import numpy as np
 
-__all__ = ["write", "read", "read_exact", "CorruptFileError"]
+__all__ = ["write", "read", "read_exact", "read_into", "widen_bfloat16", "CorruptFileError",
+           "NotSafetensorsError"]
 
 CRC_KEY = "diffprog.crc32"
 _MAX_HEADER = 100 * 2**20      # the safetensors reference reader's limit
@@ -24,10 +27,20 @@ _CODES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16, "U16
           "F16": np.float16, "F32": np.float32, "F64": np.float64, "C64": np.complex64,
           "C128": np.complex128}
 _CODE_OF = {np.dtype(t): code for code, t in _CODES.items()}
+_UNSUPPORTED = ("F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4")   # safetensors' others
 
 
 class CorruptFileError(RuntimeError):
-    """A file that is not a complete, well-formed safetensors file."""
+    """A file that is not a complete, well-formed checkpoint."""
+
+
+class NotSafetensorsError(CorruptFileError):
+    """A file whose first bytes are no safetensors header length (perhaps another format)."""
+
+
+def widen_bfloat16(bits):
+    """bfloat16 values, given as their uint16 bit patterns, as float32 (exactly)."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
 def _bytes_of(a):
@@ -73,7 +86,7 @@ def read_exact(f, n):
     return b"".join(parts)
 
 
-def _read_into(f, out):
+def read_into(f, out):
     """Fill the uint8 array `out` from f; return how many bytes were read."""
     view, got = memoryview(out), 0
     readinto = getattr(f, "readinto", None)
@@ -90,7 +103,7 @@ def _read_into(f, out):
     return got
 
 
-def _parse_header(raw, fail):
+def _parse_header(raw, fail, filename):
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -102,8 +115,12 @@ def _parse_header(raw, fail):
         raise fail("__metadata__ is not a map of strings")
     entries = []
     for name, info in header.items():
+        code = info.get("dtype") if isinstance(info, dict) else None
+        if code in _UNSUPPORTED:
+            raise TypeError(f"load: tensor {name!r} in {filename} has dtype {code}, which diffprog "
+                            "does not support")
         try:
-            dtype = np.dtype(_CODES[info["dtype"]])
+            dtype = np.dtype(np.uint16 if code == "BF16" else _CODES[code])
             shape = tuple(info["shape"])
             begin, end = info["data_offsets"]
             ok = all(type(s) is int and s >= 0 for s in (*shape, begin, end))
@@ -111,7 +128,7 @@ def _parse_header(raw, fail):
             ok = False
         if not ok or end - begin != math.prod(shape) * dtype.itemsize:
             raise fail(f"bad header entry for tensor {name!r}: {info!r}")
-        entries.append((begin, end, name, dtype, shape))
+        entries.append((begin, end, name, dtype, shape, code == "BF16"))
     entries.sort()
     position = 0
     for begin, end, name, *_ in entries:
@@ -121,41 +138,43 @@ def _parse_header(raw, fail):
     return entries, metadata, position
 
 
-def read(f, filename, head, available=None):
+def read(f, filename, head, available):
     """Read a safetensors stream; return (name -> ndarray in file order, metadata).
 
     `head` is the stream's first 8 bytes, already read by the caller (to tell formats
-    apart).  `available` is the number of bytes in the stream from its start, when known:
-    a truncated file is then caught before any tensor memory is allocated.  Raises
-    CorruptFileError, naming `filename`, for anything malformed."""
-    def fail(reason):
-        return CorruptFileError(f"load: {filename} is not a valid checkpoint ({reason})")
+    apart).  `available` is the number of bytes in the stream from its start: a truncated
+    file is caught before any tensor memory is allocated.  Raises CorruptFileError, naming
+    `filename`, for anything malformed (NotSafetensorsError when the first bytes can't be
+    a header length)."""
+    def fail(reason, error=CorruptFileError):
+        return error(f"load: {filename} is not a valid checkpoint ({reason})")
 
     if len(head) < 8:
         raise fail(f"truncated: {len(head)} bytes, shorter than the 8-byte header length")
     n = struct.unpack("<Q", head)[0]
     if n > _MAX_HEADER:
-        raise fail(f"header length {n} is implausibly large")
+        raise fail(f"header length {n} is implausibly large", NotSafetensorsError)
+    if n > available - 8:
+        raise fail(f"truncated: the header needs {n} bytes, the file has {available - 8} after the length")
     raw = read_exact(f, n)
-    if len(raw) < n:
-        raise fail(f"truncated: the header needs {n} bytes, the file has {len(raw)} after the length")
-    entries, metadata, total = _parse_header(raw, fail)
-    if available is not None and available < 8 + n + total:
+    entries, metadata, total = _parse_header(raw, fail, filename)
+    if available < 8 + n + total:
         raise fail(f"truncated: the header describes {8 + n + total} bytes, the file has "
                    f"{available}")
     arrays, crc = {}, 0
-    for begin, end, name, dtype, shape in entries:
+    for begin, end, name, dtype, shape, bfloat16 in entries:
         little = dtype.newbyteorder("<")
         try:
             a = np.empty(shape, little)
         except ValueError:      # e.g. dimensions whose product overflows, even with a 0 among them
             raise fail(f"tensor {name!r} has an impossible shape {list(shape)}") from None
         flat = a.reshape(-1).view(np.uint8)
-        got = _read_into(f, flat)
+        got = read_into(f, flat)
         if got < end - begin:
             raise fail(f"truncated: tensor {name!r} needs {end - begin} bytes, {got} are left")
         crc = zlib.crc32(flat, crc)
-        arrays[name] = a if little.isnative else a.astype(dtype)
+        a = a if little.isnative else a.astype(dtype)
+        arrays[name] = widen_bfloat16(a) if bfloat16 else a
     if CRC_KEY in metadata and metadata[CRC_KEY] != str(crc):
         raise fail("the tensor data does not match its checksum")
     return arrays, metadata

@@ -15,16 +15,17 @@ and scalars, and whole nn.Modules (rebuilt only from allow-listed classes: objec
 memory (views) load as separate copies.  Other objects raise TypeError at save time.
 """
 import collections
+import io
 import json
 import math
 import os
-import uuid
 
 import numpy as np
 
 from .. import dtypes as _dt
 from ..tensor import Size, Tensor, check_device, device
 from . import objects, safetensors_format, torch_format
+from .atomic import write_atomically
 
 __all__ = ["save", "load"]
 
@@ -138,34 +139,6 @@ class _Decoder:
         raise self.fail(f"unknown structure tag {tag!r}")
 
 
-def _write_atomically(path, write):
-    """Write via a temporary file in the same directory, fsync it, then rename it over
-    `path`: readers see the old file or the new one, never a partial one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:        # make the rename itself durable (not possible on every platform)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
 def save(obj, f, pickle_module=None, pickle_protocol=None):
     """Save `obj` (a tensor, state dict, or nested containers of them) to `f`, a path or a
     binary file object.  A path is written atomically.  `pickle_module` and
@@ -174,7 +147,7 @@ def save(obj, f, pickle_module=None, pickle_protocol=None):
     structure = encoder.encode(obj)
     metadata = {STRUCTURE_KEY: json.dumps(structure, separators=(",", ":"), allow_nan=False)}
     if isinstance(f, (str, os.PathLike)):
-        _write_atomically(os.fspath(f), lambda out: safetensors_format.write(out, encoder.arrays, metadata))
+        write_atomically(os.fspath(f), lambda out: safetensors_format.write(out, encoder.arrays, metadata))
     else:
         safetensors_format.write(f, encoder.arrays, metadata)
 
@@ -196,18 +169,21 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     A corrupt or truncated file raises `CorruptFileError` (a RuntimeError) naming the
     file.  Files written by `torch.save` (zip or legacy format) are read by
     `torch_format` with an allow-listed unpickler, whatever `weights_only` says: tensors
-    and plain containers only, anything else raises `pickle.UnpicklingError`."""
+    and plain containers only, anything else raises `pickle.UnpicklingError`.  What
+    loading guarantees and the limits it applies: docs/security.md."""
     _check_map_location(map_location)
     if isinstance(f, (str, os.PathLike)):
         with open(f, "rb") as stream:
-            return _load_stream(stream, repr(os.fspath(f)), os.fstat(stream.fileno()).st_size,
-                                map_location)
-    available = None
-    if getattr(f, "seekable", lambda: False)():
+            obj = _load_stream(stream, repr(os.fspath(f)), os.fstat(stream.fileno()).st_size)
+    else:
+        name = repr(getattr(f, "name", "<file object>"))
+        if not getattr(f, "seekable", lambda: False)():
+            f = io.BytesIO(f.read())      # sizes must be known before anything is allocated
         start = f.tell()
         available = f.seek(0, os.SEEK_END) - start
         f.seek(start)
-    return _load_stream(f, repr(getattr(f, "name", "<file object>")), available, map_location)
+        obj = _load_stream(f, name, available)
+    return _apply_map_location(obj, map_location) if callable(map_location) else obj
 
 
 def _tensor(a, name, filename):
@@ -217,35 +193,26 @@ def _tensor(a, name, filename):
     return Tensor._make(a)
 
 
-def _load_stream(f, filename, available, map_location):
-    start = f.tell() if getattr(f, "seekable", lambda: False)() else None
+def _load_stream(f, filename, available):
+    """Load from the seekable stream f, of which `available` bytes are left: a torch.save
+    zip, a safetensors file, or else a torch.save legacy file (a pickle)."""
+    start = f.tell()
     head = safetensors_format.read_exact(f, 8)
-    if head.startswith(b"PK\x03\x04"):        # torch.save's zip format
-        return _torch_file(f, filename, head, map_location)
+    if head.startswith(b"PK\x03\x04"):
+        f.seek(start)
+        return torch_format.load_stream(f, filename, available)
     try:
         arrays, metadata = safetensors_format.read(f, filename, head, available)
-    except safetensors_format.CorruptFileError:
-        if head.startswith(b"\x80"):           # a pickle: torch.save's legacy format?
-            if start is not None:
-                f.seek(start)
-                head = b""
-            return _torch_file(f, filename, head, map_location)
-        raise
+    except safetensors_format.NotSafetensorsError:
+        f.seek(start)
+        return torch_format.load_stream(f, filename, available)
     if STRUCTURE_KEY not in metadata:       # a safetensors file from elsewhere: a dict of tensors
-        obj = {name: _tensor(a, name, filename) for name, a in arrays.items()}
-    else:
-        decoder = _Decoder(arrays, filename)
-        try:
-            obj = decoder.decode(json.loads(metadata[STRUCTURE_KEY]))
-        except (ValueError, RecursionError):
-            raise decoder.fail("its structure document is not valid JSON, or nested too deeply") from None
-    return _apply_map_location(obj, map_location) if callable(map_location) else obj
-
-
-def _torch_file(f, filename, head, map_location):
-    """A torch.save file, read with an allow-listed unpickler (see torch_format.py)."""
-    obj = torch_format.load_stream(f, filename, head)
-    return _apply_map_location(obj, map_location) if callable(map_location) else obj
+        return {name: _tensor(a, name, filename) for name, a in arrays.items()}
+    decoder = _Decoder(arrays, filename)
+    try:
+        return decoder.decode(json.loads(metadata[STRUCTURE_KEY]))
+    except (ValueError, RecursionError):
+        raise decoder.fail("its structure document is not valid JSON, or nested too deeply") from None
 
 
 def _apply_map_location(obj, fn):

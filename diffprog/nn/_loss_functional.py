@@ -12,6 +12,7 @@ from ..backend import xp
 from ..ops import loss as _fused
 from ..ops.batching import batch_function, physical
 from ..ops.elementwise import logsigmoid, minimum, where
+from ..ops.special import xlogy
 from ..tensor import Tensor
 
 
@@ -67,11 +68,6 @@ def _tensor(name, x, what):
         raise TypeError(f"{name}: expected {what} to be a Tensor, got {type(x).__name__}")
 
 
-def _xlogx(t):
-    """t log t, 0 at t = 0 (PyTorch's xlogy(t, t))."""
-    return t * where(t > 0, t, 1.0).log()
-
-
 # --- regression ----------------------------------------------------------------------
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
@@ -119,7 +115,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
     reduction = _reduction("poisson_nll_loss", reduction, size_average, reduce)
     loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
     if full:
-        stirling = _xlogx(target) - target + 0.5 * (2 * math.pi * target).log()
+        stirling = xlogy(target, target) - target + 0.5 * (2 * math.pi * target).log()
         loss = loss + stirling.masked_fill(target <= 1, 0)
     return _reduce(loss, reduction)
 
@@ -193,14 +189,17 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
-    """-(t log x + (1 - t) log(1 - x)), each log clamped to >= -100 as PyTorch."""
+    """-(t log x + (1 - t) log(1 - x)), each log clamped to >= -100, with PyTorch's
+    derivatives (finite where x is 0 or 1)."""
     reduction = _reduction("binary_cross_entropy", reduction, size_average, reduce)
     _same_size("binary_cross_entropy", input, target, error=True)
-    x = input.detach()
-    if x.numel() and not bool(physical((x >= 0) & (x <= 1)).all()):
-        raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and 1 "
-                           f"(input {tuple(input.shape)} {input.dtype.name})")
-    loss = -(target * input.log().clamp_min(-100) + (1 - target) * (1 - input).log().clamp_min(-100))
+    for name, x in (("input", input), ("target", target)):
+        x = physical(x)._data
+        if x.size and not ((x >= 0) & (x <= 1)).all():
+            raise RuntimeError(f"binary_cross_entropy: all elements of {name} should be between 0 and "
+                               f"1 (input {tuple(input.shape)} {input.dtype.name}, target "
+                               f"{tuple(target.shape)} {target.dtype.name})")
+    loss = _fused.binary_cross_entropy(input, target)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 
@@ -229,7 +228,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "'batchmean' in the next major release.", stacklevel=2)
     batchmean = reduction == "batchmean" and size_average is None and reduce is None
     reduction = _reduction("kl_div", "sum" if batchmean else reduction, size_average, reduce)
-    loss = target.exp() * (target - input) if log_target else _xlogx(target) - target * input
+    loss = target.exp() * (target - input) if log_target else xlogy(target, target) - target * input
     loss = _reduce(loss, reduction)
     return loss / input.shape[0] if batchmean and input.ndim else loss
 

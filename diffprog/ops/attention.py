@@ -14,7 +14,7 @@ from ..tensor import Tensor
 from .batching import lift, loop, materialize, ndim_of
 from .nn import Linear
 from .elementwise import where
-from .op import Op
+from .op import Op, quiet
 from .shape import cat
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -36,7 +36,9 @@ class Attention(Op):
     """(softmax(q @ k^T * scale + bias) * keep) @ v, and the softmax P (the weights).
 
     bias (optional operand) is the additive float mask; keep (option) a constant dropout
-    multiplier (0 or 1/(1-p)) or None.  With dS the gradient at the scores,
+    multiplier (0 or 1/(1-p)) or None.  A row that the mask leaves empty gets weights 0
+    with `empty_rows_zero` (PyTorch's scaled_dot_product_attention), NaN without
+    (its multi-head attention).  With dS the gradient at the scores,
     dS = P * (dP - sum(dP * P)), dP = (g @ v^T) * keep + gP."""
 
     op_name = "scaled_dot_product_attention"
@@ -49,7 +51,8 @@ class Attention(Op):
         rank = max(ndim_of(a, b) for a, b in zip(args, batched))
         return cls.apply(*(lift(materialize(a, n, b), rank) for a, b in zip(args, batched)), **kwargs)
 
-    def forward(ctx, q, k, v, bias=None, *, scale, keep=None):
+    @quiet
+    def forward(ctx, q, k, v, bias=None, *, scale, keep=None, empty_rows_zero=False):
         if not q.dtype == k.dtype == v.dtype:
             raise RuntimeError(f"scaled_dot_product_attention: expected query, key and value of the same "
                                f"dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
@@ -58,9 +61,15 @@ class Attention(Op):
         p *= scale
         if bias is not None:
             p += bias
-        p -= p.max(axis=-1, keepdims=True)
+        top = p.max(axis=-1, keepdims=True)
+        if empty_rows_zero and bias is not None:
+            top[top == -xp.inf] = 0
+        p -= top
         xp.exp(p, out=p)
-        p /= p.sum(axis=-1, keepdims=True)
+        total = p.sum(axis=-1, keepdims=True)
+        if empty_rows_zero and bias is not None:
+            total[total == 0] = 1
+        p /= total
         return xp.matmul(p if keep is None else p * keep, v), p
 
     def _dropped(ctx, x):
@@ -88,7 +97,7 @@ class Attention(Op):
         return ctx._dropped(dp) @ v + ctx._dropped(p) @ dv, dp
 
 
-def _attention(q, k, v, bias, scale, dropout_p):
+def _attention(q, k, v, bias, scale, dropout_p, empty_rows_zero=False):
     """Attention.apply with a fresh dropout mask when dropout_p > 0: (output, weights),
     the weights with dropout applied as PyTorch returns them."""
     keep = None
@@ -97,7 +106,7 @@ def _attention(q, k, v, bias, scale, dropout_p):
         shape = (*xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
         keep = _keep_mask(q, dropout_p, shape)._data
     args = (q, k, v) if bias is None else (q, k, v, bias)
-    out, weights = Attention.apply(*args, scale=scale, keep=keep)
+    out, weights = Attention.apply(*args, scale=scale, keep=keep, empty_rows_zero=empty_rows_zero)
     return out, weights if keep is None else weights * Tensor._make(keep)
 
 
@@ -125,7 +134,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         _check_mask("scaled_dot_product_attention", attn_mask, shape)
         if attn_mask.dtype.name == "bool":             # True takes part: the opposite of MHA's
             attn_mask = _float_mask(attn_mask.logical_not(), query.dtype)
-    return _attention(query, key, value, attn_mask, scale, dropout_p)[0]
+    return _attention(query, key, value, attn_mask, scale, dropout_p, empty_rows_zero=True)[0]
 
 
 def _float_mask(mask, dtype):

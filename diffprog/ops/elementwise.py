@@ -22,7 +22,7 @@ from ..backend import xp
 from ..tensor import Tensor
 from .batching import broadcasting
 from .complex import complex_sign, conj_if_complex as _c
-from .op import Op, apply_inplace
+from .op import Op, apply_inplace, quiet
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -132,6 +132,7 @@ class Div(Op):
     batch = broadcasting
     promote = "float"
 
+    @quiet
     def forward(ctx, x, y):
         return x / y
 
@@ -151,6 +152,7 @@ class DivMode(Op):
     op_name = "div"
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y, mode):
         _check_divisor(x, y)
         if mode == "floor":
@@ -176,6 +178,7 @@ class FloorDivide(DivMode):
     vjp = Op.vjp
     jvp = Op.jvp
 
+    @quiet
     def forward(ctx, x, y):
         return DivMode.forward(ctx, x, y, "floor")
 
@@ -186,6 +189,7 @@ class Remainder(Op):
     batch = broadcasting
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y):
         _check_divisor(x, y)
         return xp.remainder(x, y)
@@ -206,6 +210,7 @@ class Fmod(Op):
     batch = broadcasting
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y):
         _check_divisor(x, y)
         return xp.fmod(x, y)
@@ -226,6 +231,7 @@ class Pow(Op):
     batch = broadcasting
     promote = "common"
 
+    @quiet
     def forward(ctx, x, y):
         try:
             return xp.power(x, y)
@@ -373,6 +379,7 @@ class Frac(_Unary):
 
 
 class Exp(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.exp(x)
 
@@ -381,6 +388,7 @@ class Exp(_Unary):
 
 
 class Exp2(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.exp2(x)
 
@@ -389,6 +397,7 @@ class Exp2(_Unary):
 
 
 class Expm1(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.expm1(x)
 
@@ -397,15 +406,16 @@ class Expm1(_Unary):
 
 
 class Log(_Quotient):
+    @quiet
     def forward(ctx, x):
-        with xp.errstate(divide="ignore"):       # log(0) = -inf, silently, as in PyTorch
-            return xp.log(x)
+        return xp.log(x)
 
     def denom(ctx):
         return ctx.x
 
 
 class Log2(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log2(x)
 
@@ -414,6 +424,7 @@ class Log2(_Quotient):
 
 
 class Log10(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log10(x)
 
@@ -422,6 +433,7 @@ class Log10(_Quotient):
 
 
 class Log1p(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.log1p(x)
 
@@ -430,6 +442,7 @@ class Log1p(_Quotient):
 
 
 class Sqrt(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.sqrt(x)
 
@@ -438,6 +451,7 @@ class Sqrt(_Quotient):
 
 
 class Rsqrt(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.reciprocal(xp.sqrt(x))
 
@@ -446,6 +460,7 @@ class Rsqrt(_Unary):
 
 
 class Reciprocal(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.reciprocal(x)
 
@@ -480,6 +495,7 @@ class Tan(_Unary):
 
 
 class Asin(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arcsin(x)
 
@@ -489,6 +505,7 @@ class Asin(_Quotient):
 
 
 class Acos(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arccos(x)
 
@@ -507,6 +524,7 @@ class Atan(_Quotient):
 
 
 class Sinh(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.sinh(x)
 
@@ -515,6 +533,7 @@ class Sinh(_Unary):
 
 
 class Cosh(_Unary):
+    @quiet
     def forward(ctx, x):
         return xp.cosh(x)
 
@@ -541,6 +560,7 @@ class Asinh(_Quotient):
 
 
 class Acosh(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arccosh(x)
 
@@ -550,6 +570,7 @@ class Acosh(_Quotient):
 
 
 class Atanh(_Quotient):
+    @quiet
     def forward(ctx, x):
         return xp.arctanh(x)
 
@@ -559,10 +580,10 @@ class Atanh(_Quotient):
 
 
 class Sigmoid(_Unary):
+    @quiet                                    # exp(-x) may overflow to inf, giving exactly 0
     def forward(ctx, x):
-        y = xp.empty_like(x)                  # 1 / (1 + exp(-x)), in one buffer; exp(-x)
-        with xp.errstate(over="ignore"):      # may overflow to inf, giving exactly 0
-            xp.exp(xp.negative(x, out=y), out=y)
+        y = xp.empty_like(x)                  # 1 / (1 + exp(-x)), in one buffer
+        xp.exp(xp.negative(x, out=y), out=y)
         y += 1
         return xp.reciprocal(y, out=y)
 
@@ -574,6 +595,7 @@ class Sigmoid(_Unary):
 class Logit(_Unary):
     """log(x / (1 - x)), with x first clamped to [eps, 1 - eps] when eps is given."""
 
+    @quiet
     def forward(ctx, x, eps=None):
         ctx.eps = eps
         if eps is not None:

@@ -100,13 +100,23 @@ def _int_index(index, op):
     return a
 
 
+def _check_bounds(index, size, d, op, error, negatives=False):
+    """PyTorch's bounds: indices in [0, size), or [-size, size) where negatives count from
+    the end (NumPy would wrap every negative index, and name no op when one is too large)."""
+    if index.size and (index.min() < (-size if negatives else 0) or index.max() >= size):
+        bad = index[(index < (-size if negatives else 0)) | (index >= size)].flat[0]
+        raise error(f"{op}(): index {bad} is out of bounds for dimension {d} with size {size}")
+
+
 def _dim_key(input, dim, index, op):
     """Key for `index` along `dim` (index_select, index_add, ...): x[:, :, index]."""
     index = _int_index(index, op)
     if index.ndim > 1:
         raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {index.shape}")
+    d = _wrap_dim(dim, input.ndim, op)
+    _check_bounds(index, input.shape[d] if input.ndim else 1, d, op, IndexError)
     index = index if index.ndim else index.reshape(1)    # (the index itself: no new array)
-    return (slice(None),) * _wrap_dim(dim, input.ndim, op) + (index,)
+    return (slice(None),) * d + (index,)
 
 
 def _along_key(input, dim, index, op):
@@ -123,6 +133,8 @@ def _along_key(input, dim, index, op):
             raise RuntimeError(f"{op}(): Size does not match at dimension {k}: expected index "
                                f"{list(index.shape)} to be no larger than self {list(input.shape)} "
                                f"apart from dimension {d}")
+    _check_bounds(index, input.shape[d] if input.ndim else 1, d, op, RuntimeError,
+                  negatives=op == "take_along_dim")
     return tuple(index if k == d else xp.arange(n).reshape((n,) + (1,) * (nd - 1 - k))
                  for k, n in enumerate(index.shape))
 

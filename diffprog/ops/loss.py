@@ -21,6 +21,10 @@ loss), one pass for softplus(x) - t x and sigmoid(x); `BceWithLogitsBackward` sc
 sigmoid(x) - t by the incoming gradient.  `nn.functional` uses it when there is no
 pos_weight.
 
+`BinaryCrossEntropy`: the unreduced binary cross entropy of probabilities, with PyTorch's
+derivatives, which stay finite where a probability is exactly 0 or 1 (float32's sigmoid
+reaches 1 near 17): the derivative of the clamped logs would be 0 * inf there.
+
 None of this is a PyTorch top-level function, so `__all__` is empty.
 """
 import math
@@ -32,7 +36,7 @@ from ..tensor import Tensor
 from .batching import batch_function, broadcasting, fold_batch, lift, loop, materialize, unfold_batch
 from .elementwise import where
 from .indexing import Index
-from .op import Op
+from .op import Op, quiet
 from .shape import stack
 from .softmax import softmax
 
@@ -100,6 +104,7 @@ class CrossEntropy(Op):
 
     op_name = "cross_entropy"
 
+    @quiet
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
         z = _rows(x)
         M, C = z.shape
@@ -410,6 +415,76 @@ class BceWithLogitsBackward(Op):
 def binary_cross_entropy_with_logits(input, target):
     """The unreduced binary cross entropy of logits and targets of the same shape."""
     return BceWithLogits.apply(input, target)
+
+
+# --- binary cross entropy of probabilities -----------------------------------------
+
+_BCE_EPS = 1e-12            # PyTorch's floor for x (1 - x) in the second derivatives,
+_BCE_EPS_GRAD = 0.9999999960041972e-12     # and in the first: 1e-12 rounded to float32
+
+
+def _clamped_log(fn, x, where):
+    """max(fn(x), -100), computing fn only where it is finite (no log(0) warning)."""
+    out = xp.full_like(x, -100.0)
+    fn(x, out=out, where=where)
+    return xp.maximum(out, -100.0, out=out)
+
+
+class BinaryCrossEntropy(Op):
+    """-(t log x + (1 - t) log(1 - x)) per element, each log clamped to >= -100 (PyTorch's
+    loss).  d/dx = (x - t) / max(x (1 - x), 1e-12) and d/dt = log(1 - x) - log(x), as PyTorch."""
+
+    op_name = "binary_cross_entropy"
+    batch = broadcasting
+    promote = "common"
+
+    def forward(ctx, x, t):
+        log_x = _clamped_log(xp.log, x, x > 0)
+        log_1mx = _clamped_log(xp.log1p, -x, x < 1)
+        return (t - 1) * log_1mx - t * log_x
+
+    def vjp(ctx, g):
+        x, t = ctx.inputs
+        need_x, need_t = ctx.needs_input_grad
+        return (BinaryCrossEntropyBackward.apply(g, x, t) if need_x else None,
+                -g * x.logit() if need_t else None)
+
+    def jvp(ctx, dx, dt):
+        x, t = ctx.args
+        return BinaryCrossEntropyBackward.apply(dx, x, t) - dt * x.logit()
+
+
+class BinaryCrossEntropyBackward(Op):
+    """g (x - t) / max(x (1 - x), eps); its derivatives are PyTorch's double backward."""
+
+    op_name = "binary_cross_entropy_backward"
+    batch = broadcasting
+    promote = "common"
+
+    def forward(ctx, g, x, t):
+        return g * (x - t) / xp.maximum(x * (1 - x), _BCE_EPS_GRAD)
+
+    def vjp(ctx, gg):
+        g, x, t = ctx.inputs
+        need_g, need_x, need_t = ctx.needs_input_grad
+        return (BinaryCrossEntropyBackward.apply(gg, x, t) if need_g else None,
+                gg * g * _bce_curvature(x, t) if need_x else None,
+                -gg * g / (x * (1 - x)).clamp_min(_BCE_EPS) if need_t else None)
+
+    def jvp(ctx, dg, dx, dt):
+        g, x, t = ctx.args
+        return (BinaryCrossEntropyBackward.apply(dg, x, t)
+                + g * (dx * _bce_curvature(x, t) - dt / (x * (1 - x)).clamp_min(_BCE_EPS)))
+
+
+def _bce_curvature(x, t):
+    """d/dx of (x - t) / (x (1 - x)), with PyTorch's eps: finite at x = 0 and 1."""
+    return (x * x - 2 * x * t + t) / ((x + _BCE_EPS) ** 2 * (1 - x + _BCE_EPS) ** 2)
+
+
+def binary_cross_entropy(input, target):
+    """The unreduced binary cross entropy of probabilities and targets of the same shape."""
+    return BinaryCrossEntropy.apply(input, target)
 
 
 METHODS = {}

@@ -38,6 +38,13 @@ from .batching import BatchedTensor
 
 _new = object.__new__
 
+# NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
+# The ops that meet such values in ordinary use decorate their forward with `quiet`
+# (about 1 us a call); the hot arithmetic ops, which warn only on inf, nan or overflowing
+# operands, don't: where a warnings filter turns one into an error, `apply` computes again
+# quietly.
+quiet = xp.errstate(all="ignore")
+
 
 class Op:
     __slots__ = ("args", "edges", "needs_input_grad", "_versions", "_out", "_out_vc", "_out_version",
@@ -114,12 +121,14 @@ class Op:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward on the arguments' arrays and record a node when a gradient is needed."""
-        if state.vmap:                  # inside vmap, batched operands take the op's batching rule
-            out = batching.apply_op(cls, args, kwargs)
-            if out is not None:
-                return out
-        if state.tracer is not None:            # diffprog.compile is recording this call
-            return state.tracer.apply(cls, args, kwargs)
+        active = state.active           # vmap, compile, forward AD or anomaly detection is on
+        if active:
+            if state.vmap:              # inside vmap, batched operands take the op's batching rule
+                out = batching.apply_op(cls, args, kwargs)
+                if out is not None:
+                    return out
+            if state.tracer is not None:        # diffprog.compile is recording this call
+                return state.tracer.apply(cls, args, kwargs)
         ctx = _new(cls)
         ctx.args = args
         record = False
@@ -137,6 +146,8 @@ class Op:
             out = ctx.forward(*arrays, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             raise _wrap_error(cls, args, e) from None
+        except (RuntimeWarning, FloatingPointError):    # NumPy made to raise: PyTorch is silent
+            out = quiet(ctx.forward)(*arrays, **kwargs)
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
@@ -169,7 +180,7 @@ class Op:
             ctx._connect(args, outs, results)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
-        if state.fw_level:
+        if active and state.fw_level:
             _forward_ad(ctx, args, results)
         return results[0] if cls.n_out == 1 else results
 
@@ -380,17 +391,20 @@ def _freed_error():
 
 
 def _modified_error(tensor, saved_version, node, now=None):
+    """PyTorch's message: the variable (a saved operand, or else node's own output), the
+    node that now produces it, and, as a hint, the op that saved it."""
     if tensor is not None:
-        now = tensor._vc[0]
-        shape, dtype = tuple(tensor.shape), tensor.dtype.name
-        desc = f"[{dtype} {list(shape)}]"
+        now, producer, nr = tensor._vc[0], tensor.grad_fn, tensor._out_nr
+        dtype, shape = tensor.dtype, tensor.shape
     else:
-        desc = "(its output)"
+        producer, nr = node, 0
+        dtype, shape = _dt.from_numpy_dtype(node._out[0].dtype), node._out[0].shape
+    made = f", which is output {nr} of {type(producer).__name__}Backward0," if producer is not None else ""
     return RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: {desc}, which is output 0 of {type(node).__name__}Backward0, is at version "
-        f"{now}; expected version {saved_version} instead. Hint: the operation that saved it was "
-        f"{node.name()}; avoid modifying its input or output in place, or clone() it first.")
+        f"operation: [{dtype.name} {list(shape)}]{made} is at version {now}; expected version "
+        f"{saved_version} instead. Hint: the operation that saved it was {node.name()}; avoid "
+        "modifying its input or output in place, or clone() it first.")
 
 
 # --- in-place application ----------------------------------------------------------------

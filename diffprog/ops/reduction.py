@@ -10,6 +10,7 @@ Three shared derivative patterns:
   - the others (sum, mean, prod, var, logsumexp, cumsum, cumprod) write theirs.
 (`norm` lives with the other norms in linalg.py.)
 """
+import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
@@ -18,7 +19,7 @@ from ..tensor import Tensor
 from . import elementwise
 from .batching import along, shift
 from .indexing import Index, IndexBackward, _along_key
-from .op import Op
+from .op import Op, quiet
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -150,6 +151,8 @@ class Mean(Op):
             _need_float(x, "mean")
         ctx.dims, ctx.keepdim, ctx.shape = _axes(dim, x.ndim), keepdim, x.shape
         ctx.n = _numel(x.shape, ctx.dims)
+        if not ctx.n:       # NaN, without NumPy's "Mean of empty slice" warning (PyTorch has none)
+            return xp.asarray(xp.sum(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype) * xp.nan)
         return xp.asarray(xp.mean(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype))
 
     def vjp(ctx, g):
@@ -419,10 +422,14 @@ class Nansum(_Weighted):
 class Nanmean(Nansum):
     """mean over the non-NaN elements."""
 
+    @quiet
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):
         if dtype is None:
             _need_float(x, "nanmean")
-        return xp.asarray(xp.nanmean(x, axis=ctx._setup(x, dim, keepdim), keepdims=keepdim, dtype=dtype))
+        dims = ctx._setup(x, dim, keepdim)
+        total = xp.asarray(xp.nansum(x, axis=dims, keepdims=keepdim, dtype=dtype))
+        count = (~xp.isnan(x)).sum(axis=dims, keepdims=keepdim)
+        return total / count.astype(total.dtype)        # 0 / 0 where all are NaN, as PyTorch: NaN
 
     def weights(ctx, x):
         w = (~xp.isnan(x)).astype(x.dtype)
@@ -578,7 +585,11 @@ class Var(Op):
         ctx.dims, ctx.keepdim, ctx.shape = _axes(dim, x.ndim), keepdim, x.shape
         n = _numel(x.shape, ctx.dims) - correction
         ctx.scale = 2 / n if n else float("inf")
-        return xp.asarray(xp.var(x, axis=ctx.dims, ddof=correction, keepdims=keepdim))
+        if n > 0:
+            return xp.asarray(xp.var(x, axis=ctx.dims, ddof=correction, keepdims=keepdim))
+        warnings.warn(f"{ctx.name()}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the reduction factor (input numel divided by output numel).", stacklevel=4)
+        return _var_without_dof(x, ctx.dims, keepdim)
 
     def _dvar(ctx, x):
         """d var / d x (the weights of the incoming gradient)."""
@@ -589,6 +600,14 @@ class Var(Op):
 
     def jvp(ctx, dx):
         return (dx * ctx._dvar(ctx.args[0])).sum(ctx.dims, keepdim=ctx.keepdim)
+
+
+@quiet
+def _var_without_dof(x, dims, keepdim):
+    """The variance when the correction leaves no degree of freedom: inf, or NaN where the
+    squared deviations sum to 0 (NumPy's var would warn about it, twice)."""
+    mean = x.sum(axis=dims, keepdims=True) / _numel(x.shape, dims)
+    return xp.asarray(((x - mean) ** 2).sum(axis=dims, keepdims=keepdim) / 0)
 
 
 class Std(Var):
@@ -616,6 +635,7 @@ class Logsumexp(Op):
     batch = along("dim")
     promote = "float"
 
+    @quiet
     def forward(ctx, x, dim, keepdim=False):
         dims = ctx.dims = _axes(dim, x.ndim)
         ctx.keepdim, ctx.shape = keepdim, x.shape

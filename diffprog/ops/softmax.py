@@ -3,7 +3,7 @@ import warnings
 
 from ..backend import xp
 from .batching import along, leading
-from .op import Op
+from .op import Op, quiet
 from .reduction import _dims, _np_dtype
 
 
@@ -26,6 +26,7 @@ class Softmax(Op):
 
     batch = along("dim")
 
+    @quiet
     def forward(ctx, x, dim, dtype=None):
         y = _shifted(ctx, x, dim, dtype)
         xp.exp(y, out=y)
@@ -48,6 +49,7 @@ class LogSoftmax(Op):
 
     batch = along("dim")
 
+    @quiet
     def forward(ctx, x, dim, dtype=None):
         y = _shifted(ctx, x, dim, dtype)
         y -= xp.log(xp.exp(y).sum(axis=ctx.dim, keepdims=True))

@@ -3,8 +3,9 @@ SciPy (`pip install diffprog[special]`).
 
 Differentiable, with the derivatives PyTorch uses: the modified Bessel functions of
 order 0 and 1 (plain and exponentially scaled: i0' = i1, ...), the normal distribution
-function and its inverse and log, erfcx, entr, sinc, xlogy / xlog1py, and the regularised
-incomplete gamma functions in their second argument.  As in PyTorch, `zeta` and gammainc's
+function and its inverse and log, erfcx, entr, sinc, xlogy / xlog1py (on NumPy alone: the
+losses and distributions use xlogy), and the regularised incomplete gamma functions in
+their second argument.  As in PyTorch, `zeta` and gammainc's
 first argument have no derivative (backward raises), and the Bessel functions of the first
 and second kind, the Airy function, the `modified_bessel_*` functions and the orthogonal
 polynomials return results outside the graph.
@@ -13,10 +14,10 @@ import math
 
 from ..backend import xp
 from ..tensor import Tensor
-from .batching import elementwise_function, physical
+from .batching import broadcasting, elementwise_function, physical
 from .composite import _inplace
 from .elementwise import _scipy, _special, _Unary, lgamma, where
-from .op import Op
+from .op import Op, quiet
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
@@ -137,37 +138,46 @@ class Sinc(_Unary):
 # --- two-argument functions ------------------------------------------------------------------
 
 class XLogY(Op):
-    """x log(y), 0 where x == 0 (unless y is NaN)."""
+    """x log y, and 0 where x is 0 (unless y is NaN): the entropy terms of losses and
+    distributions.  PyTorch's derivatives: d/dx = log y, but 0 where x = 0 and y <= 0 (no
+    0 * inf); d/dy = x / y.  `XLog1pY` is the same with log(1 + y)."""
 
+    op_name = "xlogy"
+    batch = broadcasting
     promote = "float"
-    log = "log"
+    log = staticmethod(xp.log)
 
+    @quiet
     def forward(ctx, x, y):
-        return _scipy("xlogy", "xlogy" if ctx.log == "log" else "xlog1py", y, x)
+        out = x * ctx.log(y)
+        return xp.where((x == 0) & ~xp.isnan(y), 0, out).astype(out.dtype, copy=False)
 
-    def _log(ctx, y):
-        return y.log() if ctx.log == "log" else y.log1p()
+    def _argument(ctx, y):
+        """What the log is taken of."""
+        return y
+
+    def _dx(ctx, g, x, y):
+        return type(ctx).apply(g, y).masked_fill((x == 0) & (ctx._argument(y) <= 0), 0)
 
     def vjp(ctx, g):
         x, y = ctx.inputs
         need_x, need_y = ctx.needs_input_grad
-        gx = g * type(ctx).apply((x != 0).to(g.dtype), y) if need_x else None
-        gy = g * x / (y if ctx.log == "log" else y + 1) if need_y else None
-        return gx, gy
+        return (ctx._dx(g, x, y) if need_x else None), (g * x / ctx._argument(y) if need_y else None)
 
     def jvp(ctx, dx, dy):
         x, y = ctx.args
-        out = dy * x / (y if ctx.log == "log" else y + 1)
-        if isinstance(x, Tensor):
-            out = out + dx * type(ctx).apply((x != 0).to(ctx.output.dtype), y)
-        return out
+        out = where(dy == 0, 0.0, dy * x / ctx._argument(y))      # y constant: no 0 * (0 / 0)
+        return out + ctx._dx(dx, x, y) if isinstance(x, Tensor) else out
 
 
 class XLog1pY(XLogY):
-    """x log(1 + y), 0 where x == 0."""
+    """x log(1 + y), 0 where x == 0 (unless y is NaN)."""
 
     op_name = "xlog1py"
-    log = "log1p"
+    log = staticmethod(xp.log1p)
+
+    def _argument(ctx, y):
+        return y + 1
 
 
 class GammaInc(Op):

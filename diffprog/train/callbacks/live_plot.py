@@ -1,8 +1,8 @@
 """LiveLossPlot: draw the metrics' curves over epochs to a PNG file as training goes."""
 import math
 import os
-import uuid
 
+from ...io.atomic import write_atomically
 from ..state import HISTORY
 from .callbacks import Callback
 
@@ -73,14 +73,7 @@ class LiveLossPlot(Callback):
             ax.legend()
         fig.tight_layout()
         self._drawn = len(history)
-        directory = os.path.dirname(os.path.abspath(self.filepath))
-        tmp = os.path.join(directory, f".{os.path.basename(self.filepath)}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            fig.savefig(tmp, format="png")
-            os.replace(tmp, self.filepath)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        write_atomically(self.filepath, lambda out: fig.savefig(out, format="png"))
 
     def on_checkpoint(self, state):
         if not self.draw_once:
