@@ -15,8 +15,10 @@ import string
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
+from . import sparse
 from .op import Op
 from .reduction import _dims, _expand_back
+from .sparse import SparseCOOTensor
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -122,10 +124,14 @@ def _check_ndim(name, x, y, nx, ny):
 
 
 def matmul(input, other, *, out=None):
+    if isinstance(input, SparseCOOTensor) or isinstance(other, SparseCOOTensor):
+        return sparse.matmul(input, other)
     return Matmul.apply(input, other)
 
 
 def mm(input, mat2, *, out=None):
+    if isinstance(input, SparseCOOTensor) or isinstance(mat2, SparseCOOTensor):
+        return sparse.matmul(input, mat2)
     _check_ndim("mm", input, mat2, 2, 2)
     return Matmul.apply(input, mat2)
 
