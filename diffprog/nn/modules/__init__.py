@@ -12,3 +12,4 @@ from .rnn import *  # noqa: F401,F403
 from .pooling import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
+from .graph import *  # noqa: F401,F403
