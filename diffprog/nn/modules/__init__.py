@@ -13,3 +13,4 @@ from .pooling import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .transformer import *  # noqa: F401,F403
 from .graph import *  # noqa: F401,F403
+from .rnn_dropout import *  # noqa: F401,F403
