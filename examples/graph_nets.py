@@ -43,6 +43,8 @@ import diffprog.nn.functional as F
 from diffprog import nn
 from diffprog.nn.utils.graph import to_undirected
 
+from plotting import pyplot
+
 
 def stochastic_block_model(sizes, p_in, p_out, rng):
     """Undirected edges (2, E), both directions listed, of a stochastic block model, and each node's block."""
@@ -86,7 +88,9 @@ def karate_graph():
 class GCN(nn.Module):
     def __init__(self, n_in, hidden, n_out, dropout=0.5):
         super().__init__()
-        self.conv1, self.conv2, self.dropout = nn.GCNConv(n_in, hidden, cached=True), nn.GCNConv(hidden, n_out, cached=True), dropout
+        self.conv1 = nn.GCNConv(n_in, hidden, cached=True)
+        self.conv2 = nn.GCNConv(hidden, n_out, cached=True)
+        self.dropout = dropout
 
     def hidden(self, x, edge_index):
         return F.relu(self.conv1(F.dropout(x, self.dropout, self.training), edge_index))
@@ -143,12 +147,7 @@ def train(model, data, epochs, lr, weight_decay=5e-4):
 
 
 def plot_embedding(model, data, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("graph_nets: writing the plot needs matplotlib (pip install diffprog[demo])") from e
+    plt = pyplot("graph_nets")
     model.eval()
     with dp.no_grad():
         h = model.hidden(data["x"], data["edge_index"]).numpy()

@@ -45,6 +45,8 @@ import diffprog as dp
 import diffprog.nn.functional as F
 from diffprog import nn
 
+from plotting import pyplot
+
 
 # --- 1. minimum-norm solutions -------------------------------------------------------------
 
@@ -155,12 +157,7 @@ def starvation(steps=2000, n=1000, sd=0.1, seed=0):
 
 
 def plot_starvation(models, data, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("implicit_bias: writing the plot needs matplotlib (pip install diffprog[demo])") from e
+    plt = pyplot("implicit_bias")
     xt, yt = data
     g = np.linspace(-1.5, 2.5, 200), np.linspace(-1.0, 1.5, 150)
     gx, gy = np.meshgrid(*g)

@@ -58,6 +58,8 @@ import diffprog.nn.functional as F
 from diffprog.models import TransformerLM, linear_probe
 from diffprog.viz import activation_patching, record_activations
 
+from plotting import pyplot
+
 RESIDUAL = ["pos", "blocks.layers.0", "blocks.layers.1"]
 ATTENTION = ["blocks.layers.0.self_attn", "blocks.layers.1.self_attn"]
 LABELS = ["embedding", "block 0", "block 1", "block 0 attention", "block 1 attention"]
@@ -141,12 +143,7 @@ def patching(model, vocab, length, rng, n=200, segment=8, changed=5):
 
 
 def plot(res, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("interpretability: writing the plot needs matplotlib (pip install diffprog[demo])") from e
+    plt = pyplot("interpretability")
     fig, ax = plt.subplots(figsize=(10, 3.2))
     im = ax.imshow(res["restored"], cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
     ax.set(yticks=range(len(LABELS)), yticklabels=LABELS, xlabel="position",

@@ -42,6 +42,8 @@ import diffprog as dp
 from diffprog import nn
 from diffprog.ode import odeint, odeint_adjoint
 
+from plotting import pyplot
+
 TRUE_A = [[-0.1, 2.0], [-2.0, -0.1]]
 
 
@@ -83,12 +85,7 @@ def trajectory_error(func, t, y, method):
 
 
 def plot(t, y, pred, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError("neural_ode: writing the plot needs matplotlib (pip install diffprog[demo])") from e
+    plt = pyplot("neural_ode")
     t, y, pred = t.numpy(), y.numpy(), pred.numpy()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
     ax1.plot(y[:, 0], y[:, 1], "k", lw=1.5, label="true")

@@ -2,7 +2,6 @@
 architecture gradient, the second-order one against the exact gradient through the unrolled
 step (double backward), and the derived genotype."""
 import numpy as np
-import pytest
 
 import diffprog as dp
 import diffprog.nn.functional as F

@@ -47,7 +47,8 @@ def test_matches_torchdiffeq():
     torchdiffeq = pytest.importorskip("torchdiffeq")
     torch = pytest.importorskip("torch")
     t = np.linspace(0, 3, 7)
-    ours = odeint(lambda s, y: -y ** 3 + dp.sin(s), dp.tensor([1.0, -0.5], dtype=F64), dp.tensor(t), rtol=1e-9, atol=1e-10)
+    ours = odeint(lambda s, y: -y ** 3 + dp.sin(s), dp.tensor([1.0, -0.5], dtype=F64), dp.tensor(t),
+                  rtol=1e-9, atol=1e-10)
     ref = torchdiffeq.odeint(lambda s, y: -y ** 3 + torch.sin(s), torch.tensor([1.0, -0.5], dtype=torch.float64),
                              torch.tensor(t), rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(ours.numpy(), ref.numpy(), atol=1e-8)
@@ -65,7 +66,8 @@ def test_fixed_step_methods_converge_at_their_order(method, order):
     t = dp.tensor([0.0, 2.0])
     errors = []
     for step in (0.1, 0.05, 0.025):
-        ys = odeint(lambda s, y: y * dp.cos(s), dp.tensor([1.0], dtype=F64), t, method=method, options=dict(step_size=step))
+        ys = odeint(lambda s, y: y * dp.cos(s), dp.tensor([1.0], dtype=F64), t, method=method,
+                    options=dict(step_size=step))
         errors.append(abs(ys[-1, 0].item() - math.exp(math.sin(2.0))))
     rates = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
     assert all(abs(r - order) < 0.25 for r in rates), rates

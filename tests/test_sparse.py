@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import diffprog as dp
-from oracle import check, const, rand, torch
+from oracle import check, rand, torch
 
 # (indices, size): coalesced, uncoalesced (repeats, rows out of order), empty rows, no entries
 PATTERNS = {
