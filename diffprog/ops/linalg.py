@@ -15,10 +15,9 @@ import string
 from .. import dtypes as _dt
 from ..backend import xp
 from ..tensor import Tensor
-from . import sparse
 from .op import Op
 from .reduction import _dims, _expand_back
-from .sparse import SparseCOOTensor
+from .sparse import SparseCOOTensor, matmul as _sparse_matmul
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -125,13 +124,13 @@ def _check_ndim(name, x, y, nx, ny):
 
 def matmul(input, other, *, out=None):
     if isinstance(input, SparseCOOTensor) or isinstance(other, SparseCOOTensor):
-        return sparse.matmul(input, other)
+        return _sparse_matmul(input, other)
     return Matmul.apply(input, other)
 
 
 def mm(input, mat2, *, out=None):
     if isinstance(input, SparseCOOTensor) or isinstance(mat2, SparseCOOTensor):
-        return sparse.matmul(input, mat2)
+        return _sparse_matmul(input, mat2)
     _check_ndim("mm", input, mat2, 2, 2)
     return Matmul.apply(input, mat2)
 

@@ -4,7 +4,7 @@ A `SparseCOOTensor` is `indices` (int64, (ndim, nnz)), `values` ((nnz,) tensor) 
 element indices[:, k] holds values[k], every other element is zero, and repeated indices
 add up.  Gradients flow through `values` like through any tensor, so a sparse matrix built
 from computed values (attention weights on graph edges, say) passes gradients back to them;
-a sparse leaf (`requires_grad=True`) gets a sparse `.grad` with its own sparsity pattern,
+a sparse leaf (`requires_grad=True`) gets a sparse `.grad` at its own (coalesced) indices,
 as `torch.sparse.mm` gives.
 
 It is not a `Tensor` subclass: it has the methods below and nothing else, so a dense op
@@ -18,6 +18,7 @@ The one new op is `SparseDenseMM`, A @ D with A sparse (n, m) and D dense (m, k)
 Both rules are made of differentiable ops, so second derivatives work too.
 """
 from .. import dtypes as _dt
+from .._repr import tensor_repr
 from ..backend import xp
 from ..tensor import Size, Tensor, _to_array, check_device, device as _device
 from .indexing import index_add, index_put, index_select
@@ -215,7 +216,6 @@ class SparseCOOTensor:
     mm = matmul = __matmul__
 
     def __repr__(self):
-        from .._repr import tensor_repr
         pad = " " * 7
         extra = f", dtype={self.dtype}" if self.dtype is not _dt.get_default_dtype() else ""
         values = tensor_repr(self._vals).replace("\n", "\n" + pad)
