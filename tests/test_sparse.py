@@ -59,12 +59,12 @@ def test_matches_torch_sparse_mm_and_its_sparse_leaf_gradient(name):
     idx, size = PATTERNS[name]
     i = np.asarray(idx, dtype=np.int64)
     check(lambda v, d: dp.sparse.mm(sp(idx, v, size), d),
-          lambda v, d: torch.sparse.mm(torch.sparse_coo_tensor(torch.tensor(i), v, size), d),
+          lambda v, d: torch.sparse.mm(torch.sparse_coo_tensor(torch.tensor(i), v, size, check_invariants=True), d),
           rand(i.shape[1], seed=9), rand(size[1], 3, seed=10), gradgrad=False, jvp=False)
     v, d = rand(i.shape[1], seed=11), rand(size[1], 3, seed=12)
     a = dp.sparse_coo_tensor(i, v, size, requires_grad=True)
     dp.sparse.mm(a, dp.tensor(d)).sum().backward()
-    ta = torch.sparse_coo_tensor(torch.tensor(i), torch.tensor(v), size, requires_grad=True)
+    ta = torch.sparse_coo_tensor(torch.tensor(i), torch.tensor(v), size, requires_grad=True, check_invariants=True)
     torch.sparse.mm(ta, torch.tensor(d)).sum().backward()
     assert a.grad.is_sparse and a.is_leaf and a.requires_grad
     assert a.grad.is_coalesced() and a.grad._nnz() == ta.grad.coalesce()._nnz()
@@ -75,10 +75,11 @@ def test_to_dense_and_coalesce_match_torch_and_are_differentiable():
     idx, size = PATTERNS["uncoalesced"]
     check(lambda v: sp(idx, v, size).to_dense(), lambda v: dense_torch(idx, v, size), rand(6, seed=13))
     check(lambda v: sp(idx, v, size).coalesce().values(),
-          lambda v: torch.sparse_coo_tensor(torch.tensor(idx), v, size).coalesce().values(),
+          lambda v: torch.sparse_coo_tensor(torch.tensor(idx), v, size, check_invariants=True).coalesce().values(),
           rand(6, seed=14), jvp=False)
     ours = sp(idx, dp.tensor(rand(6, seed=14)), size).coalesce()
-    ref = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(rand(6, seed=14)), size).coalesce()
+    ref = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(rand(6, seed=14)), size,
+                                  check_invariants=True).coalesce()
     assert ours.is_coalesced() and ours._nnz() == ref._nnz() == 4
     np.testing.assert_array_equal(ours.indices().numpy(), ref.indices().numpy())
 
