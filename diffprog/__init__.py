@@ -10,7 +10,7 @@ from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inferen
                                  is_grad_enabled, is_inference_mode_enabled)
 from .ops import *  # noqa: F401,F403
 from .creation import *  # noqa: F401,F403
-from . import linalg, fft, special  # noqa: E402
+from . import linalg, fft, special, sparse  # noqa: E402
 from . import autograd  # noqa: E402
 from . import func  # noqa: E402
 from .func import vmap  # noqa: E402

@@ -11,7 +11,7 @@ from ..tensor import Tensor
 _MODULES = [importlib.import_module(f".{name}", __name__) for name in
             ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc",
              "loss", "nn", "conv", "pool", "rnn", "sampling", "composite", "complex", "special",
-             "ctc")]
+             "ctc", "sparse")]
 
 __all__ = []
 for _m in _MODULES:

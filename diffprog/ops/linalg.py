@@ -20,6 +20,7 @@ from .batching import along, leading, lift, loop, materialize, ndim_of, physical
 from .complex import conj_if_complex as _c
 from .op import Op
 from .reduction import _dims, _expand_back
+from .sparse import SparseCOOTensor, matmul as _sparse_matmul
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -195,10 +196,14 @@ def _check_ndim(name, x, y, nx, ny):
 
 
 def matmul(input, other, *, out=None):
+    if isinstance(input, SparseCOOTensor) or isinstance(other, SparseCOOTensor):
+        return _sparse_matmul(input, other)
     return Matmul.apply(input, other)
 
 
 def mm(input, mat2, *, out=None):
+    if isinstance(input, SparseCOOTensor) or isinstance(mat2, SparseCOOTensor):
+        return _sparse_matmul(input, mat2)
     _check_ndim("mm", input, mat2, 2, 2)
     return Matmul.apply(input, mat2)
 

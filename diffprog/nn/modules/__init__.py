@@ -16,3 +16,5 @@ from .fold import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from .ctc import *  # noqa: F401,F403
 from .lazy import *  # noqa: F401,F403
+from .graph import *  # noqa: F401,F403
+from .rnn_dropout import *  # noqa: F401,F403
