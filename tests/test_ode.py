@@ -220,6 +220,8 @@ def test_errors_name_the_problem():
         odeint(f, dp.tensor([1, 2]), t)
     with pytest.raises(ValueError, match="adjoint_params"):
         odeint_adjoint(f, y0, t)
+    with pytest.raises(RuntimeError, match="t requires grad"):
+        odeint(f, y0, dp.tensor([0.0, 1.0], requires_grad=True))
     with pytest.raises(RuntimeError, match="max_num_steps"):
         odeint(f, y0, dp.tensor([0.0, 100.0]), options=dict(max_num_steps=5))
     assert set(METHODS) == {"dopri5", "bosh3", "rk4", "midpoint", "euler"}

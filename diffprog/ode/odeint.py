@@ -39,7 +39,8 @@ def odeint(func, y0, t, *, rtol=1e-7, atol=1e-9, method=None, options=None):
             and `max_num_steps`.
 
     Returns:
-        a tensor of shape (len(t), *y0.shape), or a tuple of such tensors.
+        a tensor of shape (len(t), *y0.shape), or a tuple of such tensors.  Gradients flow to
+        y0 and to whatever func depends on, not to t (torchdiffeq also differentiates in t).
     """
     problem = Problem(func, y0, t, rtol, atol, method, options, "odeint")
     return problem.unflatten(problem.solve(problem.func, problem.y0))
@@ -108,6 +109,9 @@ def _times(t, who):
     if isinstance(t, Tensor):
         if t.ndim != 1:
             raise ValueError(f"{who}: t must be 1-D, got shape {tuple(t.shape)}")
+        if t.requires_grad:
+            raise RuntimeError(f"{who}: t requires grad, but gradients with respect to the time points "
+                               f"are not supported; pass t.detach()")
         t = t.tolist()
     times = [float(s) for s in t]
     if not times:
