@@ -30,7 +30,7 @@ class Linear(Op):
             y = per_element_matmul(n, w, rows.mT).mT
             y = y.squeeze(-2) if x.ndim == 2 else y
         else:
-            y = cls.apply(x, w) if b is None or bb else cls.apply(x, w, b)
+            y = cls.apply(x, w, None if bb else b)
             if not bx:
                 y = y.expand((n,) + tuple(y.shape))
         if b is not None and (bb or bw):
