@@ -1,5 +1,5 @@
 """diffprog: a differentiable programming system with a PyTorch-compatible API."""
-__version__ = "0.1.0"
+from .version import __version__
 
 from . import dtypes as _dtypes
 from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,  # noqa: A001

@@ -9,7 +9,7 @@ than 1000 elements shown.
 import math
 
 from . import dtypes as _dt
-from .backend import xp
+from ._array import xp
 
 LINEWIDTH, THRESHOLD, EDGEITEMS, PRECISION = 80, 1000, 3, 4
 

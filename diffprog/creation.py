@@ -3,7 +3,7 @@ import math
 import operator
 
 from . import dtypes as _dt
-from .backend import xp
+from ._array import xp
 from .ops.batching import levels_of, physical, rewrap
 from .tensor import Tensor, _to_array, check_device
 

@@ -1,11 +1,11 @@
 """`diffprog.cuda`: what PyTorch code asks about GPUs.
 
 diffprog computes with NumPy on the CPU.  A GPU will count as available once the CuPy
-backend exists (`backend.GPU_BACKEND`); until then `is_available()` is False even where
+backend exists (`_array.GPU_BACKEND`); until then `is_available()` is False even where
 CuPy sees a device, so device-agnostic scripts pick the CPU and run.  Seeding and
 synchronising are harmless no-ops, so `manual_seed_all` and `synchronize` run unchanged.
 """
-from .backend import GPU_BACKEND
+from ._array import GPU_BACKEND
 
 
 def _device_count():

@@ -20,10 +20,11 @@ import numpy as np
 
 from . import dtypes as _dt
 from .autograd.grad_mode import no_grad, state
-from .backend import xp
+from ._array import xp
 from .creation import shape_arg
 from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
-from .ops.op import Op, apply_inplace
+from .ops.inplace import apply_inplace
+from .ops.op import Op
 from .tensor import Tensor, check_device, device as _device
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
@@ -273,6 +274,17 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     with no_grad():                       # (mean and std may be batched)
         out = (z * std + mean).to(dtype)
     return out.requires_grad_() if requires_grad else out
+
+
+@sampler
+def dropout_mask(input, p, shape):
+    """Dropout's mask: a constant tensor of `shape` and input's dtype, 0 where dropped
+    (probability p), 1/(1-p) where kept; drawn from the default generator."""
+    u = rand(shape, dtype=input.dtype)
+    scale = 0.0 if p == 1 else 1 / (1 - p)
+    if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
+        return (u >= p).to(input.dtype) * scale
+    return Tensor._make(xp.multiply(u._data >= p, scale, dtype=u._data.dtype))
 
 
 @sampler

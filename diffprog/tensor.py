@@ -9,7 +9,9 @@ Operations are not written here: `diffprog/ops` defines each op once and binds t
 method forms (`x.exp()`, `x + y`, `x.sum(dim)`) onto this class.
 """
 from . import dtypes as _dt
-from .backend import xp
+from ._array import xp
+from ._repr import tensor_repr
+from .autograd import engine
 
 
 class Size(tuple):
@@ -254,7 +256,6 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into each leaf's `.grad`."""
-        from .autograd import engine
         engine.backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
                  inputs=inputs)
 
@@ -397,7 +398,6 @@ class Tensor:
     # --- printing --------------------------------------------------------------------
 
     def __repr__(self):
-        from ._repr import tensor_repr
         return tensor_repr(self)
 
     def __format__(self, spec):
@@ -406,6 +406,16 @@ class Tensor:
         return format(repr(self), spec)
 
     # --- internal constructors -------------------------------------------------------
+
+    _plain = True           # exactly a Tensor: False in every subclass (batched, Parameter, ...)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._plain = False
+
+    def _new_plain(self, data):
+        """A plain tensor of data with no history (how the engine makes gradients)."""
+        return Tensor._make(data)
 
     @classmethod
     def _make(cls, data, requires_grad=False):
@@ -453,6 +463,22 @@ def _wrap_dim(dim, ndim, op):
         raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
                          f"but got {dim})")
     return dim % n
+
+
+def _dims(dim, ndim):
+    """Normalise `dim` (None, int or sequence) to a sorted tuple of non-negative axes."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        dim = (dim,)
+    n = ndim or 1
+    out = []
+    for d in dim:
+        if not -n <= d < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                             f"but got {d})")
+        out.append(d % n)
+    return tuple(sorted(set(out)))
 
 
 def _to_array(obj, dtype=None):

@@ -1,5 +1,5 @@
 """`diffprog.version` (`torch.version`): the version, and no CUDA or ROCm build."""
-from . import __version__  # noqa: F401
+__version__ = "0.1.0"
 
 cuda = None
 hip = None

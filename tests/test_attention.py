@@ -74,7 +74,7 @@ def test_sdpa_dropout_derivatives():
     """With dropout, the fused op equals the composite (softmax(q k^T / sqrt(E)) * keep) @ v
     using the same dropout draw: forward, VJP, double VJP and JVP."""
     from diffprog.autograd import forward_ad as fwAD
-    from diffprog.nn.functional import _keep_mask
+    from diffprog.random import dropout_mask
     q, k, v = (dp.tensor(rand(2, 3, 4, seed=i), requires_grad=True) for i in (1, 2, 3))
     dq, dk, dv = (dp.tensor(rand(2, 3, 4, seed=i)) for i in (4, 5, 6))
 
@@ -84,7 +84,7 @@ def test_sdpa_dropout_derivatives():
 
     def composite():
         dp.manual_seed(7)
-        keep = _keep_mask(q, 0.4, (2, 3, 3))
+        keep = dropout_mask(q, 0.4, (2, 3, 3))
         return ((q @ k.mT / 2).softmax(-1) * keep) @ v
 
     results = []
@@ -97,7 +97,7 @@ def test_sdpa_dropout_derivatives():
             dp.manual_seed(7)
             tangent = fwAD.unpack_dual(F.scaled_dot_product_attention(qd, kd, vd, dropout_p=0.4)
                                        if fn is fused else
-                                       ((qd @ kd.mT / 2).softmax(-1) * _keep_mask(q, 0.4, (2, 3, 3))) @ vd
+                                       ((qd @ kd.mT / 2).softmax(-1) * dropout_mask(q, 0.4, (2, 3, 3))) @ vd
                                        ).tangent
         results.append([out, *g, *gg, tangent])
     assert not np.allclose(results[0][0].detach().numpy(),

@@ -4,9 +4,16 @@ The walk is iterative (no recursion limit on deep graphs): one depth-first pass 
 the nodes so that every node comes after all nodes that consume it; a second pass calls
 each node's `vjp` once, with the sum of the gradients flowing into it.  Unless
 `retain_graph`, each node drops what it saved as soon as its `vjp` has run.
+
+The engine knows tensors and nodes only by the attributes it reads, so it sits below both:
+- a tensor has `_data` (its array), `_requires_grad`, `grad_fn` and `_out_nr` (the node that
+  made it and which of its outputs it is), `_grad`, `_hooks`, `_plain` (False for batched and
+  other subclasses, which the fast paths leave alone) and `_new_plain(array)`;
+- a node (`ops/op.py`'s Op) has `args`, `edges` (per input: (node, output number), (leaf,
+  None) or None), `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
+  `_freed`, `_hooks`, `_retained` and `_trace`.
 """
-from ..backend import xp
-from ..tensor import Tensor
+from .._array import xp
 from .grad_mode import state
 
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
@@ -16,12 +23,12 @@ vjp_batched = None
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate gradients of `tensors` into the `.grad` of the leaves (or of `inputs`)."""
-    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    tensors = _as_list(tensors)
     roots = _root_grads(tensors, grad_tensors, "backward")
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        inputs = _as_list(inputs)
         grads = _run(roots, retain_graph, create_graph, inputs)
         for t, g in zip(inputs, grads):
             if g is not None:
@@ -33,11 +40,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Return d(outputs)/d(inputs) without touching any `.grad`."""
-    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
-    if grad_outputs is not None and isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs]
+    outputs = _as_list(outputs)
+    inputs = _as_list(inputs)
     for t in inputs:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -48,7 +52,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, g in enumerate(grads):
         if g is None:
             if materialize_grads:
-                grads[i] = Tensor._make(xp.zeros_like(inputs[i]._data))
+                grads[i] = inputs[i]._new_plain(xp.zeros_like(inputs[i]._data))
             elif not allow_unused:
                 raise RuntimeError("One of the differentiated Tensors appears to not have been used "
                                    "in the graph. Set allow_unused=True if this is the desired behavior.")
@@ -56,10 +60,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 def _root_grads(tensors, grad_tensors, who):
-    if grad_tensors is None:
-        grad_tensors = [None] * len(tensors)
-    elif isinstance(grad_tensors, Tensor):
-        grad_tensors = [grad_tensors]
+    grad_tensors = [None] * len(tensors) if grad_tensors is None else _as_list(grad_tensors)
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"{who}: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
     roots = []
@@ -69,10 +70,10 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(xp.ones(t._data.shape, t._data.dtype) if t._data.ndim
+            g = t._new_plain(xp.ones(t._data.shape, t._data.dtype) if t._data.ndim
                              else xp.array(1, t._data.dtype))
-        elif not isinstance(g, Tensor):
-            g = Tensor._make(xp.asarray(g, dtype=t._data.dtype))
+        elif not _is_tensor(g):
+            g = t._new_plain(xp.asarray(g, dtype=t._data.dtype))
         elif g.shape != t.shape:
             raise RuntimeError(f"{who}: mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
                                f"and output has a shape of {tuple(t.shape)}")
@@ -93,8 +94,7 @@ def _topological(root_nodes):
             continue
         seen.add(node)
         if node._freed:
-            from ..ops.op import _freed_error
-            raise _freed_error()
+            raise freed_error()
         stack.append((node, True))
         for e in node.edges:
             if e is not None and e[1] is not None and e[0] not in seen:
@@ -123,7 +123,7 @@ def _run(roots, retain_graph, create_graph, inputs):
         useful = _useful_nodes(order, wanted)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
-    batched = vjp_batched is not None and any(type(g) is not Tensor for _, g in roots)
+    batched = vjp_batched is not None and not all(g._plain for _, g in roots)
     prev = state.grad_enabled
     state.grad_enabled = create_graph
     anomaly = state.anomaly
@@ -142,8 +142,8 @@ def _run(roots, retain_graph, create_graph, inputs):
                     for i in wanted.get((id(node), k), ()):
                         captured[i] = g
             if node.n_out > 1 and None in grads and getattr(node, "materialize_grads", True):
-                grads = [g if g is not None else Tensor._make(xp.zeros_like(o))
-                         for g, o in zip(grads, node._out)]
+                make = next(g for g in grads if g is not None)._new_plain
+                grads = [g if g is not None else make(xp.zeros_like(o)) for g, o in zip(grads, node._out)]
             in_grads = vjp_batched(node, grads) if batched else node.vjp(*grads)
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
@@ -152,7 +152,7 @@ def _run(roots, retain_graph, create_graph, inputs):
             for e, g, a in zip(node.edges, in_grads, node.args):
                 if e is None or g is None:
                     continue
-                if type(g) is not Tensor or g._data.shape != a._data.shape \
+                if not getattr(g, "_plain", False) or g._data.shape != a._data.shape \
                         or g._data.dtype != a._data.dtype:
                     g = _fit(g, a, node)
                 _add(buffers, leaves, e, g, owned)
@@ -208,19 +208,19 @@ def _sum(a, b, owned):
     """a + b; without create_graph (owned is a dict), in place into sums the engine made
     itself, so a weight used at every step of a sequence costs one buffer, not one a step.
     (Batched gradients, of a backward pass inside vmap, are added by their op.)"""
-    if owned is None or type(b) is not Tensor or type(a) is not Tensor:
+    if owned is None or not (a._plain and b._plain):
         return a + b
     if owned.get(id(a)) is a:
         a._data += b._data
         return a
-    s = Tensor._make(a._data + b._data)
+    s = a._new_plain(a._data + b._data)
     owned[id(s)] = s
     return s
 
 
 def _fit(g, a, node):
     """Reduce a gradient over broadcast dimensions and cast it to the input's dtype."""
-    if not isinstance(g, Tensor):
+    if not _is_tensor(g):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
     if g.shape != a.shape:
         try:
@@ -268,7 +268,7 @@ def _accumulate(leaf, g, create_graph, taken):
         elif id(data) in taken or not (data.flags.owndata and data.flags.writeable):
             data = data.copy()
         taken.add(id(data))
-        g = Tensor._make(data)
+        g = leaf._new_plain(data)
     elif leaf._grad is not None:
         g = leaf._grad + g
     leaf._grad = g
@@ -276,8 +276,26 @@ def _accumulate(leaf, g, create_graph, taken):
 
 def _check_anomaly(node, grads):
     for i, g in enumerate(grads):
-        if g is not None and type(g) is Tensor and not xp.all(xp.isfinite(g._data)):
+        if g is not None and g._plain and not xp.all(xp.isfinite(g._data)):
             where = getattr(node, "_trace", "") or "(enable detect_anomaly before the forward pass)"
             raise RuntimeError(
                 f"Function '{type(node).__name__}Backward0' returned nan values in its {i}th output.\n"
                 f"The forward call that created it ({node.name()}) was made at:\n{where}")
+
+
+def _is_tensor(x):
+    return hasattr(x, "_new_plain")
+
+
+def _as_list(x):
+    """A tensor or a sequence of them, as a list."""
+    return [x] if _is_tensor(x) else list(x)
+
+
+def freed_error():
+    return RuntimeError(
+        "Trying to backward through the graph a second time (or directly access saved tensors "
+        "after they have already been freed). Saved intermediate values of the graph are freed "
+        "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+        "backward through the graph a second time or if you need to access saved tensors after "
+        "calling backward.")

@@ -25,8 +25,9 @@ import collections
 import functools
 
 from ..ops import batching
-from ..ops.op import Op, _forward_ad, _freed_error, _modified_error
+from ..ops.op import Op, _forward_ad, _modified_error
 from ..tensor import Tensor
+from .engine import freed_error
 from .grad_mode import state
 
 VmapInfo = collections.namedtuple("VmapInfo", ["batch_size", "randomness"])
@@ -64,7 +65,7 @@ class FunctionCtx(Op):
     def saved_tensors(self):
         """The saved tensors, checked not to have been modified in place since forward."""
         if self._freed:
-            raise _freed_error()
+            raise freed_error()
         saved = self.__dict__.get("_saved", ())
         outs = self.outputs if any(s[0] == "out" for s in saved) else None
         result = []

@@ -6,7 +6,8 @@ where the inputs / outputs were tuples).  Inputs are re-wrapped so the caller's 
 get no `.grad`; results are detached unless `create_graph=True`.
 """
 from .. import creation
-from ..backend import xp
+from .._array import xp
+from ..ops.shape import stack as stack_op
 from ..tensor import Tensor
 from . import engine, forward_ad
 from .grad_mode import enable_grad, set_grad_enabled, state
@@ -103,7 +104,7 @@ def stack(tensors, shape, dim=0, dtype=None):
         return creation.zeros(shape, dtype=dtype)
     if not any(t.requires_grad or t._tangent is not None for t in tensors):
         return Tensor._make(xp.stack([t._data for t in tensors], axis=dim).reshape(shape))
-    from ..ops.shape import stack as stack_op      # (ops import autograd: import late)
+
     return stack_op(tensors, dim).reshape(shape)
 
 

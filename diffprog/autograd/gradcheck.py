@@ -10,7 +10,7 @@ Use float64 inputs: in float32 the differences are too noisy to be meaningful.
 """
 import warnings
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from . import engine, forward_ad
 from .functional import basis

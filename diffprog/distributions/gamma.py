@@ -13,7 +13,7 @@ their gradients follow by the chain rule.
 """
 import numpy as np
 
-from ..backend import xp
+from .._array import xp
 from ..ops.op import Op
 from ..ops.shape import stack
 from ..ops.special import xlogy

@@ -224,7 +224,7 @@ def _traced_grad(outputs, inputs, cotangents):
 
 
 def _shares(a, b):
-    from ..backend import xp
+    from .._array import xp
     return xp.shares_memory(a, b)
 
 

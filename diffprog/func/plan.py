@@ -17,8 +17,8 @@ import math
 
 from ..autograd import engine
 from ..autograd.grad_mode import state
-from ..backend import xp
-from ..ops import op as _op
+from .._array import xp
+from ..ops import inplace as _inplace, op as _op
 from ..ops.op import Op
 from ..tensor import Tensor
 from . import fuse
@@ -38,7 +38,7 @@ class CompiledRegion(Op):
 
     def vjp(self, *grads):
         if self._freed:
-            raise _op._freed_error()
+            raise engine.freed_error()
         for t, v in self.checks:
             if t._vc[0] != v:
                 raise _op._modified_error(t, v, self)
@@ -304,9 +304,9 @@ class Plan:
                     out = s.fn.apply(*args, **{k: option(v) for k, v in s.kwargs.items()})
                     env.update(zip(s.outs, out if len(s.outs) > 1 else (out,)))
                 elif s.kind == "copy":
-                    env[s.outs[0]] = _op._original(tensor(s.args[0]))
+                    env[s.outs[0]] = _inplace._original(tensor(s.args[0]))
                 elif s.kind == "write":
-                    _op.write_into(tensor(s.args[0]), tensor(s.args[1]))
+                    _inplace.write_into(tensor(s.args[0]), tensor(s.args[1]))
                 elif s.outs:
                     env[s.outs[0]] = Tensor._make(saved[s.outs[0]])
                 else:

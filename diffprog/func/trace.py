@@ -32,8 +32,8 @@ from .. import creation
 from .. import random as _random
 from ..autograd import engine
 from ..autograd.grad_mode import state
-from ..backend import xp
-from ..ops import op as _op
+from .._array import xp
+from ..ops import inplace as _inplace, op as _op
 from ..ops.indexing import Index
 from ..ops.op import Op
 from ..tensor import Tensor
@@ -351,10 +351,11 @@ class Tracer:
         a = t._data
         if id(a) in self.names:
             return
-        while frame.f_code.co_name in ("<listcomp>", "<genexpr>", "<dictcomp>"):
+        while frame.f_code.co_name in ("<listcomp>", "<genexpr>", "<dictcomp>") or \
+                frame.f_code is Tensor._new_plain.__code__:          # (the engine's maker)
             frame = frame.f_back
         code = frame.f_code
-        if code is _op._original.__code__:
+        if code is _inplace._original.__code__:
             src = frame.f_locals["self"]
             if self.backward or id(src._data) not in self.names:
                 self.fail("an in-place op on a tensor made outside an op")
@@ -472,7 +473,7 @@ def _flat(x):
 
 _MAKERS = None
 # The originals of what tracing replaces (see _PATCHES).
-_engine_run, _real_write, _grad = engine._run, _op.write_into, vars(Tensor)["grad"]
+_engine_run, _real_write, _grad = engine._run, _inplace.write_into, vars(Tensor)["grad"]
 _plain_make = vars(Tensor)["_make"].__func__
 
 
@@ -598,7 +599,7 @@ def _leak(name, method):
 # (owner, attribute, its replacement while a call is traced): births, in-place writes and
 # backward passes are reported to the tracer; reading values or .grad, setting .data or
 # requires_grad, and hooks make the trace fail.
-_PATCHES = [(Tensor, "_make", classmethod(_traced_make)), (_op, "write_into", _traced_write),
+_PATCHES = [(Tensor, "_make", classmethod(_traced_make)), (_inplace, "write_into", _traced_write),
             (engine, "_run", _traced_run), (Tensor, "grad", property(_read_grad, _grad.fset))]
 _PATCHES += [(Tensor, n, _guarded_setter(n, vars(Tensor)[n])) for n in ("data", "requires_grad")]
 _PATCHES += [(Tensor, n, _leak(n, vars(Tensor)[n])) for n in _LEAKS]

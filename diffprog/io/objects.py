@@ -12,6 +12,8 @@ import importlib
 import pickle
 import types
 
+from ..nn import Module, Parameter
+
 __all__ = ["add_safe_globals", "clear_safe_globals", "get_safe_globals", "safe_globals"]
 
 _SAFE = {}           # "module.qualname" -> the object
@@ -52,7 +54,6 @@ class safe_globals:
 
 
 def _modules():
-    from ..nn import Module, Parameter
     return Module, Parameter
 
 
@@ -126,7 +127,6 @@ def decode_module(decoder, value):
 
 
 def _core_names():
-    from ..nn import Module
     probe = object.__new__(Module)
     Module.__init__(probe)
     return set(probe.__dict__) - {"training"}

@@ -223,3 +223,12 @@ def _apply_map_location(obj, fn):
     if isinstance(obj, (list, tuple)) and not isinstance(obj, Size):
         return type(obj)(_apply_map_location(v, fn) for v in obj)
     return obj
+
+
+def load_torch(f, map_location=None):
+    """Load a file written by `torch.save` (zip or legacy format) from a path or a binary
+    file object, without torch and without running pickled code: only tensors,
+    parameters, dtypes, Size and plain containers (dict, OrderedDict, list, tuple, set,
+    numbers, strings) are allowed; anything else raises `pickle.UnpicklingError`.
+    `map_location` is handled as by `diffprog.load` (everything is on the CPU)."""
+    return load(f, map_location=map_location)

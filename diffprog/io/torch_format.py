@@ -38,11 +38,11 @@ import zlib
 import numpy as np
 
 from .. import dtypes as _dt
+from ..nn.parameter import Parameter
 from ..tensor import Size, Tensor
 from .safetensors_format import CorruptFileError, read_into, widen_bfloat16
 from .unpickler import Unpickler, brief
 
-__all__ = ["load_torch"]
 
 _MAGIC = 0x1950A86A20F9469CFC6C
 _PROTOCOL_VERSION = 1001
@@ -136,7 +136,6 @@ def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, 
 
 
 def _rebuild_parameter(data, requires_grad=True, *unused):
-    from ..nn.parameter import Parameter         # nn imports io: import it when needed
     if not isinstance(data, Tensor):
         raise pickle.UnpicklingError(f"load_torch: a parameter of {type(data).__name__}, not a tensor")
     return Parameter(data, requires_grad is True)
@@ -373,13 +372,3 @@ def load_stream(f, filename, size):
     except _DAMAGED_ZIP as e:
         error = e
     raise CorruptFileError(f"load_torch: {filename} is not a complete torch.save file ({error})")
-
-
-def load_torch(f, map_location=None):
-    """Load a file written by `torch.save` (zip or legacy format) from a path or a binary
-    file object, without torch and without running pickled code: only tensors,
-    parameters, dtypes, Size and plain containers (dict, OrderedDict, list, tuple, set,
-    numbers, strings) are allowed; anything else raises `pickle.UnpicklingError`.
-    `map_location` is handled as by `diffprog.load` (everything is on the CPU)."""
-    from .serialization import load
-    return load(f, map_location=map_location)

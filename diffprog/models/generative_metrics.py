@@ -9,7 +9,7 @@ models scored with the same classifier and sample count, not with published Ince
     IS  = exp(E_x KL(p(y | x) || p(y)))                            p(y): mean class posterior
 """
 from .. import cat, no_grad
-from ..backend import xp
+from .._array import xp
 
 __all__ = ["classifier_outputs", "frechet_distance", "fid", "inception_score"]
 

@@ -12,7 +12,7 @@ through g(x) = x + 0.5 for x >= 0 else sigmoid(x), so the states stay positive),
 stable for long sequences. `mode="sequential"` is the plain loop (the same numbers).
 """
 from .. import nn
-from ..backend import xp
+from .._array import xp
 from ..creation import zeros
 from ..nn import functional as F
 from ..ops.shape import cat, stack

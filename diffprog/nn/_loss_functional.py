@@ -8,10 +8,11 @@ their derivatives (kinks included) match.  Every loss takes `reduction` ('mean',
 import math
 import warnings
 
-from ..backend import xp
+from .._array import xp
 from ..ops import loss as _fused
 from ..ops.batching import batch_function, physical
 from ..ops.elementwise import logsigmoid, minimum, where
+from ..ops.linalg import vector_norm
 from ..ops.special import xlogy
 from ..tensor import Tensor
 
@@ -345,6 +346,11 @@ def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, red
     return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
 
 
+def pairwise_distance(x1, x2, p=2.0, eps=1e-06, keepdim=False):
+    """||x1 - x2 + eps||_p along the last dimension."""
+    return vector_norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
+
+
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the p-norm distance;
@@ -354,7 +360,6 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
         raise RuntimeError(f"triplet_margin_loss: expected anchor, positive and negative of the "
                            f"same 1-d or 2-d shape, got {tuple(anchor.shape)}, "
                            f"{tuple(positive.shape)} and {tuple(negative.shape)}")
-    from .functional import pairwise_distance      # (functional imports this module)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
@@ -369,7 +374,6 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     if margin <= 0:
         raise ValueError(f"triplet_margin_with_distance_loss: expected margin to be greater than 0, "
                          f"got {margin} instead")
-    from .functional import pairwise_distance      # (functional imports this module)
     dist = distance_function or pairwise_distance
     d_neg = dist(anchor, negative)
     if swap:

@@ -9,7 +9,7 @@ Losses come from `_loss_functional.py`.
 import math
 import warnings
 
-from ..backend import xp
+from .._array import xp
 from ..ops.batching import batch_function
 from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
                                logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
@@ -18,7 +18,7 @@ from ..ops.linalg import einsum, vector_norm
 from ..ops.nn import BatchNorm, Bags, Embedding, EmbeddingBag, LayerNorm, Linear, layer_norm
 from ..ops.nn import _update_running
 from ..ops.softmax import log_softmax, one_hot, softmax
-from ..random import rand, sampler
+from ..random import dropout_mask, rand
 from ..relax.gumbel import gumbel_softmax as _relax_gumbel_softmax
 from ..tensor import Tensor
 
@@ -204,17 +204,6 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 # --- dropout -----------------------------------------------------------------------------
 
 
-@sampler
-def _keep_mask(input, p, shape):
-    """A constant tensor of `shape`: 0 where dropped (probability p), 1/(1-p) where kept;
-    drawn from the default generator."""
-    u = rand(shape, dtype=input.dtype)
-    scale = 0.0 if p == 1 else 1 / (1 - p)
-    if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
-        return (u >= p).to(input.dtype) * scale
-    return Tensor._make(xp.multiply(u._data >= p, scale, dtype=u._data.dtype))
-
-
 def _check_p(p):
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
@@ -225,7 +214,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p)
     if not training or p == 0:
         return input
-    mask = _keep_mask(input, p, input.shape)
+    mask = dropout_mask(input, p, input.shape)
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -239,7 +228,7 @@ def _feature_dropout(input, p, training, inplace, ndim, name):
     if not training or p == 0:
         return input
     lead = input.ndim - ndim
-    mask = _keep_mask(input, p, tuple(input.shape[:lead]) + (1,) * ndim)
+    mask = dropout_mask(input, p, tuple(input.shape[:lead]) + (1,) * ndim)
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -380,12 +369,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
-def pairwise_distance(x1, x2, p=2.0, eps=1e-06, keepdim=False):
-    """||x1 - x2 + eps||_p along the last dimension."""
-    return vector_norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
-
-
 from ._loss_functional import *  # noqa: E402,F401,F403
+from ._loss_functional import pairwise_distance  # noqa: E402,F401
 from . import _loss_functional  # noqa: E402
 
 __all__ = [

@@ -8,7 +8,7 @@ import math
 import warnings
 
 from ..autograd.grad_mode import no_grad
-from ..backend import xp
+from .._array import xp
 from ..random import normal, randperm
 from ..tensor import Tensor
 

@@ -1,6 +1,6 @@
 """`Parameter`: a tensor that a `Module` registers as one of its learnable weights, and
 `Buffer`: a tensor that a `Module` registers as state (running statistics, ...)."""
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor, _init
 
 

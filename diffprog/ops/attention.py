@@ -9,7 +9,8 @@ Float masks are added to the scores in both.
 """
 import math
 
-from ..backend import xp
+from .._array import xp
+from ..random import dropout_mask
 from ..tensor import Tensor
 from .batching import lift, loop, materialize, ndim_of
 from .nn import Linear
@@ -102,9 +103,8 @@ def _attention(q, k, v, bias, scale, dropout_p, empty_rows_zero=False):
     the weights with dropout applied as PyTorch returns them."""
     keep = None
     if dropout_p > 0:
-        from ..nn.functional import _keep_mask          # nn.functional imports this module
         shape = (*xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-        keep = _keep_mask(q, dropout_p, shape)._data
+        keep = dropout_mask(q, dropout_p, shape)._data
     args = (q, k, v) if bias is None else (q, k, v, bias)
     out, weights = Attention.apply(*args, scale=scale, keep=keep, empty_rows_zero=empty_rows_zero)
     return out, weights if keep is None else weights * Tensor._make(keep)

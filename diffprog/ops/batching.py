@@ -540,7 +540,7 @@ def rewrap(t, levels):
     p = t
     while type(p) is BatchedTensor:
         p = p._value
-    k, nb = len(levels), len(levels) + len(inner)
+    nb = len(levels) + len(inner)
     if inner:                        # p: inner batch dims, then levels' dims
         p = p.permute(tuple(range(len(inner), nb)) + tuple(range(len(inner))) +
                       tuple(range(nb, p.ndim)))

@@ -11,7 +11,7 @@ complex tensor.
 import builtins
 import math
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .op import Op
 

@@ -13,11 +13,12 @@ import math
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import state
-from ..backend import xp
+from .._array import xp
 from ..tensor import Size, Tensor
 from .batching import batch_function, elementwise_function
 from .complex import complex_sign
-from .op import Op, apply_inplace
+from .inplace import apply_inplace
+from .op import Op
 from .reduction import _return_type
 
 _kthvalue = _return_type("kthvalue")

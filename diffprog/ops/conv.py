@@ -19,7 +19,7 @@ Unfold (im2col) and Fold (col2im) are each other's adjoint.
 """
 import math
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import fold_batch, folding, materialize, unfold_batch
 from .op import Op

@@ -9,7 +9,7 @@ exp term vanishes in log_softmax's backward).  So a finite-difference check agre
 through log_softmax, not on raw log-probabilities.  As in PyTorch, the gradient itself has
 no derivative.  The JVP is the same gradient contracted with the tangent.
 """
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import batch_function
 from .op import Op

@@ -18,11 +18,12 @@ import math
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import state
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import broadcasting
 from .complex import complex_sign, conj_if_complex as _c
-from .op import Op, apply_inplace, quiet
+from .inplace import apply_inplace
+from .op import Op, quiet
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946

@@ -17,7 +17,7 @@ The VJPs and JVPs are written with these ops, so derivatives of every order work
 Hermitian transforms (`hfft`, `ihfft`, ...) are conjugates of the real ones.
 """
 from .. import dtypes as _dt
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .complex import conj
 from .op import Op

@@ -13,11 +13,12 @@ import functools
 import math
 import operator
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor, _wrap_dim
 from ..autograd.grad_mode import state
 from .batching import BatchedTensor, batch_function, innermost, lift, materialize, shift, unwrap, wrap
-from .op import Op, apply_inplace
+from .inplace import apply_inplace
+from .op import Op
 
 
 # --- keys ------------------------------------------------------------------------------

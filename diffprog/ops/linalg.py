@@ -14,12 +14,12 @@ import math
 import string
 
 from .. import dtypes as _dt
-from ..backend import xp
-from ..tensor import Tensor
+from .._array import xp
+from ..tensor import Tensor, _dims
 from .batching import along, leading, lift, loop, materialize, ndim_of, physical, shift
 from .complex import conj_if_complex as _c
 from .op import Op
-from .reduction import _dims, _expand_back
+from .reduction import _expand_back
 from .sparse import SparseCOOTensor, matmul as _sparse_matmul
 
 

@@ -31,7 +31,7 @@ import math
 from types import SimpleNamespace
 
 from .. import dtypes as _dt
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import batch_function, broadcasting, fold_batch, lift, loop, materialize, unfold_batch
 from .elementwise import where

@@ -8,7 +8,7 @@ import math
 import warnings
 
 from .. import dtypes as _dt
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import lift, ndim_of
 from .linalg import vector_norm

@@ -9,7 +9,7 @@ The user-facing functions (with PyTorch's `nn.functional` signatures) are in
 `diffprog/nn/functional.py`; `layer_norm` is also a top-level function, as in PyTorch.
 """
 from ..autograd.grad_mode import state
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import lift, loop, materialize, shift
 from .linalg import per_element_matmul

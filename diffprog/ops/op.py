@@ -28,12 +28,12 @@ gradient per operand (None where there is none); `jvp` receives one tangent per 
 import traceback
 
 from .. import dtypes as _dt
+from ..autograd.engine import freed_error
 from ..autograd.forward_ad import track
 from ..autograd.grad_mode import state
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from . import batching
-from .batching import BatchedTensor
 
 
 _new = object.__new__
@@ -81,7 +81,7 @@ class Op:
         """Operand i, checked like `inputs`.  Reading only the operands a rule needs keeps
         e.g. `y.mul_(2)` differentiable although its operand y was overwritten."""
         if self._freed:
-            raise _freed_error()
+            raise freed_error()
         a, v = self.args[i], self._versions[i]
         if v is not None and a._vc[0] != v:
             raise _modified_error(a, v, self)
@@ -95,7 +95,7 @@ class Op:
     @property
     def outputs(self):
         if self._freed:
-            raise _freed_error()
+            raise freed_error()
         if self._out_vc[0] != self._out_version:
             raise _modified_error(None, self._out_version, self, self._out_vc[0])
         recorded = self.edges is not None
@@ -381,15 +381,6 @@ def _wrap_error(cls, args, e):
     return type(e)(f"{cls.name()}: {msg} (inputs: {describe(args)})")
 
 
-def _freed_error():
-    return RuntimeError(
-        "Trying to backward through the graph a second time (or directly access saved tensors "
-        "after they have already been freed). Saved intermediate values of the graph are freed "
-        "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
-        "backward through the graph a second time or if you need to access saved tensors after "
-        "calling backward.")
-
-
 def _modified_error(tensor, saved_version, node, now=None):
     """PyTorch's message: the variable (a saved operand, or else node's own output), the
     node that now produces it, and, as a hint, the op that saved it."""
@@ -405,88 +396,3 @@ def _modified_error(tensor, saved_version, node, now=None):
         f"operation: [{dtype.name} {list(shape)}]{made} is at version {now}; expected version "
         f"{saved_version} instead. Hint: the operation that saved it was {node.name()}; avoid "
         "modifying its input or output in place, or clone() it first.")
-
-
-# --- in-place application ----------------------------------------------------------------
-
-def apply_inplace(cls, self, *args, **kwargs):
-    """`self.op_(...)`: compute op(self, ...) and write the result into self's storage.
-
-    With autograd, self takes the new node as its grad_fn (PyTorch's rebase); when self is a
-    view, its base's history is rewritten too, so gradients flow through the base.
-    """
-    tensor, level = self, batching.innermost((self,) + args) if state.vmap else None
-    if level is not None:           # inside vmap: write the batched result into self's values
-        if not (type(self) is BatchedTensor and self._level is level):
-            raise RuntimeError(f"vmap: {cls.name()}_(self, *args) is not possible because self is "
-                               "the same for every batch element and the result is not; use the "
-                               "out-of-place form")
-        self = self._value
-    if self._requires_grad and self.grad_fn is None and state.grad_enabled:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    base = self._base
-    if base is not None and self._view_version != self._vc[0]:
-        _refresh_view(self)
-    if base is not None and base._requires_grad and base.grad_fn is None and state.grad_enabled:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
-    recording = state.grad_enabled and (self._requires_grad or any(
-        isinstance(a, Tensor) and a._requires_grad for a in args))
-    source = _original(self) if recording else self
-    if level is None:
-        result = cls.apply(source, *args, **kwargs)
-    else:
-        result = cls.apply(BatchedTensor.wrap(source, level), *args, **kwargs)._value
-    if (recording and result.grad_fn is None and self._requires_grad) or (
-            state.fw_level and self._tangent is not None and result._tangent is None):
-        # A non-differentiable result (a comparison) written into a float tensor: its
-        # history continues with a zero derivative, as in PyTorch.
-        result = _Overwritten.apply(source, value=result._data)
-    if result._data.dtype != self._data.dtype:
-        if not xp.can_cast(result._data.dtype, self._data.dtype, "same_kind") or \
-                (result._data.dtype.kind == "f" and self._data.dtype.kind in "iub"):
-            raise RuntimeError(f"{cls.name()}_: result type {result.dtype.name} can't be cast to the "
-                               f"desired output type {self.dtype.name}")
-    write_into(self, result)
-    return tensor
-
-
-class _Overwritten(Op):
-    """x replaced by constant values: the derivative is zero."""
-
-    op_name = "overwrite"
-
-    def forward(ctx, x, value):
-        return value.astype(x.dtype)
-
-    def vjp(ctx, g):
-        return g * 0
-
-    def jvp(ctx, dx):
-        return dx * 0
-
-
-def _original(self):
-    """self's current values with self's history: the operand an in-place op's node saves,
-    so that writing the result into self does not invalidate it (PyTorch's original self)."""
-    t = Tensor._make(self._data.copy(), self._requires_grad)
-    t.grad_fn, t._out_nr, t._tangent = self.grad_fn, self._out_nr, self._tangent
-    return t
-
-
-def write_into(self, result):
-    """Copy result's values into self's storage, taking over its autograd history."""
-    xp.copyto(self._data, result._data, casting="unsafe")
-    self._vc[0] += 1
-    if self._base is not None:
-        from .views import rebase_view
-        rebase_view(self, result)        # the base's history and tangent change too
-        return
-    if result.grad_fn is not None:
-        self.grad_fn, self._out_nr = result.grad_fn, result._out_nr
-        self._requires_grad = result._requires_grad
-        # The node's saved output must follow the tensor it now belongs to.
-        result.grad_fn._out_vc, result.grad_fn._out_version = self._vc, self._vc[0]
-    if result._tangent is not None or self._tangent is not None:
-        self._tangent = result._tangent
-        track(self)

@@ -22,7 +22,7 @@ import functools
 import itertools
 import math
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import batch_function, fold_batch, leading, materialize, unfold_batch
 from .indexing import Index, IndexBackward, IndexPut

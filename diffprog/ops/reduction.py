@@ -14,31 +14,16 @@ import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
-from ..backend import xp
-from ..tensor import Tensor
+from .._array import xp
+from ..tensor import Tensor, _dims
 from . import elementwise
 from .batching import along, shift
 from .indexing import Index, IndexBackward, _along_key
 from .op import Op, quiet
+from .shape import cat
 
 
 # --- helpers --------------------------------------------------------------------------
-
-def _dims(dim, ndim):
-    """Normalise `dim` (None, int or sequence) to a sorted tuple of non-negative axes."""
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-        return tuple(range(ndim))
-    if isinstance(dim, int):
-        dim = (dim,)
-    n = ndim or 1
-    out = []
-    for d in dim:
-        if not -n <= d < n:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                             f"but got {d})")
-        out.append(d % n)
-    return tuple(sorted(set(out)))
-
 
 def _axes(dim, ndim):
     """`_dims` as NumPy axes: a 0-d tensor accepts dim 0 / -1 but has no axis to reduce."""
@@ -202,7 +187,6 @@ def _prod_others(x, d):
 def _exclusive_cumprod(x, d, reverse):
     """Products of the elements strictly before (after, if reverse) each one along d:
     the cumprod of x shifted by one, a 1 entering at the start (end)."""
-    from .shape import cat                   # (shape.py imports this module)
     n = x.shape[d]
     one = _const(xp.ones(_kept(x.shape, (d,)), dtype=x._data.dtype))
     shifted = cat([x.narrow(d, 1, n - 1), one] if reverse else [one, x.narrow(d, 0, n - 1)], d)

@@ -16,7 +16,7 @@ Gate layouts are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n) with r applied to
 import functools
 
 from ..autograd.grad_mode import state
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import folding
 from .nn import Linear

@@ -14,7 +14,7 @@ and d out / d grid_x = slope_x * sum_k U_k * wy_k * (+-1): the VJP and JVP are a
 (`GatherPoints`) and a scatter-add (`ScatterPoints`, its adjoint) of the input with weights
 built from the grid as tensors, differentiable again.
 """
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import folding
 from .op import Op

@@ -9,11 +9,10 @@ are indexing (`x[key]`).
 import functools
 
 from .. import dtypes as _dt
-from ..backend import broadcast_view, xp
-from ..tensor import Tensor, _wrap_dim
+from .._array import broadcast_view, xp
+from ..tensor import Tensor, _dims, _wrap_dim
 from .batching import leading, lift, materialize
 from .op import Op
-from .reduction import _dims
 
 
 def _shape_arg(shape):

@@ -1,10 +1,11 @@
 """softmax, log_softmax (fused, numerically stable: they are hot in training) and one_hot."""
 import warnings
 
-from ..backend import xp
+from .._array import xp
+from ..tensor import _dims
 from .batching import along, leading
 from .op import Op, quiet
-from .reduction import _dims, _np_dtype
+from .reduction import _np_dtype
 
 
 def _shifted(ctx, x, dim, dtype):

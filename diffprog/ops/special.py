@@ -12,7 +12,7 @@ polynomials return results outside the graph.
 """
 import math
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .batching import broadcasting, elementwise_function, physical
 from .composite import _inplace

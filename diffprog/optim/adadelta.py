@@ -1,5 +1,5 @@
 """Adadelta: step sizes from the ratio of running RMS of updates to running RMS of gradients."""
-from ..backend import xp
+from .._array import xp
 from .optimizer import (Optimizer, check, scalar_state, count_step, zeros_like, descent_grad,
                         add_scaled, add_square)
 

@@ -1,5 +1,5 @@
 """Adagrad: per-coordinate step sizes that shrink with the accumulated squared gradient."""
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .optimizer import Optimizer, check, scalar_state, count_step, descent_grad, add_scaled
 

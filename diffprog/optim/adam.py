@@ -5,7 +5,7 @@ corrected for their zero start by dividing by 1 - beta^t.
 """
 import math
 
-from ..backend import xp
+from .._array import xp
 from .optimizer import (Optimizer, check, check_betas, scalar_state, count_step, zeros_like,
                         descent_grad, add_scaled, add_square, lerp)
 

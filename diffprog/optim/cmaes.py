@@ -17,7 +17,7 @@ roughly its inverse Hessian) from ranks of loss values alone.
 import math
 
 from ..autograd.grad_mode import no_grad
-from ..backend import xp
+from .._array import xp
 from ..random import randn
 from ..tensor import Tensor
 from .optimizer import Optimizer, check

@@ -6,7 +6,7 @@ iterations, re-evaluating the loss through the closure, and keeps the curvature 
 in `state` so the next call continues where this one stopped.
 """
 
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .optimizer import Optimizer, check, _evaluate
 

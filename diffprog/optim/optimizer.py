@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import enable_grad
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 
 

@@ -1,5 +1,5 @@
 """RMSprop: divide the gradient by a running root-mean-square of its recent magnitudes."""
-from ..backend import xp
+from .._array import xp
 from .optimizer import (Optimizer, check, scalar_state, count_step, zeros_like, descent_grad,
                         add_scaled, add_square, lerp)
 

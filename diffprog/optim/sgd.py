@@ -1,5 +1,5 @@
 """Stochastic gradient descent, with momentum (heavy-ball or Nesterov) and weight decay."""
-from ..backend import xp
+from .._array import xp
 from ..tensor import Tensor
 from .optimizer import Optimizer, check, descent_grad, add_scaled
 

@@ -11,7 +11,7 @@ from 2n loss evaluations.  It writes the estimate into each parameter's `.grad`,
 optimiser (SGD, Adam) then takes the step: an evolution strategy is this plus `opt.step()`.
 """
 from ..autograd.grad_mode import no_grad
-from ..backend import xp
+from .._array import xp
 from ..random import randn
 from ..tensor import Tensor
 

@@ -1,5 +1,5 @@
 """The Gumbel-max trick and its relaxation (Jang et al. 2017; Maddison et al. 2017)."""
-from ..backend import xp
+from .._array import xp
 from ..ops.softmax import softmax
 from ..random import rand
 from .straight_through import StraightThrough, hard_one_hot

@@ -1,7 +1,7 @@
 """Differentiable top-k by successive softmax (the relaxed subset selection of Xie & Ermon
 2019): k rounds of a = softmax(w / tau), mask += a, w += log(1 - a), so each round softly
 picks the largest score not yet taken."""
-from ..backend import xp
+from .._array import xp
 from ..creation import zeros_like
 from ..ops.softmax import softmax
 from .straight_through import StraightThrough

@@ -1,6 +1,6 @@
 """`diffprog.train`: a training loop with Torchbearer's API (`import diffprog.train as
 torchbearer`): `Trial`, state keys, `metrics` and `callbacks`."""
-from .. import __version__  # noqa: F401
+from ..version import __version__  # noqa: F401
 from . import state, metrics, callbacks, cv_utils  # noqa: F401
 from .state import *  # noqa: F401,F403
 from .callbacks import Callback  # noqa: F401

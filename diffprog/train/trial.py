@@ -19,7 +19,7 @@ import inspect
 import warnings
 import weakref
 
-from .. import __version__
+from ..version import __version__
 from ..autograd.grad_mode import no_grad
 from ..creation import zeros
 from ..dtypes import DType, get_default_dtype

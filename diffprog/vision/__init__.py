@@ -8,7 +8,7 @@ Pillow is optional: with it, datasets return PIL images as torchvision does; wit
 they return the image as a uint8 NumPy array (H x W), which `transforms.ToTensor` accepts
 just the same.
 """
-from .. import __version__  # noqa: F401
+from ..version import __version__  # noqa: F401
 from . import datasets, models, transforms, utils  # noqa: F401
 
 __all__ = ["datasets", "models", "transforms", "utils"]

@@ -9,7 +9,7 @@ Linear). Loading a state dict into a lazy module takes the shapes from the state
 """
 from ... import dtypes as _dt
 from ...autograd.grad_mode import no_grad
-from ...backend import xp
+from ..._array import xp
 from ...tensor import Tensor, _init
 from ..parameter import Parameter
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d

@@ -13,7 +13,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import dtypes as _dt
 from ...autograd.grad_mode import is_grad_enabled, no_grad
-from ...backend import xp
+from ..._array import xp
 from ...tensor import Tensor, check_device, device as _device
 from ..parameter import Buffer, Parameter
 

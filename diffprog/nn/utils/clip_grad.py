@@ -1,7 +1,7 @@
 """Gradient clipping: scale all gradients together so that their total norm is at most
 max_norm, or clamp every gradient element to [-clip_value, clip_value]."""
 from ...autograd.grad_mode import no_grad
-from ...backend import xp
+from ..._array import xp
 from ...ops.linalg import vector_norm
 from ...ops.shape import stack
 from ...tensor import Tensor

@@ -6,7 +6,7 @@ edge_index[1].  Undirected graphs list each edge in both directions.
 """
 from ... import creation
 from ... import dtypes as _dt
-from ...backend import xp
+from ..._array import xp
 from ...ops import cat, index_add, scatter_reduce, sparse_coo_tensor
 from ...tensor import Tensor
 

@@ -7,7 +7,7 @@ so they are differentiable and cheap.
 """
 from collections import namedtuple
 
-from ...backend import xp
+from ..._array import xp
 from ...creation import full, tensor as _tensor
 from ...ops.indexing import index_select
 from ...ops.shape import cat, stack
