@@ -83,7 +83,8 @@ class MixtureSameFamily(Distribution):
         idx = self._mixture_distribution.sample(sample_shape)                 # S + B
         comp = self._component_distribution.sample(sample_shape)              # S + B + (K,) + E
         idx = idx.reshape(tuple(idx.shape) + (1,) * (1 + self._event_ndims))
-        shape = tuple(comp.shape[:-1 - self._event_ndims]) + (1,) + tuple(comp.shape[len(comp.shape) - self._event_ndims:])
+        event = len(comp.shape) - self._event_ndims
+        shape = tuple(comp.shape[:event - 1]) + (1,) + tuple(comp.shape[event:])
         return comp.gather(-1 - self._event_ndims, idx.expand(shape)).squeeze(-1 - self._event_ndims)
 
     def __repr__(self):

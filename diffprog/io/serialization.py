@@ -11,8 +11,9 @@ files, with the allow-listed unpickler of torch_format.py.)
 
 What is kept: dtypes, shapes (0-d and empty included), `requires_grad` (tensors load as
 leaves), dict/OrderedDict/list/tuple/Size, None/bool/int/float/str, dtypes, NumPy arrays
-and scalars, and whole nn.Modules (rebuilt only from allow-listed classes: objects.py).  A tensor object saved twice loads as one object; distinct tensors sharing
-memory (views) load as separate copies.  Other objects raise TypeError at save time.
+and scalars, and whole nn.Modules (rebuilt only from allow-listed classes: objects.py).  A
+tensor object saved twice loads as one object; distinct tensors sharing memory (views) load
+as separate copies.  Other objects raise TypeError at save time.
 """
 import collections
 import io

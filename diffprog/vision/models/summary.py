@@ -49,8 +49,8 @@ class ModelSummary:
                 "total_mult_adds": self.total_mult_adds, "input_size": self.input_size}
 
     def __str__(self):
-        rows = [(f"{l['type']}-{i + 1} ({l['name']})", str(l["output_shape"]), f"{l['params']:,}",
-                 f"{l['mult_adds']:,}") for i, l in enumerate(self.layers)]
+        rows = [(f"{layer['type']}-{i + 1} ({layer['name']})", str(layer["output_shape"]),
+                 f"{layer['params']:,}", f"{layer['mult_adds']:,}") for i, layer in enumerate(self.layers)]
         head = ("Layer (type)", "Output Shape", "Param #", "Mult-Adds")
         w = [max([len(head[c])] + [len(r[c]) for r in rows]) for c in range(4)]
         line = lambda r: "  ".join([r[0].ljust(w[0])] + [r[c].rjust(w[c]) for c in (1, 2, 3)])
@@ -99,7 +99,7 @@ def summary(model, input_size, batch_size=1, dtypes=None, print_summary=True):
             m.training = mode
     result.total_params = sum(p.numel() for p in model.parameters())
     result.trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    result.total_mult_adds = sum(l["mult_adds"] for l in result.layers)
+    result.total_mult_adds = sum(layer["mult_adds"] for layer in result.layers)
     if print_summary:
         print(result)
     return result

@@ -68,7 +68,8 @@ from .functional import InterpolationMode  # noqa: E402
 
 __all__ += ["PILToTensor", "ToPILImage", "Resize", "CenterCrop", "Pad", "RandomCrop",
             "RandomResizedCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
-            "RandomAffine", "ColorJitter", "Grayscale", "RandomGrayscale", "RandomApply", "RandomErasing", "GaussianBlur",
+            "RandomAffine", "ColorJitter", "Grayscale", "RandomGrayscale", "RandomApply", "RandomErasing",
+            "GaussianBlur",
             "InterpolationMode"]
 
 
