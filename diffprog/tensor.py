@@ -1,6 +1,6 @@
-"""Tensor: a backend array plus the autograd bookkeeping PyTorch users expect.
+"""Tensor: an array (from `_array`) plus the autograd bookkeeping PyTorch users expect.
 
-A tensor holds `_data` (a backend array), `requires_grad`, `grad`, and, when an op made
+A tensor holds `_data` (its array), `requires_grad`, `grad`, and, when an op made
 it, `grad_fn` (the op node) and `_out_nr` (which output of that node it is).  Views
 share their base's array *and* its version counter (`_vc`), so an in-place change made
 through any alias is seen by every saved-tensor check.
@@ -419,7 +419,7 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, requires_grad=False):
-        """Wrap a backend array without copying (no checks: internal use)."""
+        """Wrap an array without copying (no checks: internal use)."""
         t = object.__new__(cls)
         t._data = data
         t._requires_grad = requires_grad
@@ -482,7 +482,7 @@ def _dims(dim, ndim):
 
 
 def _to_array(obj, dtype=None):
-    """Convert nested lists / scalars / arrays / tensors to a backend array.
+    """Convert nested lists / scalars / arrays / tensors to an array.
 
     Without `dtype`, PyTorch's inference applies: Python floats -> default float dtype,
     ints -> int64, bools -> bool; NumPy arrays keep their dtype.
