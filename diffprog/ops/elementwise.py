@@ -70,7 +70,7 @@ def _into(out, result):
     return out
 
 
-# --- one-input functions -------------------------------------------------------------
+# --- the bases of one-input functions ---------------------------------------------------
 
 class _Unary(Op):
     """y = f(x); a subclass gives `forward` and `deriv()` = f'(x) (a tensor, or a bool mask),
