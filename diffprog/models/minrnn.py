@@ -15,7 +15,7 @@ from .. import nn
 from .._array import xp
 from ..creation import zeros
 from ..nn import functional as F
-from ..ops.arithmetic import where
+from ..ops.selection import where
 from ..ops.batching import physical
 from ..ops.reduction import cumsum, logcumsumexp
 from ..ops.shape import cat, stack

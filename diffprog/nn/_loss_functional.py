@@ -11,7 +11,7 @@ import warnings
 from .._array import xp
 from ..ops import loss as _fused
 from ..ops.activations import logsigmoid
-from ..ops.arithmetic import minimum, where
+from ..ops.selection import minimum, where
 from ..ops.batching import batch_function, physical
 from ..ops.linalg import vector_norm
 from ..ops.special import xlogy

@@ -13,7 +13,7 @@ from .._array import xp
 from ..ops.activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
                                logsigmoid, mish, relu, relu6, selu, silu, softplus, softsign,
                                tanhshrink, threshold)
-from ..ops.arithmetic import where
+from ..ops.selection import where
 from ..ops.batching import batch_function
 from ..ops.linalg import einsum, vector_norm
 from ..ops.nn import BatchNorm, Bags, Embedding, EmbeddingBag, LayerNorm, Linear, layer_norm

@@ -9,7 +9,7 @@ import importlib
 from ..tensor import Tensor
 
 _MODULES = [importlib.import_module(f".{name}", __name__) for name in
-            ("arithmetic", "transcendental", "activations", "comparison", "reduction", "shape",
+            ("selection", "arithmetic", "transcendental", "activations", "comparison", "reduction", "shape",
              "indexing", "linalg", "softmax", "misc", "loss", "nn", "conv", "pool", "rnn",
              "sampling", "composite", "complex", "special", "ctc", "sparse")]
 

@@ -5,7 +5,7 @@ ops: `elementwise.py`; the exact GELU needs SciPy.
 import math
 
 from .._array import xp
-from .arithmetic import where
+from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _inplace, _scipy
 from .inplace import apply_inplace

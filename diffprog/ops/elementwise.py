@@ -1,5 +1,5 @@
-"""The machinery the elementwise ops share; the ops are in four families: arithmetic.py,
-transcendental.py, activations.py and comparison.py.
+"""The machinery the elementwise ops share; the ops are in five families: arithmetic.py,
+selection.py, transcendental.py, activations.py and comparison.py.
 
 Each op lists its forward (arrays), VJP and JVP (tensors).  Broadcasting is handled by
 NumPy in forward and by the engine in backward (it sums gradients back to input shapes).

@@ -625,7 +625,7 @@ def _masked_fill_rule(n, a, batched):
     mask = lift(materialize(mask, n, "mask" in batched), rank)
     value = lift(value, rank).to(x.dtype) if "value" in batched else \
         Tensor._make(xp.asarray(value._data if isinstance(value, Tensor) else value, dtype=x.dtype.np))
-    from .arithmetic import where
+    from .selection import where
     return where(mask, value, x)
 
 

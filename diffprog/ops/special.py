@@ -16,7 +16,7 @@ from .._array import xp
 from ..tensor import Tensor
 from .batching import broadcasting, elementwise_function, physical
 from .composite import _inplace
-from .arithmetic import where
+from .selection import where
 from .elementwise import _scipy, _special, _Unary
 from .op import Op, quiet
 from .transcendental import lgamma

@@ -5,7 +5,7 @@ The conventions of all elementwise ops: `elementwise.py`.
 import math
 
 from .._array import xp
-from .arithmetic import where
+from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _binary, _inplace, _into, _scipy, _unary
 from .inplace import apply_inplace
