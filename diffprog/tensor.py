@@ -10,6 +10,7 @@ method forms (`x.exp()`, `x + y`, `x.sum(dim)`) onto this class.
 """
 from . import dtypes as _dt
 from ._array import xp
+from ._dims import _wrap_dim
 from ._repr import tensor_repr
 from .autograd import engine
 
@@ -455,30 +456,6 @@ class _HookHandle:
     def remove(self):
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
-
-
-def _wrap_dim(dim, ndim, op):
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                         f"but got {dim})")
-    return dim % n
-
-
-def _dims(dim, ndim):
-    """Normalise `dim` (None, int or sequence) to a sorted tuple of non-negative axes."""
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-        return tuple(range(ndim))
-    if isinstance(dim, int):
-        dim = (dim,)
-    n = ndim or 1
-    out = []
-    for d in dim:
-        if not -n <= d < n:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                             f"but got {d})")
-        out.append(d % n)
-    return tuple(sorted(set(out)))
 
 
 def _to_array(obj, dtype=None):

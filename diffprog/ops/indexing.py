@@ -14,7 +14,8 @@ import math
 import operator
 
 from .._array import xp
-from ..tensor import Tensor, _wrap_dim
+from .._dims import _wrap_dim
+from ..tensor import Tensor
 from ..autograd.grad_mode import state
 from .batching import BatchedTensor, batch_function, innermost, lift, materialize, shift, unwrap, wrap
 from .inplace import apply_inplace

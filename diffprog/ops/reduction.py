@@ -15,7 +15,8 @@ from collections import namedtuple
 
 from .. import dtypes as _dt
 from .._array import xp
-from ..tensor import Tensor, _dims
+from .._dims import _dims
+from ..tensor import Tensor
 from . import selection
 from .batching import along, shift
 from .indexing import Index, IndexBackward, _along_key
