@@ -16,14 +16,11 @@ __all__ = ["DistributedSampler"]
 
 
 def _mt19937(seed):
-    """NumPy's Mersenne Twister in the state torch.Generator().manual_seed(seed) gives."""
-    key = np.empty(624, np.uint32)
-    s = seed & 0xFFFFFFFF
-    for i in range(624):
-        key[i] = s
-        s = (1812433253 * (s ^ (s >> 30)) + i + 1) & 0xFFFFFFFF
+    """NumPy's Mersenne Twister in the state torch.Generator().manual_seed(seed) gives: the
+    reference initialisation from 32 bits, which is also RandomState's for an int seed."""
+    _, key, pos, _, _ = np.random.RandomState(seed & 0xFFFFFFFF).get_state()
     generator = np.random.MT19937()
-    generator.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": 624}}
+    generator.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
     return generator
 
 
