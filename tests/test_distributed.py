@@ -251,6 +251,27 @@ def test_a_killed_rank_ends_the_job(tmp_path):
     assert "no rank reported an error" in stderr and "rank 1 = pid" in stderr
 
 
+@needs_mpi
+def test_a_hostfile_job(tmp_path):
+    # two "machines" that are both this one, their ranks forked instead of started over ssh
+    (tmp_path / "hosts").write_text("localhost\n127.0.0.1\n")
+    (tmp_path / "hello.py").write_text(textwrap.dedent("""
+        import os
+        import diffprog, diffprog.distributed as dist
+        dist.init_process_group()
+        x = diffprog.tensor([1.0 + dist.get_rank()])
+        dist.all_reduce(x)
+        print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], "sum", x.item())
+    """))
+    p = subprocess.run([sys.executable, "-m", "diffprog.distributed.run", "--nnodes", "2",
+                        "--nproc-per-node", "1", "--hostfile", str(tmp_path / "hosts"),
+                        "--mpi-args", "-launcher fork", str(tmp_path / "hello.py")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert sorted(line for line in p.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0 of 2 sum 3.0", "rank 1 of 2 sum 3.0"]
+
+
 # --- in one process: arguments and errors ----------------------------------------------------
 
 def test_errors_before_init_process_group():
