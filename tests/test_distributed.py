@@ -149,8 +149,7 @@ def test_ddp_broadcasts_rank_zeros_buffers(job):
 # --- DistributedSampler ---------------------------------------------------------------------
 
 def test_distributed_sampler_order_equals_torchs():
-    torch = pytest.importorskip("torch")
-    from torch.utils.data import DistributedSampler as TorchSampler
+    TorchSampler = pytest.importorskip("torch.utils.data").DistributedSampler
     for n in (0, 1, 5, 10, 11, 37):
         for replicas in (1, 2, 3, 4):
             for rank in range(replicas):
@@ -169,8 +168,7 @@ def test_distributed_sampler_order_equals_torchs():
 
 @needs_mpi
 def test_distributed_sampler_takes_rank_and_size_from_the_group(job):
-    torch = pytest.importorskip("torch")
-    from torch.utils.data import DistributedSampler as TorchSampler
+    TorchSampler = pytest.importorskip("torch.utils.data").DistributedSampler
     for r, seen in enumerate(job):
         theirs = TorchSampler(range(11), 2, r, seed=3)
         theirs.set_epoch(2)

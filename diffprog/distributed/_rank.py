@@ -92,6 +92,6 @@ def _fail(world, where, code, error, tb):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2 or sys.argv[1:2] == ["-m"] and len(sys.argv) < 3:
+    if len(sys.argv) < (3 if sys.argv[1:2] == ["-m"] else 2):
         sys.exit("usage: python -m diffprog.distributed._rank [-m] script_or_module args...")
     main(sys.argv[1:])

@@ -13,6 +13,7 @@ same order on every rank, as MPI matches collectives by order. The last gradient
 for all buckets and writes the averages into `.grad`.
 """
 import contextlib
+import functools
 import weakref
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from ...autograd.grad_mode import is_grad_enabled
 from ...distributed.collectives import broadcast
 from ...distributed.process_group import mpi, resolve
+from ...func.pytree import tree_flatten
 from ...tensor import Tensor
 from ..modules.module import Module
 
@@ -70,32 +72,29 @@ def _buckets(params, cap_bytes):
 
 def _reachable_leaves(output):
     """ids of the leaves that the autograd graph of `output`'s tensors reaches."""
-    stack, seen, leaves = [], set(), set()
-    todo = [output]
-    while todo:
-        obj = todo.pop()
-        if isinstance(obj, Tensor):
-            if obj.grad_fn is not None:
-                stack.append(obj.grad_fn)
-            elif obj._requires_grad:
-                leaves.add(id(obj))
-        elif isinstance(obj, (list, tuple)):
-            todo.extend(obj)
-        elif isinstance(obj, dict):
-            todo.extend(obj.values())
+    tensors = [t for t in tree_flatten(output)[0] if isinstance(t, Tensor)]
+    leaves = {id(t) for t in tensors if t.grad_fn is None and t._requires_grad}
+    stack, seen = [t.grad_fn for t in tensors if t.grad_fn is not None], set()
     while stack:
         node = stack.pop()
         if node in seen:
             continue
         seen.add(node)
         for e in node.edges:
-            if e is None:
-                continue
-            if e[1] is None:
-                leaves.add(id(e[0]))
-            else:
-                stack.append(e[0])
+            if e is not None:
+                if e[1] is None:
+                    leaves.add(id(e[0]))
+                else:
+                    stack.append(e[0])
     return leaves
+
+
+def _grad_ready(wrapper, p):
+    """The parameters' hook; `wrapper` is a weak reference, so that the hooks do not keep
+    a discarded DistributedDataParallel alive."""
+    ddp = wrapper()
+    if ddp is not None:
+        ddp._grad_ready(p)
 
 
 class DistributedDataParallel(Module):
@@ -113,6 +112,10 @@ class DistributedDataParallel(Module):
         find_unused_parameters: walk the graph of each forward's output to find the
             parameters it does not use, and count them as ready (their gradient stays None
             if no rank used them). Without it, every parameter must receive a gradient.
+
+    PyTorch's other arguments (dim, check_reduction, gradient_as_bucket_view, static_graph,
+    delay_all_reduce_named_params, param_to_hook_all_reduce) are accepted and change
+    nothing; mixed_precision and device_mesh are refused.
     """
 
     def __init__(self, module, device_ids=None, output_device=None, dim=0, broadcast_buffers=True,
@@ -147,10 +150,8 @@ class DistributedDataParallel(Module):
         self._bucket_of = {id(p): b for b in self._bucket_list for p in b.params}
         self._armed = self._started = False
         self._ready, self._next, self._used = set(), 0, set()
-        me = weakref.ref(self)      # the hooks must not keep a discarded wrapper alive
         for p in self._params:
-            p.register_post_accumulate_grad_hook(
-                lambda p: me() is not None and me()._grad_ready(p))
+            p.register_post_accumulate_grad_hook(functools.partial(_grad_ready, weakref.ref(self)))
 
     def _check_shapes(self, named):
         """Every rank must wrap the same parameter shapes and dtypes."""

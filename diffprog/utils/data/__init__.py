@@ -10,5 +10,5 @@ from ._worker import WorkerInfo, get_worker_info  # noqa: F401
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "ChainDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DistributedSampler", "default_collate",
-           "default_convert", "DataLoader", "WorkerInfo", "get_worker_info"]
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DistributedSampler",
+           "default_collate", "default_convert", "DataLoader", "WorkerInfo", "get_worker_info"]
