@@ -6,6 +6,8 @@ checkpoints, and the launcher's handling of a rank that fails. The 2-rank work i
 """
 import importlib.util
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -29,12 +31,20 @@ needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec
                                                        "(pip install 'diffprog[distributed]')")
 
 
-def launch(args, cwd=None, timeout=120):
-    """Run the launcher with 2 ranks; (status, stdout, stderr, seconds)."""
+def launch(args, cwd=None, timeout=120, ranks=("--nproc-per-node", "2")):
+    """Run the launcher; (status, stdout, stderr, seconds). A job past `timeout` fails the
+    test, and its processes (a session of their own) are killed."""
     start = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "diffprog.distributed.run", "--nproc-per-node", "2",
-                        *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr, time.perf_counter() - start
+    p = subprocess.Popen([sys.executable, "-m", "diffprog.distributed.run", *ranks, *args],
+                         cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        stdout, stderr = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        stdout, stderr = p.communicate()
+        pytest.fail(f"the job did not end within {timeout} s:\n{stdout}{stderr}")
+    return p.returncode, stdout, stderr, time.perf_counter() - start
 
 
 @pytest.fixture(scope="module")
@@ -254,20 +264,20 @@ def test_a_hostfile_job(tmp_path):
     # two "machines" that are both this one, their ranks forked instead of started over ssh
     (tmp_path / "hosts").write_text("localhost\n127.0.0.1\n")
     (tmp_path / "hello.py").write_text(textwrap.dedent("""
-        import os
+        import os, sys
         import diffprog, diffprog.distributed as dist
         dist.init_process_group()
         x = diffprog.tensor([1.0 + dist.get_rank()])
         dist.all_reduce(x)
-        print("rank", os.environ["RANK"], "of", os.environ["WORLD_SIZE"], "sum", x.item())
+        with open(os.path.join(sys.argv[1], "rank" + os.environ["RANK"]), "w") as f:
+            f.write(f"{os.environ['WORLD_SIZE']} {x.item()}")
     """))
-    p = subprocess.run([sys.executable, "-m", "diffprog.distributed.run", "--nnodes", "2",
-                        "--nproc-per-node", "1", "--hostfile", str(tmp_path / "hosts"),
-                        "--mpi-args", "-launcher fork", str(tmp_path / "hello.py")],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert sorted(line for line in p.stdout.splitlines() if line.startswith("rank")) == [
-        "rank 0 of 2 sum 3.0", "rank 1 of 2 sum 3.0"]
+    status, stdout, stderr, _ = launch(
+        ["--hostfile", str(tmp_path / "hosts"), "--mpi-args", "-launcher fork",
+         str(tmp_path / "hello.py"), str(tmp_path)], timeout=60,
+        ranks=("--nnodes", "2", "--nproc-per-node", "1"))
+    assert status == 0, stderr
+    assert [(tmp_path / f"rank{r}").read_text() for r in range(2)] == ["2 3.0", "2 3.0"]
 
 
 # --- in one process: arguments and errors ----------------------------------------------------

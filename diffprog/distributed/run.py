@@ -194,12 +194,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="diffprog-run-") as reports:
         cmd, env = command(args, reports)
         proc = subprocess.Popen(cmd, env=env)
-        while True:
-            try:
-                status = proc.wait()
-                break
-            except KeyboardInterrupt:        # mpiexec has the signal too and stops the ranks
-                proc.send_signal(signal.SIGINT)
+        # SIGINT and SIGTERM go on to mpiexec, which stops the ranks; then its status is ours
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda number, frame: proc.send_signal(number))
+        status = proc.wait()
         if status < 0:                       # mpiexec itself was killed
             status = 128 - status
         if status != 0:
