@@ -257,13 +257,11 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
-        """Call `hook(self)` after a backward pass has accumulated this leaf's gradient into
-        `.grad`, as soon as no node left in the pass can add to it (DistributedDataParallel
-        starts reducing a gradient there, while the rest of the pass runs)."""
-        if not self._requires_grad:
-            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self.grad_fn is not None:
-            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        """Call `hook(self)` once a backward pass has accumulated this leaf's `.grad`: as soon
+        as no node left in the pass can add to it (DistributedDataParallel's overlap)."""
+        if not self._requires_grad or self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks can only be registered on leaf tensors "
+                               "that require grad (this one is not a leaf or does not)")
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(hook)

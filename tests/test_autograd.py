@@ -933,5 +933,5 @@ def test_post_accumulate_grad_hooks_run_once_grad_is_final_during_backward():
     events.clear()
     (w2 * 2).sum().backward()
     assert events == [("w2", pytest.approx((t2.grad + 2).tolist()))]
-    with pytest.raises(RuntimeError, match="non-leaf"):
+    with pytest.raises(RuntimeError, match="only be registered on leaf tensors"):
         (w1 * 2).register_post_accumulate_grad_hook(lambda p: None)

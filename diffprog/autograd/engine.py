@@ -7,8 +7,8 @@ each node's `vjp` once, with the sum of the gradients flowing into it.  Unless
 
 The engine knows tensors and nodes only by the attributes it reads, so it sits below both:
 - a tensor has `_data` (its array), `_requires_grad`, `grad_fn` and `_out_nr` (the node that
-  made it and which of its outputs it is), `_grad`, `_hooks`, `_plain` (False for batched and
-  other subclasses, which the fast paths leave alone) and `_new_plain(array)`;
+  made it and which of its outputs it is), `_grad`, `_hooks`, `_post_hooks`, `_plain` (False
+  for batched and other subclasses, which the fast paths leave alone) and `_new_plain(array)`;
 - a node (`ops/op.py`'s Op) has `args`, `edges` (per input: (node, output number), (leaf,
   None) or None), `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
   `_freed`, `_hooks`, `_retained` and `_trace`.
@@ -84,8 +84,7 @@ def _root_grads(tensors, grad_tensors, who):
 
 
 def _topological(root_nodes, pending):
-    """Nodes reachable from the roots, each after every node that feeds it a gradient.
-    Counts in `pending` the edges into each leaf that has post-accumulate-grad hooks."""
+    """Nodes reachable from the roots, each after every node that feeds it a gradient."""
     order, seen = [], set()
     stack = [(n, False) for n in root_nodes]
     while stack:
@@ -100,12 +99,9 @@ def _topological(root_nodes, pending):
             raise freed_error()
         stack.append((node, True))
         for e in node.edges:
-            if e is None:
-                continue
-            if e[1] is not None:
-                if e[0] not in seen:
-                    stack.append((e[0], False))
-            elif e[0]._post_hooks:
+            if e is not None and e[1] is not None and e[0] not in seen:
+                stack.append((e[0], False))
+            elif e is not None and e[1] is None and e[0]._post_hooks:    # count edges into it
                 pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
     order.reverse()           # consumers first
     return order
@@ -119,12 +115,12 @@ def _run(roots, retain_graph, create_graph, inputs):
     for t, g in roots:
         _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g,
              owned)
-    pending = {}              # id(leaf) -> edges still to deliver (leaves with post hooks)
+    pending = {}              # id(leaf) -> edges yet to run into it (leaves with post hooks)
     order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
     if inputs is None:
         taken = {id(g._data) for _, g in roots}   # never alias a caller's gradient
     else:
-        pending.clear()       # autograd.grad and backward(inputs=) accumulate at the end
+        pending = None        # autograd.grad and backward(inputs=) accumulate at the end
 
     # With `inputs`, capture the gradient of each and skip nodes that cannot reach one.
     wanted = None
@@ -190,16 +186,12 @@ def _run(roots, retain_graph, create_graph, inputs):
 
 
 def _settle_leaves(node, pending, leaves, create_graph, taken):
-    """Accumulate now the gradients of the leaves with post-accumulate-grad hooks to which
-    `node` was the last node left to contribute (DistributedDataParallel's overlap)."""
+    """Accumulate the hooked leaves that `node` was the last to feed, while the walk goes on."""
     for e in node.edges:
         if e is not None and e[1] is None and id(e[0]) in pending:
             pending[id(e[0])] -= 1
-            if not pending[id(e[0])]:
-                del pending[id(e[0])]
-                entry = leaves.pop(id(e[0]), None)
-                if entry is not None:
-                    _finish_leaf(entry[0], entry[1], create_graph, taken)
+            if not pending[id(e[0])] and id(e[0]) in leaves:
+                _finish_leaf(*leaves.pop(id(e[0])), create_graph, taken)
 
 
 def _finish_leaf(leaf, g, create_graph, taken):
