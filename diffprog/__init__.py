@@ -35,3 +35,4 @@ from . import viz  # noqa: E402
 from . import text  # noqa: E402
 from . import models  # noqa: E402
 from . import testing, serialization  # noqa: E402
+from . import distributed  # noqa: E402

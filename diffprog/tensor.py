@@ -84,6 +84,7 @@ class Tensor:
     _view_fn = None         # recreates this view from _base
     _view_version = None    # the base's version when this view's grad_fn was derived
     _hooks = None           # gradient hooks of a leaf
+    _post_hooks = None      # post-accumulate-grad hooks of a leaf
     _retains_grad = False
     __array_priority__ = 1000   # `ndarray * tensor` defers to Tensor's reflected operator
 
@@ -254,6 +255,17 @@ class Tensor:
             hooks = self._hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(self)` once a backward pass has accumulated this leaf's `.grad`: as soon
+        as no node left in the pass can add to it (DistributedDataParallel's overlap)."""
+        if not self._requires_grad or self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks can only be registered on leaf tensors "
+                               "that require grad (this one is not a leaf or does not)")
+        if self._post_hooks is None:
+            self._post_hooks = []
+        self._post_hooks.append(hook)
+        return _HookHandle(self._post_hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into each leaf's `.grad`."""

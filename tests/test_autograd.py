@@ -907,3 +907,31 @@ def test_inplace_error_names_the_variable_and_its_producer():
         w.add_(1)
     with pytest.raises(RuntimeError, match=r": \[float64 \[2, 2\]\] is at version 1"):   # a leaf
         c.sum().backward()
+
+
+def test_post_accumulate_grad_hooks_run_once_grad_is_final_during_backward():
+    torch = pytest.importorskip("torch")
+    events = []
+    w1 = dp.tensor([1.0, 2.0], requires_grad=True)
+    w2 = dp.tensor([3.0, -1.0], requires_grad=True)
+    x = dp.tensor([0.5, 1.5])
+    w2.register_post_accumulate_grad_hook(lambda p: events.append(("w2", p.grad.tolist())))
+    h = w1.register_post_accumulate_grad_hook(lambda p: events.append(("w1", p.grad.tolist())))
+    # w1 is used twice (two edges into it); w2 only by the last layer, so its hook comes
+    # first, before the rest of the pass has run (the marker hook on the first layer's output)
+    a = (w1 * x).tanh()
+    a.register_hook(lambda g: events.append(("a", None)))
+    loss = ((a * w2).sum() + (w1 * w1).sum())
+    loss.backward()
+    t1, t2 = (torch.tensor(v.tolist(), requires_grad=True) for v in (w1.detach(), w2.detach()))
+    tl = ((t1 * torch.tensor(x.tolist())).tanh() * t2).sum() + (t1 * t1).sum()
+    tl.backward()
+    assert [e[0] for e in events] == ["w2", "a", "w1"]
+    assert events[0][1] == pytest.approx(t2.grad.tolist()) and events[2][1] == pytest.approx(t1.grad.tolist())
+    # hooks see the accumulated gradient; a removed hook is not called again
+    h.remove()
+    events.clear()
+    (w2 * 2).sum().backward()
+    assert events == [("w2", pytest.approx((t2.grad + 2).tolist()))]
+    with pytest.raises(RuntimeError, match="only be registered on leaf tensors"):
+        (w1 * 2).register_post_accumulate_grad_hook(lambda p: None)

@@ -56,9 +56,9 @@ def test_install_maps_each_name_to_one_module_object():
 
 
 UNMAPPED = [
-    ("import torch.distributed as dist", "torch.distributed", "no distributed training"),
-    ("from torch import distributed", "torch.distributed", "no distributed training"),
-    ("import torch.distributed.rpc", "torch.distributed", "no distributed training"),
+    ("import torch.distributed.rpc", "torch.distributed.rpc", "not RPC"),
+    ("from torch.distributed.fsdp import FullyShardedDataParallel", "torch.distributed.fsdp",
+     "DistributedDataParallel"),
     ("import torch.multiprocessing", "torch.multiprocessing", "Python's multiprocessing"),
     ("import torch.jit", "torch.jit", "TorchScript"),
     ("from torch.utils.tensorboard import SummaryWriter", "torch.utils.tensorboard", "CSVLogger"),

@@ -7,8 +7,8 @@ each node's `vjp` once, with the sum of the gradients flowing into it.  Unless
 
 The engine knows tensors and nodes only by the attributes it reads, so it sits below both:
 - a tensor has `_data` (its array), `_requires_grad`, `grad_fn` and `_out_nr` (the node that
-  made it and which of its outputs it is), `_grad`, `_hooks`, `_plain` (False for batched and
-  other subclasses, which the fast paths leave alone) and `_new_plain(array)`;
+  made it and which of its outputs it is), `_grad`, `_hooks`, `_post_hooks`, `_plain` (False
+  for batched and other subclasses, which the fast paths leave alone) and `_new_plain(array)`;
 - a node (`ops/op.py`'s Op) has `args`, `edges` (per input: (node, output number), (leaf,
   None) or None), `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
   `_freed`, `_hooks`, `_retained` and `_trace`.
@@ -33,6 +33,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for t, g in zip(inputs, grads):
             if g is not None:
                 _accumulate(t, g, create_graph, set())
+                for hook in t._post_hooks or ():
+                    hook(t)
         return
     _run(roots, retain_graph, create_graph, None)
 
@@ -81,7 +83,7 @@ def _root_grads(tensors, grad_tensors, who):
     return roots
 
 
-def _topological(root_nodes):
+def _topological(root_nodes, pending):
     """Nodes reachable from the roots, each after every node that feeds it a gradient."""
     order, seen = [], set()
     stack = [(n, False) for n in root_nodes]
@@ -99,6 +101,8 @@ def _topological(root_nodes):
         for e in node.edges:
             if e is not None and e[1] is not None and e[0] not in seen:
                 stack.append((e[0], False))
+            elif e is not None and e[1] is None and e[0]._post_hooks:    # count edges into it
+                pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
     order.reverse()           # consumers first
     return order
 
@@ -111,7 +115,12 @@ def _run(roots, retain_graph, create_graph, inputs):
     for t, g in roots:
         _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g,
              owned)
-    order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None])
+    pending = {}              # id(leaf) -> edges yet to run into it (leaves with post hooks)
+    order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
+    if inputs is None:
+        taken = {id(g._data) for _, g in roots}   # never alias a caller's gradient
+    else:
+        pending = None        # autograd.grad and backward(inputs=) accumulate at the end
 
     # With `inputs`, capture the gradient of each and skip nodes that cannot reach one.
     wanted = None
@@ -131,6 +140,8 @@ def _run(roots, retain_graph, create_graph, inputs):
         for node in order:
             grads = buffers.pop(node, None)
             if grads is None or (wanted is not None and node not in useful):
+                if pending:
+                    _settle_leaves(node, pending, leaves, create_graph, taken)
                 continue
             if owned:                # handed on now: a vjp may pass them through unchanged
                 for g in grads:
@@ -156,6 +167,8 @@ def _run(roots, retain_graph, create_graph, inputs):
                         or g._data.dtype != a._data.dtype:
                     g = _fit(g, a, node)
                 _add(buffers, leaves, e, g, owned)
+            if pending:
+                _settle_leaves(node, pending, leaves, create_graph, taken)
             if not retain_graph:
                 node.release()
     finally:
@@ -167,12 +180,26 @@ def _run(roots, retain_graph, create_graph, inputs):
             for i in wanted.get((key, None), ()):
                 captured[i] = g
         return captured
-    taken = {id(g._data) for _, g in roots}       # never alias a caller's gradient
     for leaf, g in leaves.values():
-        if leaf._hooks:
-            g = _leaf_hooks(leaf, g)
-        _accumulate(leaf, g, create_graph, taken)
+        _finish_leaf(leaf, g, create_graph, taken)
     return None
+
+
+def _settle_leaves(node, pending, leaves, create_graph, taken):
+    """Accumulate the hooked leaves that `node` was the last to feed, while the walk goes on."""
+    for e in node.edges:
+        if e is not None and e[1] is None and id(e[0]) in pending:
+            pending[id(e[0])] -= 1
+            if not pending[id(e[0])] and id(e[0]) in leaves:
+                _finish_leaf(*leaves.pop(id(e[0])), create_graph, taken)
+
+
+def _finish_leaf(leaf, g, create_graph, taken):
+    if leaf._hooks:
+        g = _leaf_hooks(leaf, g)
+    _accumulate(leaf, g, create_graph, taken)
+    for hook in leaf._post_hooks or ():
+        hook(leaf)
 
 
 def _useful_nodes(order, wanted):

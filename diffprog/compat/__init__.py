@@ -24,7 +24,7 @@ ROOTS = {"torch": "diffprog", "torchvision": "diffprog.vision", "torchbearer": "
 # torch's own top-level submodules that diffprog mirrors (the rest of diffprog is not torch).
 TORCH_SUBMODULES = {"nn", "optim", "utils", "autograd", "distributions", "linalg", "fft",
                     "special", "func", "cuda", "backends", "random", "accelerator", "testing",
-                    "version", "onnx", "serialization"}
+                    "version", "onnx", "serialization", "distributed"}
 
 # Modules whose names live under another file name in diffprog.
 RENAMED = {
@@ -60,8 +60,12 @@ RENAMED = {
 
 # What to tell a user who imports a module diffprog does not have.
 UNAVAILABLE = {
-    "torch.distributed": "diffprog has no distributed training (it would need an MPI runtime); "
-                         "run the script as a single process",
+    "torch.distributed.rpc": "diffprog.distributed has collectives and DistributedDataParallel, "
+                             "not RPC",
+    "torch.distributed.fsdp": "diffprog does not shard models; wrap the model in "
+                              "DistributedDataParallel",
+    "torch.distributed.elastic": "the launcher (python -m diffprog.distributed.run) does not "
+                                 "restart failed ranks; resume from a checkpoint",
     "torch.multiprocessing": "use Python's multiprocessing; DataLoader(num_workers=N) already "
                              "loads batches in worker processes",
     "torch.jit": "diffprog has no TorchScript; run the function eagerly, or trace it with "
@@ -78,8 +82,6 @@ UNAVAILABLE = {
     "torch.quantization": "diffprog has no quantized tensors",
     "torch.ao": "diffprog has no quantized tensors",
     "torch.sparse": "diffprog has no sparse tensors; use dense ones",
-    "torch.utils.data.distributed": "diffprog has no distributed training; use a plain sampler",
-    "torch.nn.parallel.distributed": "diffprog has no distributed training",
     "torchbearer.callbacks.tensor_board": "log with torchbearer.callbacks.CSVLogger or LiveLossPlot",
 }
 

@@ -27,6 +27,7 @@ from ..random import Generator, default_generator
 from ..tensor import Tensor, check_device
 from ..utils.data import DataLoader, TensorDataset, default_collate
 from .callbacks import AggregatePredictions, Callback, CallbackList, ConsolePrinter, Tqdm
+from .distributed import average_over_ranks, set_sampler_epoch
 from .metrics import MetricList
 from .state import (BACKWARD_ARGS, BATCH, CALLBACK_LIST, CRITERION, DATA, DATA_TYPE, DEVICE, EPOCH,
                     FINAL_PREDICTIONS, GENERATOR, HISTORY, INF_TRAIN_LOADING, ITERATOR, LOADER, LOSS,
@@ -429,6 +430,7 @@ class Trial:
             state[METRICS] = {}
             return state[METRICS]
         self.train()
+        set_sampler_epoch(state[GENERATOR], state[EPOCH])
         if state[INF_TRAIN_LOADING] and self._train_iterator is not None:
             state[ITERATOR] = self._train_iterator
         else:
@@ -448,14 +450,15 @@ class Trial:
                 break
         with no_grad():
             state[METRICS].update(metric_list.process_final(state))
+        state[METRICS] = average_over_ranks(state[METRICS])
         if state[INF_TRAIN_LOADING]:
             self._train_iterator = state[ITERATOR]
         callbacks.on_end_training(state)
         return state[METRICS]
 
-    def _test_pass(self, state):
+    def _test_pass(self, state, over_ranks=False):
         """Model in eval mode, under no_grad: forward each batch, and where there are
-        targets, the criterion and the metrics."""
+        targets, the criterion and the metrics (averaged over the ranks with `over_ranks`)."""
         model, callbacks, sample = state[MODEL], state[CALLBACK_LIST], state[SAMPLER]
         metric_list = state[METRIC_LIST]
         was_training = getattr(model, "training", None)
@@ -479,6 +482,8 @@ class Trial:
                     break
             if Y_TRUE in state:
                 state[METRICS].update(metric_list.process_final(state))
+                if over_ranks:
+                    state[METRICS] = average_over_ranks(state[METRICS])
             callbacks.on_end_validation(state)
         if was_training is not None:
             _set_mode(model, was_training)
@@ -488,7 +493,7 @@ class Trial:
         if not self._use_data(state, VALIDATION_DATA):
             return {}
         state.pop(Y_TRUE, None)
-        return dict(self._test_pass(state))
+        return dict(self._test_pass(state, over_ranks=True))
 
     def _one_pass(self, verbose, data_key, letter, predict):
         """The state after a single evaluation pass over `data_key` with the callbacks'

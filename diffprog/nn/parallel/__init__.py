@@ -1,12 +1,13 @@
-"""`diffprog.nn.parallel` (`torch.nn.parallel`): data parallelism over the devices there are.
+"""`diffprog.nn.parallel` (`torch.nn.parallel`): data parallelism.
 
 diffprog runs on one CPU device, where PyTorch's `DataParallel` and `data_parallel` call the
-module directly; so do these. `DistributedDataParallel` needs torch.distributed, which
-diffprog does not have.
+module directly; so do these. `DistributedDataParallel` (distributed.py) trains one replica
+per process, over MPI (diffprog.distributed).
 """
 from ..modules.module import Module
+from .distributed import DistributedDataParallel
 
-__all__ = ["DataParallel", "data_parallel"]
+__all__ = ["DataParallel", "data_parallel", "DistributedDataParallel"]
 
 
 class DataParallel(Module):
@@ -30,10 +31,3 @@ def data_parallel(module, inputs, device_ids=None, output_device=None, dim=0, mo
         inputs = (inputs,) if inputs is not None else ()
     return module(*inputs, **(module_kwargs or {}))
 
-
-def __getattr__(name):
-    if name == "DistributedDataParallel":
-        raise AttributeError("diffprog.nn.parallel has no DistributedDataParallel: diffprog has no "
-                             "distributed training (torch.distributed); train in one process, "
-                             "or wrap the model in DataParallel")
-    raise AttributeError(f"module 'diffprog.nn.parallel' has no attribute {name!r}")

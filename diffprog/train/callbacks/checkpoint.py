@@ -5,11 +5,14 @@ The file name is a format string over the state and the epoch's metrics, e.g.
 writes a temporary file and renames it over the target: a crash or a failed save
 never leaves a partial checkpoint and never replaces the last good one.  `Best` and
 `MostRecent` delete the file they wrote before only after the new one is in place.
+With several ranks (diffprog.distributed), only rank 0 writes; every rank keeps the same
+record of what was written, so any rank's state resumes the run.
 """
 import os
 import warnings
 
 from ...io import save
+from ..distributed import writes_files
 from ..state import METRICS, MODEL, SELF
 from .callbacks import Callback
 
@@ -48,6 +51,9 @@ class _Checkpointer(Callback):
         except KeyError as e:
             raise KeyError(f"{type(self).__name__}: the file name {self.fileformat!r} uses {e}, which is "
                            f"neither a state key nor a metric (metrics: {sorted(state[METRICS])})") from None
+        if not writes_files():
+            self.most_recent = filepath
+            return
         directory = os.path.dirname(filepath)
         if directory:
             os.makedirs(directory, exist_ok=True)

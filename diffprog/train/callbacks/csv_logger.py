@@ -3,6 +3,7 @@ import csv
 import io
 import os
 
+from ..distributed import writes_files
 from ..state import BATCH, EPOCH, METRICS
 from .callbacks import Callback
 
@@ -15,7 +16,7 @@ class CSVLogger(Callback):
     those of the first row.  Each row goes to the file in one write, flushed (and, at the
     end of an epoch, synced to disk), so a crash loses at most the row being written.
     With `append`, rows are added to an existing file (the header only if the file is
-    empty): use it when resuming."""
+    empty): use it when resuming. With several ranks, rank 0 writes the file."""
 
     def __init__(self, filename, separator=",", batch_granularity=False, write_header=True,
                  append=False):
@@ -26,10 +27,14 @@ class CSVLogger(Callback):
         self._fields = None
 
     def on_start(self, state):
+        if not writes_files():
+            return
         self._file = open(self.filename, "a" if self.append else "w", newline="", encoding="utf-8")
         self._fields = None
 
     def _write(self, state, sync):
+        if self._file is None:
+            return
         row = {"epoch": state[EPOCH]}
         if self.batch_granularity:
             row["batch"] = state[BATCH]
@@ -55,4 +60,5 @@ class CSVLogger(Callback):
         self._write(state, sync=True)
 
     def on_end(self, state):
-        self._file.close()
+        if self._file is not None:
+            self._file.close()

@@ -1,0 +1,293 @@
+"""The 2-rank job of tests/test_distributed.py: run by the launcher, each rank runs every
+check and writes what it saw to OUT/rank<r>.json, which the tests compare with values
+computed in one process. The models and data are defined here once, for both sides.
+
+    python -m diffprog.distributed.run --nproc-per-node 2 tests/distributed_job.py OUT
+"""
+import json
+import os
+import sys
+
+import diffprog
+import diffprog.distributed as dist
+from diffprog import nn
+from diffprog.nn.parallel import DistributedDataParallel as DDP
+from diffprog.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+F64 = diffprog.float64
+
+
+def mlp():
+    """Three layers, in float64: with bucket_cap_mb=0.01 their gradients fill three buckets."""
+    return nn.Sequential(nn.Linear(6, 40), nn.Tanh(), nn.Linear(40, 30), nn.Tanh(),
+                         nn.Linear(30, 3)).double()
+
+
+def data(n=16):
+    g = diffprog.Generator().manual_seed(0)
+    return diffprog.randn(n, 6, generator=g, dtype=F64), diffprog.randint(0, 3, (n,), generator=g)
+
+
+def loss_fn(model, x, y):
+    return nn.functional.cross_entropy(model(x), y)
+
+
+def flat(module):
+    return [p.detach().reshape(-1).tolist() for p in module.parameters()]
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+def collectives(r, n):
+    out = {}
+    for op in ("SUM", "AVG", "MAX", "MIN", "PRODUCT"):
+        x = diffprog.arange(4, dtype=F64) + 2 * r + 1
+        dist.all_reduce(x, op=getattr(dist.ReduceOp, op))
+        out[f"all_reduce_{op}"] = x.tolist()
+    i = diffprog.tensor([3 + r, 12 + r])
+    dist.all_reduce(i, op=dist.ReduceOp.BXOR)
+    out["all_reduce_int_BXOR"] = i.tolist()
+    b = diffprog.tensor([r == 0, False])
+    dist.all_reduce(b)
+    out["all_reduce_bool_SUM"] = b.tolist()
+    x = diffprog.ones(3) * (r + 1)
+    version = x._version
+    work = dist.all_reduce(x, async_op=True)
+    out["async"] = [work.wait(), x.tolist(), work.is_completed(), x._version > version]
+    m = diffprog.zeros(3, 4)
+    m[:, 1] = r + 1.0
+    dist.all_reduce(m[:, 1])                        # a non-contiguous view, written back
+    out["view"] = m.tolist()
+    x = diffprog.full((2,), float(r + 1))
+    dist.broadcast(x, src=1)
+    out["broadcast"] = x.tolist()
+    x = diffprog.full((2,), float(r + 1))
+    dist.reduce(x, dst=1, op=dist.ReduceOp.SUM)
+    out["reduce"] = x.tolist()
+    pieces = [diffprog.zeros(2) for _ in range(n)]
+    dist.all_gather(pieces, diffprog.tensor([r, 10.0 * r]))
+    out["all_gather"] = [p.tolist() for p in pieces]
+    cat = diffprog.zeros(2 * n)
+    dist.all_gather_into_tensor(cat, diffprog.tensor([r, 10.0 * r]))
+    out["all_gather_into_tensor"] = cat.tolist()
+    gathered = [diffprog.zeros(2) for _ in range(n)] if r == 0 else None
+    dist.gather(diffprog.tensor([r, -1.0 * r]), gathered, dst=0)
+    out["gather"] = [p.tolist() for p in gathered] if r == 0 else None
+    x = diffprog.zeros(2)
+    dist.scatter(x, [diffprog.tensor([k, 100.0 + k]) for k in range(n)] if r == 1 else None, src=1)
+    out["scatter"] = x.tolist()
+    objects = [None] * n
+    dist.all_gather_object(objects, {"rank": r, "name": f"r{r}"})
+    out["all_gather_object"] = objects
+    sent = ["from rank 0", 7] if r == 0 else [None, None]
+    dist.broadcast_object_list(sent, src=0)
+    out["broadcast_object_list"] = sent
+    if r == 0:
+        dist.send(diffprog.tensor([4.0, 5.0]), dst=1)
+    else:
+        got = diffprog.zeros(2)
+        out["recv"] = [dist.recv(got), got.tolist()]
+    solo = dist.new_group([1])
+    out["new_group"] = [dist.get_rank(solo), solo.size()]
+    if r == 1:
+        x = diffprog.tensor([2.0])
+        dist.all_reduce(x, group=solo)
+        out["new_group_all_reduce"] = x.tolist()
+    try:
+        dist.all_reduce(diffprog.tensor([1, 2]), op=dist.ReduceOp.AVG)
+    except ValueError as e:
+        out["avg_int_error"] = str(e)
+    dist.barrier()
+    return out
+
+
+def ddp_equals_union(r, n):
+    """Each rank trains on its contiguous shard; the test trains one process on all."""
+    x, y = data()
+    diffprog.manual_seed(1 + r)                  # different replicas: DDP broadcasts rank 0's
+    model = DDP(mlp(), bucket_cap_mb=0.01)
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    k = len(x) // n
+    for _ in range(3):
+        opt.zero_grad()
+        loss_fn(model, x[r * k:(r + 1) * k], y[r * k:(r + 1) * k]).backward()
+        opt.step()
+    return {"params": flat(model.module), "buckets": len(model._bucket_list),
+            "keys": list(model.state_dict())[:2]}
+
+
+def train_union(steps=3):
+    """What ddp_equals_union's ranks must end with: rank 0's model trained on all the data."""
+    x, y = data()
+    diffprog.manual_seed(1)
+    model = mlp()
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn(model, x, y).backward()
+        opt.step()
+    return flat(model)
+
+
+def ddp_no_sync(r, n):
+    """Two micro-batches a rank, the first under no_sync: the step uses the average over
+    ranks of the accumulated gradients."""
+    x, y = data()
+    diffprog.manual_seed(1)
+    model = DDP(mlp())
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1)
+    a, b = slice(8 * r, 8 * r + 4), slice(8 * r + 4, 8 * r + 8)
+    with model.no_sync():
+        loss_fn(model, x[a], y[a]).backward()
+    local = [p.grad.reshape(-1).tolist() for p in model.parameters()]
+    loss_fn(model, x[b], y[b]).backward()
+    opt.step()
+    return {"local": local, "params": flat(model.module)}
+
+
+def train_no_sync_union():
+    x, y = data()
+    diffprog.manual_seed(1)
+    model = mlp()
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1)
+    batches = [slice(k, k + 4) for k in range(0, 16, 4)]
+    (sum(loss_fn(model, x[s], y[s]) for s in batches) / 2).backward()
+    opt.step()
+    return flat(model)
+
+
+class Branches(nn.Module):
+    """Rank r uses branch r only; branch 'c' is never used."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Linear(3, 1), nn.Linear(3, 1), nn.Linear(3, 1)
+
+    def forward(self, x, which):
+        return (self.a if which == 0 else self.b)(x)
+
+
+def ddp_unused(r, n):
+    diffprog.manual_seed(2)
+    x = diffprog.ones(2, 3) * (r + 1)
+    model = DDP(Branches().double(), find_unused_parameters=True)
+    model(x.double(), r).sum().backward()
+    out = {"grads": {name: None if p.grad is None else p.grad.reshape(-1).tolist()
+                     for name, p in model.module.named_parameters()}}
+    strict = DDP(Branches().double())
+    strict(x.double(), r).sum().backward()
+    try:
+        strict(x.double(), r)
+    except RuntimeError as e:
+        out["strict_error"] = str(e)
+    return out
+
+
+class Recorder(nn.Module):
+    """An MLP whose first activation records, when its gradient arrives in backward, how
+    many gradient buckets DistributedDataParallel has already started reducing."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = mlp()
+        self.seen = []
+        self.ddp = None
+
+    def forward(self, x):
+        h = self.net[0](x)
+        h.register_hook(lambda g: self.seen.append(self.ddp._next))
+        return self.net[4](self.net[3](self.net[2](self.net[1](h))))
+
+
+def ddp_overlap(r, n):
+    x, y = data()
+    inner = Recorder()
+    model = DDP(inner, bucket_cap_mb=0.01)
+    inner.ddp = model
+    loss_fn(model, x, y).backward()
+    return {"launched_before_first_layer": inner.seen, "buckets": len(model._bucket_list)}
+
+
+class WithBuffer(nn.Module):
+    def __init__(self, value):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+        self.register_buffer("stat", diffprog.tensor([value]))
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def ddp_buffers(r, n):
+    model = DDP(WithBuffer(float(r)))
+    at_wrap = model.module.stat.tolist()
+    model.module.stat.fill_(5.0 + r)
+    with diffprog.no_grad():
+        model(diffprog.ones(1, 2))
+    no_grad = model.module.stat.tolist()
+    model(diffprog.ones(1, 2))
+    return {"at_wrap": at_wrap, "no_grad_forward": no_grad, "forward": model.module.stat.tolist()}
+
+
+def sampler(r, n):
+    s = DistributedSampler(range(11), seed=3)
+    s.set_epoch(2)
+    return {"indices": list(s), "num_replicas": s.num_replicas, "rank": s.rank}
+
+
+def trial_checkpoint(r, n, folder):
+    """Trial with checkpoints under DDP: 2 epochs in one go, and 1 epoch + resume + 1."""
+    from diffprog.train import Trial
+    from diffprog.train.callbacks import Interval
+    x, y = data()
+    dataset = TensorDataset(x, y)
+
+    def make():
+        diffprog.manual_seed(3)
+        model = DDP(mlp())
+        opt = diffprog.optim.SGD(model.parameters(), lr=0.2)
+        train = DataLoader(dataset, batch_size=4, sampler=DistributedSampler(dataset, seed=5))
+        val = DataLoader(dataset, batch_size=4, sampler=DistributedSampler(dataset, shuffle=False))
+        ck = Interval(os.path.join(folder, f"rank{r}", "ck.{epoch}.pt"))
+        return Trial(model, opt, nn.CrossEntropyLoss(), metrics=["loss"], callbacks=[ck],
+                     verbose=0).with_generators(train, val).to(F64)
+
+    full = make()
+    history = full.run(2)
+    make().run(1)
+    dist.barrier()                               # rank 0's checkpoint is on disk
+    resumed = make()
+    resumed.load_state_dict(diffprog.load(os.path.join(folder, "rank0", "ck.0.pt")))
+    resumed_history = resumed.run(2)
+    with diffprog.no_grad():
+        final_val_loss = loss_fn(full.state[diffprog.train.state.MODEL].module, x, y).item()
+    return {"history": history, "resumed_history": resumed_history,
+            "full": flat(full.state[diffprog.train.state.MODEL].module),
+            "resumed": flat(resumed.state[diffprog.train.state.MODEL].module),
+            "final_val_loss": final_val_loss, "folders": sorted(os.listdir(folder)),
+            "files": sorted(os.listdir(os.path.join(folder, "rank0"))) if r == 0 else None}
+
+
+def launcher_env(r, n):
+    keys = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
+            "MASTER_PORT", "OMP_NUM_THREADS", "TORCHELASTIC_RUN_ID")
+    return {"env": {k: os.environ.get(k) for k in keys}, "argv": sys.argv,
+            "launched": dist.is_torchelastic_launched(), "backend": dist.get_backend()}
+
+
+def main(out):
+    dist.init_process_group("mpi")
+    r, n = dist.get_rank(), dist.get_world_size()
+    results = {}
+    for check in (launcher_env, collectives, ddp_equals_union, ddp_no_sync, ddp_unused,
+                  ddp_overlap, ddp_buffers, sampler):
+        results[check.__name__] = check(r, n)
+    results["trial_checkpoint"] = trial_checkpoint(r, n, os.path.join(out, "trial"))
+    dist.destroy_process_group()
+    results["destroyed"] = not dist.is_initialized()
+    with open(os.path.join(out, f"rank{r}.json"), "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
