@@ -4,7 +4,8 @@ from .version import __version__
 from . import dtypes as _dtypes
 from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,  # noqa: A001
                      complex64, complex128, get_default_dtype, set_default_dtype, promote_types)
-from .tensor import (Tensor, Size, device, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
+from ._array.device import device
+from .tensor import (Tensor, Size, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
                      IntTensor, ShortTensor, ByteTensor, CharTensor, BoolTensor)
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
                                  is_grad_enabled, is_inference_mode_enabled)

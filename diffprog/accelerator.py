@@ -20,7 +20,7 @@ def current_accelerator(check_available=False):
     """The accelerator's device type (`device('cuda')`), or None when there is none."""
     if not is_available():
         return None
-    from .tensor import device
+    from ._array.device import device
     return device("cuda")
 
 

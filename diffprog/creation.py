@@ -5,7 +5,8 @@ import operator
 from . import dtypes as _dt
 from ._array import xp
 from .ops.batching import levels_of, physical, rewrap
-from .tensor import Tensor, _to_array, check_device
+from .tensor import Tensor, _to_array
+from ._array.device import check_device
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
            "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace",

@@ -25,7 +25,8 @@ from .creation import shape_arg
 from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
 from .ops.inplace import apply_inplace
 from .ops.op import Op
-from .tensor import Tensor, check_device, device as _device
+from .tensor import Tensor
+from ._array.device import check_device, device as _device
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "fork_rng", "rand", "rand_like", "randn",

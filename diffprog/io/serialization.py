@@ -24,7 +24,8 @@ import os
 import numpy as np
 
 from .. import dtypes as _dt
-from ..tensor import Size, Tensor, check_device, device
+from ..tensor import Size, Tensor
+from .._array.device import check_device, device
 from . import objects, safetensors_format, torch_format
 from .atomic import write_atomically
 

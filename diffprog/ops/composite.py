@@ -462,7 +462,7 @@ def new(self, *args, **kwargs):
     made from data, x.new() an empty one."""
     from ..creation import empty, tensor
     if kwargs.get("device") is not None:
-        from ..tensor import check_device
+        from .._array.device import check_device
         check_device(kwargs["device"], "new")
     if not args:
         return empty(0, dtype=self.dtype)

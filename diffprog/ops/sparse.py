@@ -20,7 +20,8 @@ Both rules are made of differentiable ops, so second derivatives work too.
 from .. import dtypes as _dt
 from .._repr import tensor_repr
 from .._array import xp
-from ..tensor import Size, Tensor, _to_array, check_device, device as _device
+from ..tensor import Size, Tensor, _to_array
+from .._array.device import check_device, device as _device
 from .indexing import index_add, index_put, index_select
 from .op import Op
 from .shape import cat

@@ -24,7 +24,8 @@ from ..autograd.grad_mode import no_grad
 from ..creation import zeros
 from ..dtypes import DType, get_default_dtype
 from ..random import Generator, default_generator
-from ..tensor import Tensor, check_device
+from ..tensor import Tensor
+from .._array.device import check_device
 from ..utils.data import DataLoader, TensorDataset, default_collate
 from .callbacks import AggregatePredictions, Callback, CallbackList, ConsolePrinter, Tqdm
 from .distributed import average_over_ranks, set_sampler_epoch

@@ -14,7 +14,8 @@ from collections import OrderedDict, namedtuple
 from ... import dtypes as _dt
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ..._array import xp
-from ...tensor import Tensor, check_device, device as _device
+from ...tensor import Tensor
+from ..._array.device import check_device, device as _device
 from ..parameter import Buffer, Parameter
 
 __all__ = ["Module"]
