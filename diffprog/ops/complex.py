@@ -13,6 +13,7 @@ import math
 
 from .._array import xp
 from ..tensor import Tensor
+from .batching import broadcasting, leading
 from .op import Op
 
 _COMPLEX_OF = {"float32": xp.complex64, "float64": xp.complex128, "float16": xp.complex64}
@@ -41,6 +42,8 @@ def _complex_input(x, op):
 
 
 class Conj(Op):
+    batch = broadcasting
+
     def forward(ctx, z):
         return xp.conj(z)
 
@@ -52,6 +55,8 @@ class Conj(Op):
 
 
 class Real(Op):
+    batch = broadcasting
+
     def forward(ctx, z):
         return z.real.copy()
 
@@ -63,6 +68,8 @@ class Real(Op):
 
 
 class Imag(Op):
+    batch = broadcasting
+
     def forward(ctx, z):
         return z.imag.copy()
 
@@ -77,6 +84,7 @@ class Complex(Op):
     """real + i imag from two real tensors."""
 
     promote = "common"
+    batch = broadcasting
 
     def forward(ctx, re, im):
         if re.dtype.kind != "f" or im.dtype.kind != "f":
@@ -96,6 +104,7 @@ class ViewAsReal(Op):
     """(...) complex -> (..., 2) real: the real and imaginary parts side by side."""
 
     op_name = "view_as_real"
+    batch = leading
 
     def forward(ctx, z):
         return xp.stack([z.real, z.imag], axis=-1)
@@ -128,6 +137,7 @@ class Angle(Op):
     """arg(z) for complex z; 0 or pi for real x (zero gradient)."""
 
     promote = "float"
+    batch = broadcasting
 
     def forward(ctx, z):
         if z.dtype.kind == "c":

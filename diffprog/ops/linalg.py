@@ -150,6 +150,12 @@ class PerElementMatmul(Op):
 
     op_name = "matmul"
 
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        """Under an outer vmap (nested vmaps): the outer batch joins the per-element one."""
+        a, b = (x if bx else x.unsqueeze(0).expand((n,) + tuple(x.shape)) for x, bx in zip(args, batched))
+        return per_element_matmul(n, a, b)
+
     def forward(ctx, a, b):
         (n, m, k), p = a.shape, b.shape[2]
         if b.strides[0] == 0:

@@ -51,8 +51,20 @@ def _gather(x, pos, k):
     return x.transpose(1, 0, 2).reshape(c, -1).take(pos, axis=1).reshape(c, n, k, -1).transpose(1, 0, 2, 3)
 
 
+@classmethod
+def _channels(cls, n, args, batched, kwargs):
+    """The batching rule of the gather and the scatter, whose positions are fixed arrays and
+    whose channels (dim 1) are independent: the vmap batch joins the channels."""
+    (x,) = args
+    x = x.movedim(0, 1)
+    out = cls.apply(x.reshape((x.shape[0], n * x.shape[2]) + tuple(x.shape[3:])), **kwargs)
+    return out.reshape((out.shape[0], n, -1) + tuple(out.shape[2:])).movedim(1, 0)
+
+
 class GatherPoints(Op):
     """`_gather` as an op; the adjoint of `ScatterPoints`."""
+
+    batch = _channels
 
     def forward(ctx, x, *, pos, k):
         ctx.pos, ctx.k, ctx.size = pos, k, x.shape[2]
@@ -68,6 +80,8 @@ class GatherPoints(Op):
 class ScatterPoints(Op):
     """v (N, C, K, P) added into zeros (N, C, size) at the flat positions pos: one bincount
     per channel (much faster than a scatter of all N * C * K * P values at once)."""
+
+    batch = _channels
 
     def forward(ctx, v, *, pos, size):
         n, c, k, _ = v.shape
