@@ -13,7 +13,7 @@ import math
 
 from .._array import xp
 from ..tensor import Tensor
-from .batching import broadcasting, leading
+from .batching import broadcasting, leading, loop
 from .op import Op
 
 _COMPLEX_OF = {"float32": xp.complex64, "float64": xp.complex128, "float16": xp.complex64}
@@ -120,6 +120,11 @@ class ViewAsComplex(Op):
     """(..., 2) real -> (...) complex."""
 
     op_name = "view_as_complex"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        (x,) = args
+        return loop(cls, n, args, batched, kwargs) if x.ndim == 1 else cls.apply(x)   # (0-d: its error)
 
     def forward(ctx, x):
         if x.ndim == 0 or x.shape[-1] != 2:

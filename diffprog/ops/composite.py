@@ -15,7 +15,7 @@ from .. import dtypes as _dt
 from ..autograd.grad_mode import state
 from .._array import xp
 from ..tensor import Size, Tensor
-from .batching import batch_function, elementwise_function
+from .batching import batch_function, broadcasting, elementwise_function
 from .complex import complex_sign
 from .inplace import apply_inplace
 from .op import Op
@@ -64,6 +64,7 @@ class CopySign(Op):
     """|x| with the sign (bit) of y; d/dx is +-1 (0 at x = 0), d/dy is 0."""
 
     promote = "float"
+    batch = broadcasting
 
     def forward(ctx, x, y):
         return xp.copysign(x, y)

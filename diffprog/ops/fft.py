@@ -19,6 +19,7 @@ Hermitian transforms (`hfft`, `ihfft`, ...) are conjugates of the real ones.
 from .. import dtypes as _dt
 from .._array import xp
 from ..tensor import Tensor
+from .batching import along
 from .complex import conj
 from .op import Op
 
@@ -55,6 +56,7 @@ class FFT(Op):
     them to `s`."""
 
     op_name = "fft"
+    batch = along("dims", everything=False)
 
     def forward(ctx, x, *, s, dims, norm, inverse):
         ctx.opts = dict(s=s, dims=dims, norm=norm, inverse=inverse)
@@ -75,6 +77,7 @@ class RFFT(Op):
     """The DFT of a real tensor over `dims`, the last one halved to n // 2 + 1 bins."""
 
     op_name = "rfft"
+    batch = along("dims", everything=False)
 
     def forward(ctx, x, *, s, dims, norm):
         if x.dtype.kind == "c":
@@ -98,6 +101,7 @@ class IRFFT(Op):
     """The inverse of RFFT: a half spectrum over `dims` to a real tensor of sizes `s`."""
 
     op_name = "irfft"
+    batch = along("dims", everything=False)
 
     def forward(ctx, z, *, s, dims, norm):
         ctx.opts = dict(s=s, dims=dims, norm=norm)

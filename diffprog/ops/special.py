@@ -187,6 +187,7 @@ class GammaInc(Op):
     derivative in x is x^(a-1) e^-x / Gamma(a), in a not implemented (as PyTorch)."""
 
     promote = "float"
+    batch = broadcasting
 
     def forward(ctx, a, x, upper):
         ctx.upper = upper
@@ -215,6 +216,7 @@ class Zeta(Op):
     """The Hurwitz zeta function sum_k (k + q)^-x (no derivative, as PyTorch)."""
 
     promote = "float"
+    batch = broadcasting
 
     def forward(ctx, x, q):
         return _scipy("zeta", "zeta", q, x)
