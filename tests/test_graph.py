@@ -113,7 +113,7 @@ def test_gcn_conv_matches_pyg(pyg, kw):
     check(lambda x, w, b, ew: with_params(ours, {"lin.weight": w, "bias": b})(x, dp.tensor(EDGES), ew),
           lambda x, w, b, ew: with_params(theirs, {"lin.weight": w, "bias": b})(x, torch.tensor(EDGES), ew),
           rand(N, 3, seed=7), rand(4, 3, seed=8), rand(4, seed=9), rand(EDGES.shape[1], low=0.5, high=2, seed=10),
-          jvp=False, vmap=False)      # (sparse tensors have no batching rules yet)
+          jvp=False)
 
 
 @pytest.mark.parametrize("heads, concat", [(1, True), (3, True), (2, False)])

@@ -73,12 +73,10 @@ def test_matches_torch_sparse_mm_and_its_sparse_leaf_gradient(name):
 
 def test_to_dense_and_coalesce_match_torch_and_are_differentiable():
     idx, size = PATTERNS["uncoalesced"]
-    # (sparse tensors have no batching rules yet: no vmap check)
-    check(lambda v: sp(idx, v, size).to_dense(), lambda v: dense_torch(idx, v, size), rand(6, seed=13),
-          vmap=False)
+    check(lambda v: sp(idx, v, size).to_dense(), lambda v: dense_torch(idx, v, size), rand(6, seed=13))
     check(lambda v: sp(idx, v, size).coalesce().values(),
           lambda v: torch.sparse_coo_tensor(torch.tensor(idx), v, size, check_invariants=True).coalesce().values(),
-          rand(6, seed=14), jvp=False, vmap=False)
+          rand(6, seed=14), jvp=False)
     ours = sp(idx, dp.tensor(rand(6, seed=14)), size).coalesce()
     ref = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(rand(6, seed=14)), size,
                                   check_invariants=True).coalesce()
@@ -91,7 +89,7 @@ def test_to_sparse_keeps_gradients_at_the_nonzeros():
     x[0, 1] = x[2, 2] = x[1, 0] = 0.0
     check(lambda x, d: dp.sparse.mm(x.to_sparse(), d), lambda x, d: torch.sparse.mm(x.to_sparse(), d),
           x, rand(4, 2, seed=16), gradgrad=False, jvp=False, fd=False,   # fd would move the zeros
-          vmap=False)                   # (to_sparse of a batched tensor: no batching rule yet)
+          vmap=False)          # (to_sparse's pattern depends on each element's values: no vmap)
     s, ts = dp.tensor(x).to_sparse(), torch.tensor(x).to_sparse()
     np.testing.assert_array_equal(s.indices().numpy(), ts.indices().numpy())
     np.testing.assert_array_equal(s.values().numpy(), ts.values().numpy())

@@ -226,7 +226,7 @@ class SparseCOOTensor:
 
 
 def _zeros(shape, like):
-    return Tensor._make(xp.zeros(shape, dtype=like._data.dtype))
+    return Tensor._make(xp.zeros(shape, dtype=like.dtype.np))
 
 
 # --- building -------------------------------------------------------------------------------
@@ -285,6 +285,27 @@ class SparseDenseMM(Op):
     """Sparse (n_rows, m) with `values` at (rows, cols), times dense (m, k)."""
 
     op_name = "sparse_mm"
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        """A batch of dense operands joins the columns; a batch of values makes one
+        block-diagonal sparse matrix of the n matrices (its dense operand stacked too, if
+        that is batched)."""
+        (values, dense), (b_values, b_dense) = args, batched
+        rows, cols, n_rows = kwargs["rows"], kwargs["cols"], kwargs["n_rows"]
+        if not b_values:
+            m, k = dense.shape[1:]
+            out = cls.apply(values, dense.movedim(0, 1).reshape(m, n * k), rows=rows, cols=cols, n_rows=n_rows)
+            return out.reshape(n_rows, n, k).movedim(1, 0)
+        block = xp.repeat(xp.arange(n), len(rows))
+        if b_dense:
+            cols = xp.tile(cols, n) + block * dense.shape[1]
+            dense = dense.reshape(-1, dense.shape[-1])
+        else:
+            cols = xp.tile(cols, n)
+        out = cls.apply(values.reshape(-1), dense, rows=xp.tile(rows, n) + block * n_rows, cols=cols,
+                        n_rows=n * n_rows)
+        return out.reshape(n, n_rows, -1)
 
     def forward(ctx, values, dense, rows, cols, n_rows):
         ctx.rows, ctx.cols, ctx.n_rows = rows, cols, n_rows
