@@ -1,7 +1,8 @@
 """Sequence-model benchmarks, diffprog vs PyTorch: ms per Adam training step of
 
 1. a character LSTM language model: vocab 65, embedding 64, one LSTM layer of 256 units,
-   a Linear head, cross entropy; sequences of 64 characters, batch 32;
+   a Linear head, cross entropy; sequences of 64 characters, batch 32; the same with a GRU
+   layer and with an Elman RNN (tanh) layer;
 2. a Transformer language model: vocab 65, learned positions, d_model 128, 4 heads,
    2 nn.TransformerEncoder layers (batch_first, causal mask, dim_feedforward 512,
    default dropout 0.1), a Linear head, cross entropy; sequences of 64, batch 32.
@@ -23,19 +24,22 @@ from runner import compare, pin_threads, trainer  # noqa: E402
 VOCAB, SEQ, BATCH = 65, 64, 32
 
 
-def char_lstm(lib):
-    nn = lib.nn
+def char_rnn(kind):
+    """A builder of the character LM with an `kind` ("LSTM", "GRU" or "RNN") layer."""
+    def build(lib):
+        nn = lib.nn
 
-    class CharLSTM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(VOCAB, 64)
-            self.lstm = nn.LSTM(64, 256, batch_first=True)
-            self.head = nn.Linear(256, VOCAB)
+        class CharRNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embed = nn.Embedding(VOCAB, 64)
+                self.rnn = getattr(nn, kind)(64, 256, batch_first=True)
+                self.head = nn.Linear(256, VOCAB)
 
-        def forward(self, x):
-            return self.head(self.lstm(self.embed(x))[0])
-    return CharLSTM()
+            def forward(self, x):
+                return self.head(self.rnn(self.embed(x))[0])
+        return CharRNN()
+    return build
 
 
 def transformer_lm(lib):
@@ -77,14 +81,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--only", choices=["lstm", "transformer"])
+    parser.add_argument("--only", choices=["lstm", "gru", "rnn", "transformer"])
     args = parser.parse_args()
     import diffprog as dp
     import torch
     print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
-    if args.only != "transformer":
-        bench("Char LSTM LM step (65/64/256, T 64, B 32)", char_lstm)
-    if args.only != "lstm":
+    for kind in ("LSTM", "GRU", "RNN"):
+        if args.only in (None, kind.lower()):
+            bench(f"Char {kind} LM step (65/64/256, T 64, B 32)", char_rnn(kind))
+    if args.only in (None, "transformer"):
         bench("Transformer LM step (d 128, 2 layers, T 64, B 32)", transformer_lm)
 
 

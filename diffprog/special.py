@@ -3,11 +3,12 @@
 Most are defined once elsewhere (erf, digamma, softmax, ... in `ops/`); the functions that
 only `torch.special` has live in `diffprog/ops/special.py`.
 """
-from .ops.elementwise import (digamma, erf, erfc, erfinv, exp2, expm1, log1p, logit,  # noqa: F401
-                              polygamma, round)
-from .ops.elementwise import digamma as psi  # noqa: F401
-from .ops.elementwise import lgamma as gammaln  # noqa: F401
-from .ops.elementwise import sigmoid as expit  # noqa: F401
+from .ops.arithmetic import round  # noqa: F401
+from .ops.transcendental import (digamma, erf, erfc, erfinv, exp2, expm1, log1p, logit,  # noqa: F401
+                                 polygamma)
+from .ops.transcendental import digamma as psi  # noqa: F401
+from .ops.transcendental import lgamma as gammaln  # noqa: F401
+from .ops.transcendental import sigmoid as expit  # noqa: F401
 from .ops.reduction import logsumexp  # noqa: F401
 from .ops.softmax import log_softmax, softmax  # noqa: F401
 from .ops.special import (airy_ai, bessel_j0, bessel_j1, bessel_y0, bessel_y1,  # noqa: F401

@@ -1,6 +1,6 @@
-"""Tensor: a backend array plus the autograd bookkeeping PyTorch users expect.
+"""Tensor: an array (from `_array`) plus the autograd bookkeeping PyTorch users expect.
 
-A tensor holds `_data` (a backend array), `requires_grad`, `grad`, and, when an op made
+A tensor holds `_data` (its array), `requires_grad`, `grad`, and, when an op made
 it, `grad_fn` (the op node) and `_out_nr` (which output of that node it is).  Views
 share their base's array *and* its version counter (`_vc`), so an in-place change made
 through any alias is seen by every saved-tensor check.
@@ -10,6 +10,7 @@ method forms (`x.exp()`, `x + y`, `x.sum(dim)`) onto this class.
 """
 from . import dtypes as _dt
 from ._array import xp
+from ._dims import _wrap_dim
 from ._repr import tensor_repr
 from .autograd import engine
 
@@ -419,7 +420,7 @@ class Tensor:
 
     @classmethod
     def _make(cls, data, requires_grad=False):
-        """Wrap a backend array without copying (no checks: internal use)."""
+        """Wrap an array without copying (no checks: internal use)."""
         t = object.__new__(cls)
         t._data = data
         t._requires_grad = requires_grad
@@ -457,32 +458,8 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
-def _wrap_dim(dim, ndim, op):
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                         f"but got {dim})")
-    return dim % n
-
-
-def _dims(dim, ndim):
-    """Normalise `dim` (None, int or sequence) to a sorted tuple of non-negative axes."""
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-        return tuple(range(ndim))
-    if isinstance(dim, int):
-        dim = (dim,)
-    n = ndim or 1
-    out = []
-    for d in dim:
-        if not -n <= d < n:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
-                             f"but got {d})")
-        out.append(d % n)
-    return tuple(sorted(set(out)))
-
-
 def _to_array(obj, dtype=None):
-    """Convert nested lists / scalars / arrays / tensors to a backend array.
+    """Convert nested lists / scalars / arrays / tensors to an array.
 
     Without `dtype`, PyTorch's inference applies: Python floats -> default float dtype,
     ints -> int64, bools -> bool; NumPy arrays keep their dtype.

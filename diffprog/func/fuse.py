@@ -15,14 +15,17 @@ results would differ from the ops'.
 """
 import numpy as np
 
-from ..ops import elementwise as ew
+from ..ops.activations import Relu
+from ..ops.arithmetic import Abs, Add, Div, Mul, Neg, Reciprocal, Sqrt, Sub
+from ..ops.comparison import _Predicate
 from ..ops.reduction import Sum
 from ..ops.shape import Expand
+from ..ops.transcendental import Exp, Log, Sigmoid, Tanh
 from .trace import Cast, Ref, Step, _root, _step_refs
 
-_BINARY = {ew.Add: "+", ew.Sub: "-", ew.Mul: "*", ew.Div: "/"}
-_UNARY = {ew.Exp: "exp", ew.Log: "log", ew.Sqrt: "sqrt", ew.Tanh: "tanh", ew.Abs: "absolute",
-          ew.Reciprocal: "reciprocal"}
+_BINARY = {Add: "+", Sub: "-", Mul: "*", Div: "/"}
+_UNARY = {Exp: "exp", Log: "log", Sqrt: "sqrt", Tanh: "tanh", Abs: "absolute",
+          Reciprocal: "reciprocal"}
 _COMPARE = {"greater": ">", "greater_equal": ">=", "less": "<", "less_equal": "<=",
             "equal": "==", "not_equal": "!="}
 
@@ -33,13 +36,13 @@ def fusable(s, numba):
         return False
     if cls in _BINARY:
         return set(s.kwargs) <= {"alpha"}
-    if cls is ew.Sigmoid:       # (NumPy would warn where exp(-x) overflows; Sigmoid does not)
+    if cls is Sigmoid:          # (NumPy would warn where exp(-x) overflows; Sigmoid does not)
         return numba is not None and not s.kwargs
-    if cls in _UNARY or cls in (ew.Neg, ew.Relu):
+    if cls in _UNARY or cls in (Neg, Relu):
         return not s.kwargs
     if cls is Expand:           # a broadcast: free inside a kernel of the expanded shape
         return set(s.kwargs) == {"shape"}
-    return issubclass(cls, ew._Predicate) and cls.fn.__name__ in _COMPARE and not s.kwargs
+    return issubclass(cls, _Predicate) and cls.fn.__name__ in _COMPARE and not s.kwargs
 
 
 class _Expr:
@@ -66,11 +69,11 @@ def _op_expr(s, a, out_dtype, numba):
         if alpha != 1:
             y = f"({cast(_Expr(repr(alpha), _scalar_dtype(alpha)))} * {y})"
         return f"({x} {_BINARY[cls]} {y})"
-    if cls is ew.Neg:
+    if cls is Neg:
         return f"(-{cast(a[0])})"
-    if cls is ew.Relu:
+    if cls is Relu:
         return f"np.maximum({cast(a[0])}, {cast(_Expr('0', np.int64))})"
-    if cls is ew.Sigmoid:
+    if cls is Sigmoid:
         one = cast(_Expr("1", np.int64))
         return f"({one} / ({one} + np.exp(-{cast(a[0])})))"
     if cls in _UNARY:
@@ -136,7 +139,7 @@ def _direct(s, meta, ns, keep):
 
 def _kernel(chain, meta, ns, numba):
     """One step computing the chain: a NumPy expression, or a numba ufunc call."""
-    if numba is None and any(s.fn is ew.Sigmoid for s in chain):
+    if numba is None and any(s.fn is Sigmoid for s in chain):
         return None
     params, exprs = [], {}
     for s in chain:

@@ -8,7 +8,8 @@ models scored with the same classifier and sample count, not with published Ince
     FID = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^1/2)      Gaussian fits to features
     IS  = exp(E_x KL(p(y | x) || p(y)))                            p(y): mean class posterior
 """
-from .. import cat, no_grad
+from ..autograd.grad_mode import no_grad
+from ..ops.shape import cat
 from .._array import xp
 
 __all__ = ["classifier_outputs", "frechet_distance", "fid", "inception_score"]

@@ -15,10 +15,11 @@ from .. import nn
 from .._array import xp
 from ..creation import zeros
 from ..nn import functional as F
-from ..ops.shape import cat, stack
-from ..ops.elementwise import exp, log, where
+from ..ops.selection import where
 from ..ops.batching import physical
 from ..ops.reduction import cumsum, logcumsumexp
+from ..ops.shape import cat, stack
+from ..ops.transcendental import exp, log
 
 __all__ = ["MinGRU", "MinLSTM", "parallel_scan_log"]
 

@@ -16,7 +16,7 @@ from .. import optim
 from ..autograd.grad_mode import no_grad
 from ..creation import arange, eye, tensor
 from ..nn import functional as F
-from ..ops.elementwise import where
+from ..ops.selection import where
 from ..ops.linalg import einsum
 from ..ops.shape import cat, stack
 from ..random import rand

@@ -2,7 +2,9 @@
 sequences and Kim's (2014) CNN with max-over-time pooling. Both ignore padding: the
 LSTM packs the batch with the true lengths and the CNN masks windows that start in the
 padding, so adding padding to a batch does not change a sentence's logits."""
-from .. import arange, cat, no_grad
+from ..autograd.grad_mode import no_grad
+from ..creation import arange
+from ..ops.shape import cat
 from .. import nn
 from ..nn import functional as F
 from ..nn.utils.rnn import pack_padded_sequence

@@ -3,7 +3,7 @@ the method: subsampling of frequent words, (center, context) pairs from a dynami
 and the unigram^0.75 noise distribution."""
 import numpy as np
 
-from .. import multinomial
+from ..random import multinomial
 from .. import nn
 from ..nn import functional as F
 

@@ -10,8 +10,9 @@ import warnings
 
 from .._array import xp
 from ..ops import loss as _fused
+from ..ops.activations import logsigmoid
+from ..ops.selection import minimum, where
 from ..ops.batching import batch_function, physical
-from ..ops.elementwise import logsigmoid, minimum, where
 from ..ops.linalg import vector_norm
 from ..ops.special import xlogy
 from ..tensor import Tensor

@@ -10,14 +10,16 @@ import math
 import warnings
 
 from .._array import xp
+from ..ops.activations import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
+                               logsigmoid, mish, relu, relu6, selu, silu, softplus, softsign,
+                               tanhshrink, threshold)
+from ..ops.selection import where
 from ..ops.batching import batch_function
-from ..ops.elementwise import (celu, elu, gelu, hardsigmoid, hardswish, hardtanh, leaky_relu,
-                               logsigmoid, mish, relu, relu6, selu, sigmoid, silu, softplus,
-                               softsign, tanh, tanhshrink, threshold, where)
 from ..ops.linalg import einsum, vector_norm
 from ..ops.nn import BatchNorm, Bags, Embedding, EmbeddingBag, LayerNorm, Linear, layer_norm
 from ..ops.nn import _update_running
 from ..ops.softmax import log_softmax, one_hot, softmax
+from ..ops.transcendental import sigmoid, tanh
 from ..random import dropout_mask, rand
 from ..relax.gumbel import gumbel_softmax as _relax_gumbel_softmax
 from ..tensor import Tensor

@@ -9,9 +9,9 @@ import importlib
 from ..tensor import Tensor
 
 _MODULES = [importlib.import_module(f".{name}", __name__) for name in
-            ("elementwise", "reduction", "shape", "indexing", "linalg", "softmax", "misc",
-             "loss", "nn", "conv", "pool", "rnn", "sampling", "composite", "complex", "special",
-             "ctc", "sparse")]
+            ("selection", "arithmetic", "transcendental", "activations", "comparison", "reduction", "shape",
+             "indexing", "linalg", "softmax", "misc", "loss", "nn", "conv", "pool", "rnn",
+             "sampling", "composite", "complex", "special", "ctc", "sparse")]
 
 __all__ = []
 for _m in _MODULES:

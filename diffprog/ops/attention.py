@@ -14,7 +14,7 @@ from ..random import dropout_mask
 from ..tensor import Tensor
 from .batching import lift, loop, materialize, ndim_of
 from .nn import Linear
-from .elementwise import where
+from .selection import where
 from .op import Op, quiet
 from .shape import cat
 

@@ -14,7 +14,8 @@ import math
 import operator
 
 from .._array import xp
-from ..tensor import Tensor, _wrap_dim
+from .._dims import _wrap_dim
+from ..tensor import Tensor
 from ..autograd.grad_mode import state
 from .batching import BatchedTensor, batch_function, innermost, lift, materialize, shift, unwrap, wrap
 from .inplace import apply_inplace
@@ -625,7 +626,7 @@ def _masked_fill_rule(n, a, batched):
     mask = lift(materialize(mask, n, "mask" in batched), rank)
     value = lift(value, rank).to(x.dtype) if "value" in batched else \
         Tensor._make(xp.asarray(value._data if isinstance(value, Tensor) else value, dtype=x.dtype.np))
-    from .elementwise import where
+    from .selection import where
     return where(mask, value, x)
 
 

@@ -15,7 +15,8 @@ import string
 
 from .. import dtypes as _dt
 from .._array import xp
-from ..tensor import Tensor, _dims
+from .._dims import _dims
+from ..tensor import Tensor
 from .batching import along, leading, lift, loop, materialize, ndim_of, physical, shift
 from .complex import conj_if_complex as _c
 from .op import Op

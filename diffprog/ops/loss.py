@@ -34,7 +34,7 @@ from .. import dtypes as _dt
 from .._array import xp
 from ..tensor import Tensor
 from .batching import batch_function, broadcasting, fold_batch, lift, loop, materialize, unfold_batch
-from .elementwise import where
+from .selection import where
 from .indexing import Index
 from .op import Op, quiet
 from .shape import stack

@@ -4,7 +4,7 @@ Each operation is a subclass with three rules side by side:
 
     class Mul(Op):
         promote = "common"
-        def forward(ctx, x, y):          # backend arrays in, backend array out
+        def forward(ctx, x, y):          # arrays in, array out
             return x * y
         def vjp(ctx, g):                 # tensors in and out: differentiable again
             x, y = ctx.inputs
@@ -16,7 +16,8 @@ Each operation is a subclass with three rules side by side:
 An instance of the op is the graph node (`ctx`, shown as `grad_fn=<MulBackward0>`).
 Everything shared lives here, once: dtype promotion, error messages, deciding whether to
 record, wiring graph edges, the saved-tensor version check (`ctx.inputs`, `ctx.output`),
-forward-mode tangents, in-place application and views.
+forward-mode tangents and marking views (in-place application: `inplace.py`).
+docs/engine.md walks through this file with the engine.
 
 Positional arguments of `apply` are the operands (tensors or Python scalars); options
 (dim, keepdim, shape, ...) are keyword arguments.

@@ -15,8 +15,9 @@ from collections import namedtuple
 
 from .. import dtypes as _dt
 from .._array import xp
-from ..tensor import Tensor, _dims
-from . import elementwise
+from .._dims import _dims
+from ..tensor import Tensor
+from . import selection
 from .batching import along, shift
 from .indexing import Index, IndexBackward, _along_key
 from .op import Op, quiet
@@ -258,7 +259,7 @@ class LogCumSumExp(Op):
         """y with -inf (a prefix of -inf terms, all zero) replaced by 0, so that x - y is
         -inf there instead of nan."""
         y = ctx.output
-        return elementwise.where(y == float("-inf"), 0.0, y)
+        return selection.where(y == float("-inf"), 0.0, y)
 
     def vjp(ctx, g):
         d, x, y = ctx.dim, ctx.input(0), ctx._safe_output()
@@ -279,7 +280,7 @@ class LogCumSumExp(Op):
 def _signed_logs(v):
     """(+1, log max(v, 0)) and (-1, log max(-v, 0)), -inf where that part is 0 (the log taken of
     1 there, so that no derivative divides by zero)."""
-    where = elementwise.where
+    where = selection.where
     return [(sign, where(keep, where(keep, sign * v, 1.0).log(), float("-inf")))
             for sign, keep in ((1, v > 0), (-1, v < 0))]
 
@@ -737,7 +738,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
 def max(input, dim=None, keepdim=False, *, out=None):
     """max(x): the largest value; max(x, dim): (values, indices); max(x, y): maximum."""
     if isinstance(dim, Tensor):
-        return elementwise.maximum(input, dim)
+        return selection.maximum(input, dim)
     if dim is None:
         return Max.apply(input)
     return _max(*MaxDim.apply(input, dim=dim, keepdim=keepdim))
@@ -746,7 +747,7 @@ def max(input, dim=None, keepdim=False, *, out=None):
 def min(input, dim=None, keepdim=False, *, out=None):
     """min(x): the smallest value; min(x, dim): (values, indices); min(x, y): minimum."""
     if isinstance(dim, Tensor):
-        return elementwise.minimum(input, dim)
+        return selection.minimum(input, dim)
     if dim is None:
         return Min.apply(input)
     return _min(*MinDim.apply(input, dim=dim, keepdim=keepdim))

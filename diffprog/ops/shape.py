@@ -10,7 +10,8 @@ import functools
 
 from .. import dtypes as _dt
 from .._array import broadcast_view, xp
-from ..tensor import Tensor, _dims, _wrap_dim
+from .._dims import _dims, _wrap_dim
+from ..tensor import Tensor
 from .batching import leading, lift, materialize
 from .op import Op
 

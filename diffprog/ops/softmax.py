@@ -2,7 +2,7 @@
 import warnings
 
 from .._array import xp
-from ..tensor import _dims
+from .._dims import _dims
 from .batching import along, leading
 from .op import Op, quiet
 from .reduction import _np_dtype

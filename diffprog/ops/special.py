@@ -1,4 +1,4 @@
-"""Special functions of `torch.special` that `elementwise.py` does not already have, on
+"""Special functions of `torch.special` that `transcendental.py` does not already have, on
 SciPy (`pip install diffprog[special]`).
 
 Differentiable, with the derivatives PyTorch uses: the modified Bessel functions of
@@ -16,8 +16,10 @@ from .._array import xp
 from ..tensor import Tensor
 from .batching import broadcasting, elementwise_function, physical
 from .composite import _inplace
-from .elementwise import _scipy, _special, _Unary, lgamma, where
+from .selection import where
+from .elementwise import _scipy, _special, _Unary
 from .op import Op, quiet
+from .transcendental import lgamma
 
 _SQRT_2PI = math.sqrt(2 * math.pi)
 

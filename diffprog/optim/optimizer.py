@@ -3,7 +3,7 @@
 An optimizer holds `param_groups` (dicts with 'params' and that group's options, e.g.
 'lr') and `state` (a dict per parameter: step counters and moment buffers).  The update
 itself is not differentiated, so each algorithm is one small function that changes the
-parameter's backend array in place with NumPy `out=` calls; `step()` then bumps the
+parameter's array in place with NumPy `out=` calls; `step()` then bumps the
 parameter's version counter so autograd's saved-tensor checks see the change.
 """
 import copy

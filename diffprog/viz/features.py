@@ -2,7 +2,7 @@
 first-layer filters, drawn as image grids with matplotlib (an optional dependency)."""
 import numpy as np
 
-from .. import no_grad
+from ..autograd.grad_mode import no_grad
 
 __all__ = ["feature_maps", "plot_feature_maps", "plot_filters"]
 

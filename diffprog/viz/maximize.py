@@ -12,7 +12,10 @@ recognisable patterns (Yosinski et al. 2015; Mordvintsev et al. 2015; Olah et al
 """
 import math
 
-from .. import arange, enable_grad, no_grad, optim, randint, randn, tensor
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..creation import arange, tensor
+from ..random import randint, randn
+from .. import optim
 from ..vision.transforms.functional import gaussian_blur
 from .features import _layer
 

@@ -7,7 +7,7 @@ import contextlib
 
 import numpy as np
 
-from .. import no_grad
+from ..autograd.grad_mode import no_grad
 from .features import _layer
 
 __all__ = ["record_activations", "patch_activations", "activation_patching"]

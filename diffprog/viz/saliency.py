@@ -1,6 +1,8 @@
 """Which input pixels matter for a prediction: gradient saliency maps and Grad-CAM."""
 
-from .. import arange, autograd, enable_grad
+from ..autograd.grad_mode import enable_grad
+from ..creation import arange
+from .. import autograd
 from ..nn import functional as F
 from .features import _layer, _figure, _np, _unit
 

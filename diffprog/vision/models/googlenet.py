@@ -4,7 +4,8 @@ Like torchvision, convs are followed by BatchNorm (BasicConv2d) and the "5x5" br
 3x3 kernel, so torchvision GoogLeNet state dicts load unchanged."""
 from collections import namedtuple
 
-from ... import cat, nn
+from ...ops.shape import cat
+from ... import nn
 from ...nn import functional as F
 from ._utils import no_pretrained
 

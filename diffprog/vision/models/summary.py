@@ -3,7 +3,10 @@
 import math
 from dataclasses import dataclass, field
 
-from ... import float32, no_grad, randn, zeros
+from ...autograd.grad_mode import no_grad
+from ...creation import zeros
+from ...dtypes import float32
+from ...random import randn
 from ... import nn
 
 __all__ = ["summary", "ModelSummary"]
