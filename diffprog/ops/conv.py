@@ -13,8 +13,10 @@ made of the others and double backward works to any order:
     ConvTranspose(gy, w)  = x    VJP: gy <- Conv(gx, w),          w <- ConvWeight(gx, gy)
     ConvWeight(x, gy)     = w    VJP: x <- ConvTranspose(gy, gw), gy <- Conv(x, gw)
 
-All are bilinear, so a JVP is the op applied to one tangent at a time.  ConvTranspose
-scatters its columns back with col2im: one strided slice add per kernel offset.
+All are bilinear, so a JVP is the op applied to one tangent at a time.  ConvTranspose is
+computed as correlations, one per stride phase (no scatter), or, where that would multiply
+mostly zeros or copy many more channels (1x1 -> 7x7, 64 -> 1 channels), as GEMM + col2im:
+one strided slice add per kernel offset.
 Unfold (im2col) and Fold (col2im) are each other's adjoint.
 """
 import math
