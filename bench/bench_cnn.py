@@ -8,7 +8,7 @@
 3. peak resident memory of that ResNet-18 forward + backward, each side in a fresh
    subprocess (VmHWM from /proc/self/status, via bench_nn's helper).
 
-    python bench/bench_cnn.py [--threads 1] [--skip-resnet] [--skip-memory]
+    python bench/bench_cnn.py [--threads 1,2] [--skip-resnet] [--skip-memory]
 
 torchvision is not installed, so the PyTorch models are written below in plain torch.nn
 with the same architecture and module names; the diffprog model's initial parameters and
@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, memory_child, peak_memory, pin_threads, trainer  # noqa: E402
+from runner import add_threads_option, compare, memory_child, peak_memory, pin_threads, trainer  # noqa: E402
 
 
 def torch_lenet5():
@@ -161,21 +161,22 @@ def resnet_steps(lib):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser)
     parser.add_argument("--skip-resnet", action="store_true", help="LeNet only (fast)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--memory-child", choices=["diffprog", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        return memory_child(args.memory_child, args.threads, resnet_steps)
+        return memory_child(args.memory_child, args.threads[0], resnet_steps)
     import diffprog as dp
     import torch
-    print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
-    lenet_step()
-    if not args.skip_resnet:
-        resnet_step()
-    if not args.skip_memory:
-        peak_memory(__file__, ["--threads", str(args.threads)], "ResNet-18 CIFAR fwd+bwd batch 32")
+    for threads in args.threads:
+        print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(threads)}")
+        lenet_step()
+        if not args.skip_resnet:
+            resnet_step()
+        if not args.skip_memory:
+            peak_memory(__file__, ["--threads", str(threads)], "ResNet-18 CIFAR fwd+bwd batch 32")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Core engine benchmarks: per-op framework overhead and a 512x512 matmul fwd+bwd.
 
-    python bench/bench_core.py [--threads 1]
+    python bench/bench_core.py [--threads 1,2]
 """
 import argparse
 import os
@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, pin_threads  # noqa: E402
+from runner import add_threads_option, compare, pin_threads  # noqa: E402
 
 import diffprog as dp  # noqa: E402
 import torch  # noqa: E402
@@ -47,13 +47,30 @@ def matmul(n=512):
     compare(f"matmul {n}x{n} forward+backward", run_dp, run_torch, number=10, unit="ms")
 
 
+def gelu(shape=(256, 1024)):
+    """Exact (erf) GELU forward + backward on a float32 activation."""
+    data = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    xd = dp.tensor(data, requires_grad=True)
+    xt = torch.tensor(data, requires_grad=True)
+
+    def run_dp():
+        dp.nn.functional.gelu(xd).sum().backward()
+
+    def run_torch():
+        torch.nn.functional.gelu(xt).sum().backward()
+
+    compare(f"exact GELU {shape[0]}x{shape[1]} forward+backward", run_dp, run_torch, number=20, unit="ms")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser)
     args = parser.parse_args()
-    print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
-    overhead()
-    matmul()
+    for threads in args.threads:
+        print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(threads)}")
+        overhead()
+        matmul()
+        gelu()
 
 
 if __name__ == "__main__":

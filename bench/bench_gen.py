@@ -7,7 +7,7 @@
    generated batch, then a generator step (diffprog.models.DCGANGenerator/Discriminator,
    width 64, Adam), against the same networks in PyTorch starting from the same weights.
 
-    python bench/bench_gen.py [--threads 1]
+    python bench/bench_gen.py [--threads 1,2]
 
 Measured 2026-11-23, 1 BLAS thread, on the 2-core development machine while ~8 other jobs
 ran (absolute times 3-6x the idle ones; the ratio is what to read): diffprog 26-58 ms,
@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, pin_threads  # noqa: E402
+from runner import add_threads_option, compare, pin_threads  # noqa: E402
 
 
 class TorchVAE:
@@ -118,11 +118,12 @@ def dcgan_step():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser)
     args = parser.parse_args(argv)
-    print(pin_threads(args.threads), flush=True)
-    vae_step()
-    dcgan_step()
+    for threads in args.threads:
+        print(pin_threads(threads), flush=True)
+        vae_step()
+        dcgan_step()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
    side in its own subprocess so that neither library's allocations count against the
    other (Linux: read from /proc/self/status).
 
-    python bench/bench_nn.py [--threads 1] [--data-root DIR]   (default: $DIFFPROG_DATA)
+    python bench/bench_nn.py [--threads 1,2] [--data-root DIR]   (default: $DIFFPROG_DATA)
 
 The same model code runs on both sides: `lib` is either `diffprog` or `torch`.  PyTorch
 has no MNIST dataset without torchvision, so its side uses `TorchMNIST` below, which does
@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, memory_child, peak_memory, pin_threads, trainer  # noqa: E402
+from runner import add_threads_option, compare, memory_child, peak_memory, pin_threads, trainer  # noqa: E402
 
 
 def mlp(lib):
@@ -109,22 +109,24 @@ def mnist_epoch(root):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser)
     parser.add_argument("--data-root", default=os.environ.get("DIFFPROG_DATA"))
     parser.add_argument("--memory-child", choices=["diffprog", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
-        return memory_child(args.memory_child, args.threads, mnist_epoch(args.data_root))
+        return memory_child(args.memory_child, args.threads[0], mnist_epoch(args.data_root))
     import diffprog as dp
     import torch
-    print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
-    train_step()
-    if not args.data_root or not os.path.isdir(os.path.join(args.data_root, "MNIST", "raw")):
-        print("MNIST benchmarks skipped: pass --data-root DIR (or set DIFFPROG_DATA) with MNIST/raw/")
-        return
-    loader_throughput(args.data_root)
-    peak_memory(__file__, ["--data-root", args.data_root, "--threads", str(args.threads)],
-                "an MNIST MLP epoch")
+    mnist = args.data_root and os.path.isdir(os.path.join(args.data_root, "MNIST", "raw"))
+    for threads in args.threads:
+        print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(threads)}")
+        train_step()
+        if not mnist:
+            print("MNIST benchmarks skipped: pass --data-root DIR (or set DIFFPROG_DATA) with MNIST/raw/")
+            continue
+        loader_throughput(args.data_root)
+        peak_memory(__file__, ["--data-root", args.data_root, "--threads", str(threads)],
+                    "an MNIST MLP epoch")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
    2 nn.TransformerEncoder layers (batch_first, causal mask, dim_feedforward 512,
    default dropout 0.1), a Linear head, cross entropy; sequences of 64, batch 32.
 
-    python bench/bench_seq.py [--threads 1]
+    python bench/bench_seq.py [--threads 1,2]
 
 The same model code runs on both sides (`lib` is `diffprog` or `torch`), and the
 diffprog model starts from the PyTorch model's weights (state dicts are compatible).
@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from runner import compare, pin_threads, trainer  # noqa: E402
+from runner import add_threads_option, compare, pin_threads, trainer  # noqa: E402
 
 VOCAB, SEQ, BATCH = 65, 64, 32
 
@@ -80,17 +80,18 @@ def bench(name, build):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=1)
+    add_threads_option(parser)
     parser.add_argument("--only", choices=["lstm", "gru", "rnn", "transformer"])
     args = parser.parse_args()
     import diffprog as dp
     import torch
-    print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(args.threads)}")
-    for kind in ("LSTM", "GRU", "RNN"):
-        if args.only in (None, kind.lower()):
-            bench(f"Char {kind} LM step (65/64/256, T 64, B 32)", char_rnn(kind))
-    if args.only in (None, "transformer"):
-        bench("Transformer LM step (d 128, 2 layers, T 64, B 32)", transformer_lm)
+    for threads in args.threads:
+        print(f"diffprog {dp.__version__}, torch {torch.__version__}, {pin_threads(threads)}")
+        for kind in ("LSTM", "GRU", "RNN"):
+            if args.only in (None, kind.lower()):
+                bench(f"Char {kind} LM step (65/64/256, T 64, B 32)", char_rnn(kind))
+        if args.only in (None, "transformer"):
+            bench("Transformer LM step (d 128, 2 layers, T 64, B 32)", transformer_lm)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ def pin_threads(n):
     return f"{n} BLAS thread(s)"
 
 
+def add_threads_option(parser):
+    """--threads 1,2 (the default): the benches run once per BLAS thread count."""
+    parser.add_argument("--threads", default="1,2", type=lambda v: [int(n) for n in v.split(",")],
+                        help="comma-separated BLAS thread counts (default 1,2)")
+
+
 def _time(fn, number):
     start = time.perf_counter()
     for _ in range(number):

@@ -60,6 +60,11 @@ CONV_T = [
     ("conv_transpose1d", (2, 2, 5), (2, 3, 3), True, {"stride": 2, "output_padding": 1}),
     ("conv_transpose1d", (2, 4, 5), (4, 1, 3), False, {"groups": 4, "padding": 1}),
     ("conv_transpose3d", (1, 2, 3, 2, 3), (2, 2, 2, 2, 2), True, {"stride": 2, "padding": (0, 1, 0)}),
+    ("conv_transpose2d", (2, 3, 3, 3), (3, 2, 4, 4), True, {"stride": 2, "padding": 1}),   # DCGAN's
+    ("conv_transpose2d", (2, 4, 3, 3), (4, 2, 3, 3), False, {"stride": 2, "groups": 2, "padding": 1}),
+    ("conv_transpose2d", (2, 2, 3, 3), (2, 2, 2, 2), True,
+     {"stride": 3, "padding": 1, "output_padding": 2}),                        # phases without taps
+    ("conv_transpose1d", (2, 2, 5), (2, 2, 2), True, {"padding": 1}),          # padding = k - 1
 ]
 
 
@@ -67,6 +72,24 @@ CONV_T = [
 def test_conv_transpose(name, xs, ws, bias, kw):
     args = [rand(*xs, seed=1), rand(*ws, seed=2)] + ([rand(ws[1] * kw.get("groups", 1), seed=3)] if bias else [])
     check(*_both(name, **kw), *args)
+
+
+@pytest.mark.parametrize("gys,ws,size,stride,padding,groups", [
+    ((2, 3, 4, 4), (3, 2, 3, 3), (4, 4), (1, 1), ((1, 1), (1, 1)), 1),
+    ((2, 4, 3, 3), (4, 3, 4, 4), (6, 6), (2, 2), ((1, 1), (1, 1)), 1),
+    ((2, 4, 3, 3), (4, 1, 3, 3), (8, 7), (3, 2), ((1, 0), (0, 1)), 2),
+    ((1, 2, 3, 3), (2, 2, 2, 2), (9, 9), (3, 3), ((0, 0), (0, 0)), 1),      # phases without taps
+    ((2, 2, 5), (2, 3, 2), (2,), (1,), ((2, 2),), 1),                       # padding > k - 1: crops
+    ((1, 2, 2, 3, 2), (2, 2, 2, 3, 2), (4, 6, 4), (2, 2, 2), ((0, 0), (1, 1), (0, 0)), 1),
+])
+def test_conv_transpose_paths_agree(gys, ws, size, stride, padding, groups):
+    """The correlation path of ConvTranspose gives the col2im scatter's result."""
+    import diffprog.ops.conv as C
+    rng = np.random.default_rng(0)
+    gy, w = rng.standard_normal(gys), rng.standard_normal(ws)
+    direct = C._conv_transpose_direct(gy, w, size, stride, padding, groups)
+    scatter = C._conv_transpose_scatter(gy, w, size, stride, padding, (1,) * len(size), groups)
+    np.testing.assert_allclose(direct, scatter, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,xs,ws", [("conv2d", (2, 3, 8, 8), (4, 3, 3, 3)),

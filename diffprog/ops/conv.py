@@ -13,8 +13,10 @@ made of the others and double backward works to any order:
     ConvTranspose(gy, w)  = x    VJP: gy <- Conv(gx, w),          w <- ConvWeight(gx, gy)
     ConvWeight(x, gy)     = w    VJP: x <- ConvTranspose(gy, gw), gy <- Conv(x, gw)
 
-All are bilinear, so a JVP is the op applied to one tangent at a time.  ConvTranspose
-scatters its columns back with col2im: one strided slice add per kernel offset.
+All are bilinear, so a JVP is the op applied to one tangent at a time.  ConvTranspose is
+computed as correlations, one per stride phase (no scatter), or, where that would multiply
+mostly zeros or copy many more channels (1x1 -> 7x7, 64 -> 1 channels), as GEMM + col2im:
+one strided slice add per kernel offset.
 Unfold (im2col) and Fold (col2im) are each other's adjoint.
 """
 import math
@@ -35,9 +37,16 @@ def _out_size(size, ksize, stride, padding, dilation):
 
 
 def _pad(x, padding):
-    """x (N, C, *S) zero-padded by (low, high) per spatial dim (x itself without padding)."""
+    """x (N, C, *S) zero-padded by (low, high) per spatial dim (x itself without padding);
+    a negative amount crops."""
     if not any(lo or hi for lo, hi in padding):
         return x
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        x = x[(slice(None), slice(None)) + tuple(slice(max(-lo, 0), s - max(-hi, 0))
+                                                 for s, (lo, hi) in zip(x.shape[2:], padding))]
+        padding = tuple((max(lo, 0), max(hi, 0)) for lo, hi in padding)
+        if not any(lo or hi for lo, hi in padding):
+            return x
     buf = xp.zeros(x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)),
                    dtype=x.dtype)
     buf[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in
@@ -142,6 +151,105 @@ def _channels_bias(b, nd):
     return b.reshape((b.shape[0],) + (1,) * nd)
 
 
+def _conv(x, w, b, out, stride, padding, dilation, groups):
+    """The convolution's arrays: y (n, O, *out) and x's im2col matrix when it was made in
+    one piece (else None), which the weight gradient reuses."""
+    ksize = w.shape[2:]
+    out = out or _out_size(x.shape[2:], ksize, stride, padding, dilation)
+    x = _pad(x, padding)
+    n, o, L = x.shape[0], w.shape[0], math.prod(out)
+    y = xp.empty((n, o) + tuple(out), dtype=x.dtype)
+    w3 = w.reshape(groups, o // groups, -1)
+    batches, cols = _batches(n, w3.shape[2] * groups * L), None
+    for sl in batches:
+        cols = _cols(x[sl], ksize, out, stride, dilation, groups)
+        ym = xp.matmul(w3, cols).reshape(o, -1, L)            # (O, n, L)
+        dst = y[sl].reshape(-1, o, L).transpose(1, 0, 2)     # a view of y as (O, n, L)
+        if b is None:
+            xp.copyto(dst, ym)
+        else:
+            xp.add(ym, b[:, None, None], out=dst)
+    return y, (cols if len(batches) == 1 else None)
+
+
+def _flipped(w, groups, taps=None):
+    """The weight (O, C/g, *K) of a transposed convolution as that of the correlation it
+    equals: (C, O/g, *K') with the kernel taps (by default all) in reverse order."""
+    o, cg, ksize = w.shape[0], w.shape[1], w.shape[2:]
+    if taps is not None:
+        w = w[(slice(None), slice(None)) + taps]
+    w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * len(ksize)]
+    w = w.reshape((groups, o // groups, cg) + w.shape[2:]).swapaxes(1, 2)
+    return w.reshape((groups * cg, o // groups) + w.shape[3:])
+
+
+def _direct_pays(o, c, out, size, stride, dilation):
+    """Does a transposed convolution (O -> C channels, out -> size) run faster as
+    correlations than as GEMM + col2im?  The correlations do GEMM work for every output
+    point and copy O channels' windows; the scatter works per input point and adds C
+    channels' columns.  Measured: correlations win where the two GEMMs are about as large and
+    O <= 4 C (ResNet's 3x3 and DCGAN's 4x4 stride-2 layers); a 1x1 -> 7x7 layer (49x the
+    GEMM) or 64 -> 1 channels scatter faster."""
+    return (all(d == 1 for d in dilation) and o <= 4 * c
+            and math.prod(size) <= 1.5 * math.prod(stride) * math.prod(out))
+
+
+def _conv_transpose_direct(gy, w, size, stride, padding, groups):
+    """A transposed convolution without a col2im scatter (dilation 1): the output points
+    whose padded index is r mod s (each r, per dim: s ** d phases) receive only the kernel
+    taps r, r + s, ...; so each phase is the correlation of gy with those taps reversed,
+    stride 1, and is written into its strided slice of y.  Same GEMM work as im2col's
+    columns, but a gather instead of a scatter."""
+    n, c = gy.shape[0], w.shape[1] * groups
+    ksize, out = w.shape[2:], gy.shape[2:]
+    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype)
+    for phase in xp.ndindex(*stride):
+        taps, pads, dst, shape = [], [], [], []
+        for r, s, k, o, (lo, _), m in zip(phase, stride, ksize, out, padding, size):
+            q0 = -(-(lo - r) // s)                     # first phase point inside the crop
+            nq = max(0, (m - 1 + lo - r) // s - q0 + 1)
+            ka = len(range(r, k, s))
+            first = s * q0 + r - lo
+            taps.append(slice(r, k, s))
+            pads.append((ka - 1 - q0, nq - o + q0))
+            dst.append(slice(first, first + s * (nq - 1) + 1 if nq else first, s))
+            shape.append((nq, ka))
+        region = y[(slice(None), slice(None)) + tuple(dst)]
+        if any(nq == 0 for nq, _ in shape):
+            continue
+        if any(ka == 0 for _, ka in shape):
+            region[...] = 0
+            continue
+        part, _ = _conv(gy, _flipped(w, groups, tuple(taps)), None, tuple(nq for nq, _ in shape),
+                        (1,) * len(stride), tuple(pads), (1,) * len(stride), groups)
+        xp.copyto(region, part)
+    return y
+
+
+def _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups):
+    """A transposed convolution as GEMM then col2im (any dilation): the columns
+    w.T @ gy scattered back into place."""
+    n, o = gy.shape[:2]
+    ksize, out, c = w.shape[2:], gy.shape[2:], w.shape[1] * groups
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+    wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
+    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype)
+    # stride 1: the shifted adds beat the strided ones unless the zero margins make the
+    # GEMM much wider (small planes, many channels; crossover measured on ResNet shapes)
+    # or the columns much longer (an output far smaller than the input, e.g. 7x7 -> 1x1)
+    p, L = math.prod(padded), math.prod(out)
+    unit = all(t == 1 for t in stride) and (p - L) * (o // groups) <= 150 * L and p <= 2.5 * L
+    for sl in _batches(n, wt.shape[1] * groups * math.prod(padded if unit else out)):
+        if unit:
+            buf = _col2im_shifts(gy[sl], wt, c, ksize, padded, dilation).swapaxes(0, 1)
+        else:
+            buf = xp.zeros((sl.stop - sl.start, c) + padded, dtype=gy.dtype)
+            cols = xp.matmul(wt, _gmat(gy[sl], groups)).reshape((c,) + ksize + (-1,) + out)
+            _col2im(buf, xp.moveaxis(cols, 1 + len(ksize), 0), ksize, stride, dilation)
+        xp.copyto(y[sl], _crop(buf, padding))
+    return y
+
+
 # --- the three ops ----------------------------------------------------------------------------
 
 class _ConvBase(Op):
@@ -189,22 +297,7 @@ class Conv(_ConvBase):
 
     def forward(ctx, x, w, b=None, *, stride, padding, dilation, groups, out=None):
         ctx.geometry(stride, padding, dilation, groups)
-        ksize = w.shape[2:]
-        out = out or _out_size(x.shape[2:], ksize, stride, padding, dilation)
-        x = _pad(x, padding)
-        n, o, L = x.shape[0], w.shape[0], math.prod(out)
-        y = xp.empty((n, o) + tuple(out), dtype=x.dtype)
-        w3 = w.reshape(groups, o // groups, -1)
-        batches, cols = _batches(n, w3.shape[2] * groups * L), None
-        for sl in batches:
-            cols = _cols(x[sl], ksize, out, stride, dilation, groups)
-            ym = xp.matmul(w3, cols).reshape(o, -1, L)            # (O, n, L)
-            dst = y[sl].reshape(-1, o, L).transpose(1, 0, 2)     # a view of y as (O, n, L)
-            if b is None:
-                xp.copyto(dst, ym)
-            else:
-                xp.add(ym, b[:, None, None], out=dst)
-        ctx.cols = cols if len(batches) == 1 else None     # reused by the weight gradient
+        y, ctx.cols = _conv(x, w, b, out, stride, padding, dilation, groups)
         return y
 
     def vjp(ctx, g):
@@ -232,26 +325,12 @@ class ConvTranspose(_ConvBase):
 
     def forward(ctx, gy, w, b=None, *, size, stride, padding, dilation, groups):
         ctx.geometry(stride, padding, dilation, groups)
-        n, o = gy.shape[:2]
-        ksize, out, c = w.shape[2:], gy.shape[2:], w.shape[1] * groups
-        padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
-        wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
-        y = xp.empty((n, c) + tuple(size), dtype=gy.dtype)
-        # stride 1: the shifted adds beat the strided ones unless the zero margins make the
-        # GEMM much wider (small planes, many channels; crossover measured on ResNet shapes)
-        # or the columns much longer (an output far smaller than the input, e.g. 7x7 -> 1x1)
-        p, L = math.prod(padded), math.prod(out)
-        unit = all(t == 1 for t in stride) and (p - L) * (o // groups) <= 150 * L and p <= 2.5 * L
-        for sl in _batches(n, wt.shape[1] * groups * math.prod(padded if unit else out)):
-            if unit:
-                buf = _col2im_shifts(gy[sl], wt, c, ksize, padded, dilation).swapaxes(0, 1)
-            else:
-                buf = xp.zeros((sl.stop - sl.start, c) + padded, dtype=gy.dtype)
-                cols = xp.matmul(wt, _gmat(gy[sl], groups)).reshape((c,) + ksize + (-1,) + out)
-                _col2im(buf, xp.moveaxis(cols, 1 + len(ksize), 0), ksize, stride, dilation)
-            xp.copyto(y[sl], _crop(buf, padding))
+        if _direct_pays(gy.shape[1], w.shape[1] * groups, gy.shape[2:], size, stride, dilation):
+            y = _conv_transpose_direct(gy, w, size, stride, padding, groups)
+        else:
+            y = _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups)
         if b is not None:
-            y += _channels_bias(b, len(out))
+            y += _channels_bias(b, w.ndim - 2)
         return y
 
     def vjp(ctx, g):
