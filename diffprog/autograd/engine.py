@@ -310,6 +310,24 @@ def _check_anomaly(node, grads):
                 f"The forward call that created it ({node.name()}) was made at:\n{where}")
 
 
+def reachable_leaves(tensors):
+    """ids of the leaves whose gradients a backward pass from `tensors` would reach."""
+    leaves, seen = set(), set()
+    stack = [t.grad_fn for t in tensors if t.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for e in node.edges:
+            if e is not None:
+                if e[1] is None:
+                    leaves.add(id(e[0]))
+                else:
+                    stack.append(e[0])
+    return leaves
+
+
 def _is_tensor(x):
     return hasattr(x, "_new_plain")
 

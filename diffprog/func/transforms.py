@@ -92,6 +92,8 @@ def _reaches_outside(outs, tracked):
     as torch.func's are."""
     if not state.grad_enabled:
         return False
+    return bool(engine.reachable_leaves([o for o in outs if isinstance(o, Tensor)]) -
+                {id(t) for t in tracked})
     mine, seen = {id(t) for t in tracked}, set()
     stack = [o.grad_fn for o in outs if isinstance(o, Tensor) and o.grad_fn is not None]
     while stack:

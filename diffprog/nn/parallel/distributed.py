@@ -18,6 +18,7 @@ import weakref
 
 import numpy as np
 
+from ...autograd.engine import reachable_leaves
 from ...autograd.grad_mode import is_grad_enabled
 from ...distributed.collectives import broadcast
 from ...distributed.process_group import mpi, resolve
@@ -73,20 +74,8 @@ def _buckets(params, cap_bytes):
 def _reachable_leaves(output):
     """ids of the leaves that the autograd graph of `output`'s tensors reaches."""
     tensors = [t for t in tree_flatten(output)[0] if isinstance(t, Tensor)]
-    leaves = {id(t) for t in tensors if t.grad_fn is None and t._requires_grad}
-    stack, seen = [t.grad_fn for t in tensors if t.grad_fn is not None], set()
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for e in node.edges:
-            if e is not None:
-                if e[1] is None:
-                    leaves.add(id(e[0]))
-                else:
-                    stack.append(e[0])
-    return leaves
+    direct = {id(t) for t in tensors if t.grad_fn is None and t._requires_grad}
+    return direct | reachable_leaves(tensors)
 
 
 def _grad_ready(wrapper, p):
