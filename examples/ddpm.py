@@ -78,7 +78,8 @@ def main(steps=3000, T=500, schedule="linear", width=16, batch_size=64, lr=2e-3,
                 break
     ema.eval()
     result = {"first_test_loss": first_test, "test_loss": test_loss(ema, test),
-              "train_loss": sum(losses[-100:]) / len(losses[-100:]), "seconds": time.time() - start}
+              "train_loss": sum(losses[-100:]) / len(losses[-100:]), "seconds": time.time() - start,
+              "model": ema}
     if n_samples:
         start = time.time()
         samples, trajectory = ema.sample(n_samples, (1, 28, 28), return_trajectory=True)
@@ -92,7 +93,7 @@ def main(steps=3000, T=500, schedule="linear", width=16, batch_size=64, lr=2e-3,
         noisy = dp.stack([ema.q_sample(x0, dp.tensor([t] * 8), dp.randn_like(x0)) for t in ts], 1)
         save_image(noisy.reshape(-1, 1, 28, 28).clamp(-1, 1) * 0.5 + 0.5, os.path.join(out, "noising.png"), nrow=10)
     if verbose:
-        print({k: v for k, v in result.items() if k != "samples"})
+        print({k: v for k, v in result.items() if k not in ("samples", "model")})
     return result
 
 

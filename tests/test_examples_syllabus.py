@@ -10,6 +10,7 @@ sys.path.insert(0, EXAMPLES)
 
 import darts  # noqa: E402
 import feature_viz  # noqa: E402
+import generative_metrics  # noqa: E402
 import gradient_free  # noqa: E402
 import graph_nets  # noqa: E402
 import implicit_bias  # noqa: E402
@@ -119,3 +120,16 @@ def test_self_supervised_losses_fall(tmp_path):
     assert r["barlow_losses"][1] < r["barlow_losses"][0] and r["mae_losses"][1] < r["mae_losses"][0]
     assert all(0 <= r[k] <= 1 for k in ("barlow", "barlow_untrained", "mae", "mae_untrained"))
     assert (tmp_path / "mae_reconstructions.png").exists()
+
+
+def test_generative_metrics_rank_real_degraded_and_generated_images(tmp_path):
+    r = generative_metrics.main(mnist_root(), n=200, gan_epochs=1, ddpm_steps=5, ddpm_T=5, train_size=2000,
+                                out=str(tmp_path), verbose=False)
+    fid, score = ({k: v[i] for k, v in r["scores"].items()} for i in (0, 1))
+    assert r["classifier_accuracy"] > 0.6
+    assert fid["train images"] < 0.2 * fid["GAN, untrained"]
+    assert fid["noisy 0.3"] > 2 * max(fid["other test images"], fid["noisy 0.1"])
+    assert score["train images"] > score["GAN, untrained"] + 0.5
+    assert all(1 <= s <= 10 for s in score.values())
+    for name in ("scores.json", "gan_samples.png", "ddpm_samples.png"):
+        assert (tmp_path / name).exists()
