@@ -6,7 +6,6 @@ import math
 
 from ..autograd.grad_mode import state
 from .._array import xp
-from ..tensor import Tensor
 from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _inplace, _scipy
@@ -92,13 +91,22 @@ class Gelu(_Unary):
             x2 = x * x
             t = (x * (k + k * 0.044715 * x2)).tanh()
             return (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * (k + 3 * k * 0.044715 * x2)
-        if not state.grad_enabled:      # a plain backward: Phi(x) = y / x, no second erf
-            x, y = x._data, ctx.output._data
-            d = xp.divide(y, x, out=xp.full_like(x, 0.5), where=x != 0)
-            d += x * xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
-            return Tensor._make(d)
+        if not state.grad_enabled:      # a plain backward: no second erf
+            return _GeluDeriv.apply(x, ctx.output)
         phi = (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
         return ((x * (1 / math.sqrt(2))).erf() + 1) * 0.5 + x * phi
+
+
+class _GeluDeriv(Op):
+    """GELU'(x) = Phi(x) + x phi(x) from x and y = GELU(x), reading Phi(x) back as y / x
+    (0.5 at 0): the plain backward's derivative, one exp and no erf (not differentiable)."""
+
+    batch = broadcasting
+
+    def forward(ctx, x, y):
+        d = xp.divide(y, x, out=xp.full_like(x, 0.5), where=x != 0)
+        d += x * xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+        return d
 
 
 class Silu(_Unary):
