@@ -33,8 +33,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for t, g in zip(inputs, grads):
             if g is not None:
                 _accumulate(t, g, create_graph, set())
-                for hook in t._post_hooks or ():
-                    hook(t)
         return
     _run(roots, retain_graph, create_graph, None)
 
@@ -198,8 +196,6 @@ def _finish_leaf(leaf, g, create_graph, taken):
     if leaf._hooks:
         g = _leaf_hooks(leaf, g)
     _accumulate(leaf, g, create_graph, taken)
-    for hook in leaf._post_hooks or ():
-        hook(leaf)
 
 
 def _useful_nodes(order, wanted):
@@ -287,7 +283,8 @@ def _leaf_hooks(leaf, g):
 
 
 def _accumulate(leaf, g, create_graph, taken):
-    """Add g into leaf.grad; the stored array is always the leaf's own (never an alias)."""
+    """Add g into leaf.grad (the stored array is always the leaf's own, never an alias), then
+    call its post-accumulate-grad hooks."""
     if not create_graph:
         data = g._data
         if leaf._grad is not None:
@@ -299,6 +296,8 @@ def _accumulate(leaf, g, create_graph, taken):
     elif leaf._grad is not None:
         g = leaf._grad + g
     leaf._grad = g
+    for hook in leaf._post_hooks or ():
+        hook(leaf)
 
 
 def _check_anomaly(node, grads):
