@@ -94,20 +94,6 @@ def _reaches_outside(outs, tracked):
         return False
     return bool(engine.reachable_leaves([o for o in outs if isinstance(o, Tensor)]) -
                 {id(t) for t in tracked})
-    mine, seen = {id(t) for t in tracked}, set()
-    stack = [o.grad_fn for o in outs if isinstance(o, Tensor) and o.grad_fn is not None]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for e in node.edges:
-            if e is not None:
-                if e[1] is None and id(e[0]) not in mine:
-                    return True
-                if e[1] is not None:
-                    stack.append(e[0])
-    return False
 
 
 def _detach_unless(tree, keep):
