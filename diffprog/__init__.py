@@ -4,7 +4,7 @@ from .version import __version__
 from . import dtypes as _dtypes
 from .dtypes import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32, float64,  # noqa: A001
                      complex64, complex128, get_default_dtype, set_default_dtype, promote_types)
-from ._array.device import device
+from ._array.device import device, get_default_device, set_default_device
 from .tensor import (Tensor, Size, FloatTensor, DoubleTensor, HalfTensor, LongTensor,
                      IntTensor, ShortTensor, ByteTensor, CharTensor, BoolTensor)
 from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,

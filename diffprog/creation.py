@@ -6,7 +6,8 @@ from . import dtypes as _dt
 from ._array import xp
 from .ops.batching import levels_of, physical, rewrap
 from .tensor import Tensor, _to_array
-from ._array.device import check_device
+from ._array import device as _device
+from ._array.device import check_device, move
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "empty", "full",
            "zeros_like", "ones_like", "empty_like", "full_like", "arange", "linspace", "logspace",
@@ -15,7 +16,8 @@ __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "emp
 
 def _finish(data, dtype, device, requires_grad, where):
     check_device(device, where)
-    t = Tensor._make(data)
+    device = device or _device.default_device
+    t = Tensor._make(data if device is None else move(data, device))
     if requires_grad:
         t.requires_grad_()
     return t
@@ -36,7 +38,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     dtype = _dt.to_dtype(dtype) if dtype is not None else None
     a = _to_array(data, dtype)
     src = data._data if isinstance(data, Tensor) else data
-    if isinstance(src, xp.ndarray) and xp.may_share_memory(a, src):
+    if a is src or isinstance(src, xp.ndarray) and xp.may_share_memory(a, src):
         a = a.copy()
     return _finish(a, dtype, device, requires_grad, "tensor")
 
@@ -97,6 +99,7 @@ def _like(fn, input, dtype, device, requires_grad, *args):
     """fn(input's shape, *args); inside vmap, batched like input (so that writing batched
     values into it in place works, as in torch.func)."""
     dtype = input.dtype if dtype is None else dtype
+    device = input.device if device is None else device
     levels = levels_of(input)
     shape = tuple(physical(input).shape) if levels else input.shape
     return rewrap(fn(shape, *args, dtype=dtype, device=device, requires_grad=requires_grad), levels)

@@ -1,21 +1,22 @@
 """`diffprog.cuda`: what PyTorch code asks about GPUs.
 
-diffprog computes with NumPy on the CPU.  A GPU will count as available once the CuPy
-backend exists (`_array.GPU_BACKEND`); until then `is_available()` is False even where
-CuPy sees a device, so device-agnostic scripts pick the CPU and run.  Seeding and
-synchronising are harmless no-ops, so `manual_seed_all` and `synchronize` run unchanged.
+A GPU is available when CuPy is installed and sees an NVIDIA device (`pip install
+'diffprog[cuda]'`); tensors on it (`device="cuda"`) compute with CuPy.  Without one,
+`is_available()` is False, so device-agnostic scripts pick the CPU and run, and seeding
+and synchronising are harmless no-ops.  (`DIFFPROG_FAKE_GPU=1` puts a CPU stand-in behind
+'cuda' instead, for testing device handling on machines without a GPU.)
 """
-from ._array import GPU_BACKEND
+from ._array.device import library
 
 
 def _device_count():
-    if not GPU_BACKEND:
+    lib = library("cuda")
+    if lib is None:
         return 0
     try:
-        import cupy
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:       # no CuPy, no driver, no device: all mean "no GPU"
-        return 0
+        return int(lib.xp.cuda.runtime.getDeviceCount())
+    except AttributeError:      # the CPU stand-in: one device
+        return 1
 
 
 def is_available():
@@ -32,57 +33,79 @@ def _unavailable(what):
                         "diffprog.cuda.is_available() first.")
 
 
-def current_device():
+def _cupy(what):
+    """The cupy module where a real GPU is in use; None on the CPU stand-in; raises without either."""
     if not is_available():
-        raise _unavailable("current_device")
-    import cupy
-    return int(cupy.cuda.runtime.getDevice())
+        raise _unavailable(what)
+    xp = library("cuda").xp
+    return xp if hasattr(xp, "cuda") else None
+
+
+def _index(device):
+    return int(getattr(device, "index", device) or 0)
+
+
+def current_device():
+    cupy = _cupy("current_device")
+    return int(cupy.cuda.runtime.getDevice()) if cupy else 0
 
 
 def set_device(device):
-    if not is_available():
-        raise _unavailable("set_device")
+    cupy = _cupy("set_device")
+    if cupy:
+        cupy.cuda.Device(_index(device)).use()
 
 
 def get_device_name(device=None):
-    if not is_available():
-        raise _unavailable("get_device_name")
-    import cupy
-    index = current_device() if device is None else int(getattr(device, "index", device) or 0)
+    cupy = _cupy("get_device_name")
+    if not cupy:
+        return "CPU stand-in (DIFFPROG_FAKE_GPU)"
+    index = current_device() if device is None else _index(device)
     return cupy.cuda.runtime.getDeviceProperties(index)["name"].decode()
 
 
 def is_initialized():
-    return False
+    return is_available()
 
 
 def manual_seed(seed):
-    """No-op without a GPU (PyTorch silently ignores it too)."""
+    """diffprog draws random numbers on the host and copies them, so one seed (diffprog's
+    manual_seed) serves every device: this is a no-op, as PyTorch's is without a GPU."""
 
 
-def manual_seed_all(seed):
-    """No-op without a GPU."""
-
-
-def seed():
-    """No-op without a GPU."""
-
-
-def seed_all():
-    """No-op without a GPU."""
+manual_seed_all = seed = seed_all = manual_seed
 
 
 def synchronize(device=None):
-    """Nothing runs asynchronously on the CPU."""
+    """Wait for the GPU's queued work (nothing to wait for on the CPU)."""
+    if is_available() and _cupy("synchronize"):
+        _cupy("synchronize").cuda.runtime.deviceSynchronize()
+
+
+def _pool():
+    return _cupy("memory") and _cupy("memory").get_default_memory_pool() if is_available() else None
 
 
 def empty_cache():
-    """No cached GPU memory to free."""
+    """Give CuPy's cached, unused GPU memory back to the driver."""
+    pool = _pool()
+    if pool:
+        pool.free_all_blocks()
 
 
 def memory_allocated(device=None):
-    return 0
+    """Bytes of GPU memory held by tensors (CuPy's memory pool); 0 without a GPU."""
+    pool = _pool()
+    return int(pool.used_bytes()) if pool else 0
+
+
+def memory_reserved(device=None):
+    """Bytes of GPU memory the pool holds, used or cached; 0 without a GPU."""
+    pool = _pool()
+    return int(pool.total_bytes()) if pool else 0
 
 
 def max_memory_allocated(device=None):
-    return 0
+    """An upper bound on the peak: CuPy's pool keeps what it once allocated until
+    `empty_cache`, so its size is at least the peak since then."""
+    return memory_reserved(device)

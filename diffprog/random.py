@@ -26,7 +26,8 @@ from .ops.batching import leading, levels_of, peel, physical, random_levels, rew
 from .ops.inplace import apply_inplace
 from .ops.op import Op
 from .tensor import Tensor
-from ._array.device import check_device, device as _device
+from ._array import device as _device
+from ._array.device import check_device, move
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "fork_rng", "rand", "rand_like", "randn",
@@ -39,7 +40,7 @@ class Generator:
 
     def __init__(self, device="cpu"):
         check_device(device, "Generator")
-        self.device = _device(device)
+        self.device = _device.device(device)
         self.manual_seed(int(np.random.SeedSequence().entropy) % 2**64)
         generators.add(self)
 
@@ -161,10 +162,13 @@ def _levels(who):
 
 
 def _wrap(a, dtype, device, requires_grad, who, levels=()):
+    """A tensor of the host draws `a` (random numbers come from the host generator on every
+    device, so a seed gives the same numbers everywhere)."""
     check_device(device, who)
     if a.dtype != dtype.np:
         a = a.astype(dtype.np)
-    t = Tensor._make(a)
+    device = device or _device.default_device
+    t = Tensor._make(a if device is None else move(a, device))
     if requires_grad:
         t.requires_grad_()
     return rewrap(t, levels)
@@ -224,6 +228,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
 
 
 def _like(fn, input, dtype, kwargs):
+    kwargs["device"] = kwargs["device"] or input.device
     return fn(*input.shape, dtype=input.dtype if dtype is None else dtype, **kwargs)
 
 
@@ -241,7 +246,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=
                  requires_grad=False, layout=None, memory_format=None):
     if high is None:
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), generator=generator, device=device,
+    return randint(low, high, tuple(input.shape), generator=generator, device=device or input.device,
                    dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
@@ -281,7 +286,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 def dropout_mask(input, p, shape):
     """Dropout's mask: a constant tensor of `shape` and input's dtype, 0 where dropped
     (probability p), 1/(1-p) where kept; drawn from the default generator."""
-    u = rand(shape, dtype=input.dtype)
+    u = rand(shape, dtype=input.dtype, device=input.device)
     scale = 0.0 if p == 1 else 1 / (1 - p)
     if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
         return (u >= p).to(input.dtype) * scale

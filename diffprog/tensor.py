@@ -11,7 +11,7 @@ method forms (`x.exp()`, `x + y`, `x.sum(dim)`) onto this class.
 from . import dtypes as _dt
 from ._array import xp
 from ._array import device as _device
-from ._array.device import CPU, check_device
+from ._array.device import check_device, device_of, is_device_array
 from ._dims import _wrap_dim
 from ._repr import tensor_repr
 from .autograd import engine
@@ -57,7 +57,7 @@ class Tensor:
         else:
             data = xp.empty(tuple(args[0] if len(args) == 1 and isinstance(args[0], Size) else args),
                             dtype=dtype.np)
-        _init(self, data)
+        _init(self, data if device is None else _device.move(data, device))
         if requires_grad:
             self.requires_grad_()
 
@@ -78,7 +78,7 @@ class Tensor:
 
     @property
     def device(self):
-        return CPU
+        return device_of(self._data)
 
     @property
     def ndim(self):
@@ -112,7 +112,7 @@ class Tensor:
 
     @property
     def is_cuda(self):
-        return False
+        return self.device.type == "cuda"
 
     @property
     def layout(self):
@@ -234,11 +234,17 @@ class Tensor:
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        return self._data
+        return self._host("numpy")
 
     def __array__(self, dtype=None, copy=None):
-        a = self._data
+        a = self._host("__array__")
         return a if dtype is None else a.astype(dtype, copy=False)
+
+    def _host(self, what):
+        if is_device_array(self._data):
+            raise TypeError(f"{what}: can't convert {self.device} device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
+        return self._data
 
     def item(self):
         if self._data.size != 1:
@@ -309,9 +315,10 @@ class Tensor:
             elif a is not None:
                 dtype = a
         check_device(device, "to")
-        if dtype is None or _dt.to_dtype(dtype) is self.dtype:
-            return self.clone() if copy else self
-        return self._cast(_dt.to_dtype(dtype))
+        t = self if device is None or _device.device(device) == self.device else self._move(device)
+        if dtype is not None and _dt.to_dtype(dtype) is not t.dtype:
+            return t._cast(_dt.to_dtype(dtype))
+        return t.clone() if copy and t is self else t
 
     def type(self, dtype=None):
         if dtype is None:
@@ -350,19 +357,22 @@ class Tensor:
         return self.to(_dt.bool_)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
-        check_device("cuda", "cuda")
+        return self.to(_device.device("cuda", getattr(device, "index", device)))
 
     def pin_memory(self):
+        """Page-locked host memory speeds up copies to a GPU; NumPy arrays are already
+        what CuPy copies from, so this is the tensor itself."""
         return self
 
     def share_memory_(self):
         return self
 
     def get_device(self):
-        return -1
+        d = self.device
+        return -1 if d.type == "cpu" else d.index or 0
 
     # --- printing --------------------------------------------------------------------
 
@@ -432,15 +442,15 @@ def _to_array(obj, dtype=None):
     Without `dtype`, PyTorch's inference applies: Python floats -> default float dtype,
     ints -> int64, bools -> bool; NumPy arrays keep their dtype.
     """
-    if isinstance(obj, Tensor):
-        a = obj._data
+    if isinstance(obj, Tensor) or is_device_array(obj):
+        a = getattr(obj, "_data", obj)
     elif isinstance(obj, (list, tuple)) and any(isinstance(o, Tensor) for o in _flat(obj)):
         a = xp.array([_to_array(o) for o in obj]) if obj else xp.zeros((0,))
     else:
         a = xp.asarray(obj)
     if dtype is not None:
         return a.astype(dtype.np, copy=False)
-    if not isinstance(obj, (xp.ndarray, Tensor, xp.generic)):
+    if not isinstance(obj, (xp.ndarray, Tensor, xp.generic)) and a is not obj:
         kind = a.dtype.kind
         if kind == "f" or (a.size == 0 and kind not in "biuc"):
             a = a.astype(_dt.get_default_dtype().np, copy=False)

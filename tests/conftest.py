@@ -12,6 +12,25 @@ try:
 except ImportError:
     pass
 
+# DIFFPROG_TEST_DEVICE=cuda: every tensor the tests make without a device goes there (see
+# tests/oracle.py); the tests known not to pass there yet are listed in device_xfail.txt.
+TEST_DEVICE = os.environ.get("DIFFPROG_TEST_DEVICE")
+if TEST_DEVICE:
+    import diffprog
+    diffprog.set_default_device(TEST_DEVICE)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not TEST_DEVICE:
+        return
+    import pytest
+    path = os.path.join(os.path.dirname(__file__), "device_xfail.txt")
+    with open(path) as f:
+        known = {line.split("#")[0].strip() for line in f} - {""}
+    for item in items:
+        if item.nodeid in known:
+            item.add_marker(pytest.mark.xfail(strict=True, reason="does not run on the device yet"))
+
 
 def pytest_terminal_summary(terminalreporter):
     oracle = sys.modules.get("oracle")

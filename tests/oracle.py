@@ -13,6 +13,8 @@ diffprog once per element and against `torch.func.vmap` (see `_check_vmap`).
 Arguments: NumPy arrays become tensors (float arrays require grad); anything else
 (ints, tuples, index arrays wrapped by `const(...)`) is passed through as is.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,16 @@ import diffprog as dp
 from diffprog.autograd import forward_ad as fwAD
 
 torch = pytest.importorskip("torch")
+
+# DIFFPROG_TEST_DEVICE=cuda runs every check with diffprog's tensors on that device (on
+# DIFFPROG_FAKE_GPU's CPU stand-in where there is no GPU; conftest.py makes it the default
+# device): the proof of the device seam.
+DEVICE = dp.device(os.environ.get("DIFFPROG_TEST_DEVICE", "cpu"))
+
+
+def _tensor(value, **kwargs):
+    return dp.tensor(value, device=DEVICE, **kwargs)
+
 
 CALLS = {"check": 0, "fd": 0, "vmap": 0}      # how many comparisons ran (printed at the end of a run)
 
@@ -43,9 +55,9 @@ def _convert(args, lib):
     for a in args:
         if isinstance(a, const):
             v = a.value
-            out.append(dp.tensor(v) if lib is dp else torch.tensor(v))
+            out.append(_tensor(v) if lib is dp else torch.tensor(v))
         elif isinstance(a, np.ndarray):
-            t = dp.tensor(a) if lib is dp else torch.tensor(a)
+            t = _tensor(a) if lib is dp else torch.tensor(a)
             if a.dtype.kind == "f":
                 t.requires_grad_(True)
                 diff.append(t)
@@ -68,7 +80,7 @@ def _outputs(res):
 def _np(t):
     if t is None:
         return None
-    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
 def _close(a, b, tol, what):
@@ -96,6 +108,7 @@ def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, v
     assert len(d_out) == len(t_out), f"{len(d_out)} outputs vs torch {len(t_out)}"
     for i, (d, t) in enumerate(zip(d_out, t_out)):
         _close(_np(d), _np(t), tol, f"forward output {i}")
+        assert getattr(d, "device", DEVICE) == DEVICE, f"forward output {i} on {d.device}, not {DEVICE}"
         if hasattr(d, "dtype") and hasattr(t, "dtype"):
             assert d.dtype.name == str(t.dtype).replace("torch.", ""), f"dtype {d.dtype} vs {t.dtype}"
 
@@ -107,7 +120,7 @@ def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, v
     if not grad or not d_in or not pairs:
         return
     cots = [rng.standard_normal(t.shape).astype(dtype) for _, t in pairs]
-    d_g = dp.autograd.grad([d for d, _ in pairs], d_in, [dp.tensor(c) for c in cots],
+    d_g = dp.autograd.grad([d for d, _ in pairs], d_in, [_tensor(c) for c in cots],
                            create_graph=True, allow_unused=True)
     t_g = torch.autograd.grad([t for _, t in pairs], t_in, [torch.tensor(c) for c in cots],
                               create_graph=True, allow_unused=True)
@@ -123,7 +136,7 @@ def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, v
                 if b is not None and b.requires_grad and a is not None]
         if live:
             vs = [rng.standard_normal(tuple(b.shape)).astype(dtype) for _, _, b in live]
-            d_s = sum(((a * dp.tensor(v)).sum() for (_, a, _), v in zip(live, vs)), dp.tensor(0.0, dtype=d_in[0].dtype))
+            d_s = sum(((a * _tensor(v)).sum() for (_, a, _), v in zip(live, vs)), _tensor(0.0, dtype=d_in[0].dtype))
             t_s = sum(((b * torch.tensor(v)).sum() for (_, _, b), v in zip(live, vs)))
             if d_s.requires_grad and t_s.requires_grad:
                 d_gg = dp.autograd.grad(d_s, d_in, allow_unused=True)
@@ -146,7 +159,7 @@ def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, v
 def _check_jvp(dp_fn, torch_fn, args, tangents, tol):
     with fwAD.dual_level():
         d_args, d_in = _convert(args, dp)
-        duals = {id(t): fwAD.make_dual(t.detach(), dp.tensor(v)) for t, v in zip(d_in, tangents)}
+        duals = {id(t): fwAD.make_dual(t.detach(), _tensor(v)) for t, v in zip(d_in, tangents)}
         d_args = [_swap(a, duals) for a in d_args]
         d_out = _outputs(dp_fn(*d_args))
         d_tan = [fwAD.unpack_dual(o).tangent if hasattr(o, "dtype") and o.is_floating_point() else None
@@ -176,7 +189,7 @@ def _check_fd(dp_fn, args, d_in, d_g, cots, pairs, eps=1e-6):
     """Central differences of <f(x), cot> against the VJP, one input element at a time."""
     n_checked = 0
     for k, (t, g) in enumerate(zip(d_in, d_g)):
-        x = t.detach().numpy()
+        x = _np(t).copy()
         g = np.zeros_like(x) if g is None else _np(g)
         flat = x.reshape(-1)
         for j in range(min(flat.size, 12)):
@@ -344,7 +357,7 @@ def _inner(dp_fn, cots):
         total = 0.0
         for o, c in zip(outs, cots):
             if c is not None and o.requires_grad:
-                total = total + (o * dp.tensor(c, dtype=o.dtype)).sum()
+                total = total + (o * _tensor(c, dtype=o.dtype)).sum()
         return total
     return loss
 
@@ -385,11 +398,11 @@ def _check_vmap_vjp(dp_fn, args, mapped, b_args, dims, tol, rng, what):
     def pull(*cs):
         full = [c if c is not None else dp.zeros_like(o) for c, o in zip(cs, out)]
         return fn(tuple(full))
-    c_in = [dp.tensor(b, dtype=out[k].dtype) if b is not None else None for k, b in enumerate(batch)]
+    c_in = [_tensor(b, dtype=out[k].dtype) if b is not None else None for k, b in enumerate(batch)]
     got = [_np(g) for g in dfunc.vmap(pull, in_dims=tuple(0 if c is not None else None for c in c_in))(*c_in)]
     for i, g in enumerate(got):
         for j in range(len(_SCALES)):
-            want = _np(pull(*[dp.tensor(b[j], dtype=out[k].dtype) if b is not None else None
+            want = _np(pull(*[_tensor(b[j], dtype=out[k].dtype) if b is not None else None
                               for k, b in enumerate(batch)])[i])
             _close(g[j], want, tol, f"{what}: vjp_fn mapped over cotangents, input {pos[i]}, element {j}")
 
@@ -409,7 +422,7 @@ def _check_vmap_jvp(dp_fn, args, mapped, b_args, dims, tol, rng, what):
                                                      for k, x in enumerate(a)]))
                          if isinstance(o, dp.Tensor) and o.is_floating_point())
         prim = tuple(a[k] for k in pos)
-        return dfunc.jvp(f, prim, tuple(dp.tensor(t, dtype=p.dtype) for t, p in zip(tangents, prim)))[1]
+        return dfunc.jvp(f, prim, tuple(_tensor(t, dtype=p.dtype) for t, p in zip(tangents, prim)))[1]
     d_args = [t.detach() if isinstance(t, dp.Tensor) else t for t in _convert(b_args, dp)[0]]
     got = [_np(g) for g in dfunc.vmap(tan, in_dims=dims)(*d_args)]
     want = _ref(lambda el: tan(*[t.detach() if isinstance(t, dp.Tensor) else t

@@ -1,7 +1,8 @@
 """The array library behind tensors.
 
 Everything above this layer does tensor math through `xp`, never by importing NumPy for it.
-Today `xp` is NumPy (CPU); a CuPy backend for NVIDIA GPUs plugs in here.
+`xp` is NumPy; its functions dispatch arrays of a GPU library (CuPy) to that library, and
+`device.py` says which library each device type uses (see its docstring).
 """
 import os
 import sys
@@ -41,7 +42,7 @@ _tune_malloc()
 def broadcast_view(x, shape):
     """A read-only broadcast view of x (NumPy's broadcast_to, 4x cheaper for the common
     contiguous case, which matters in backward passes full of small expands)."""
-    if not x.flags.c_contiguous or len(shape) < x.ndim or x.size == 0:
+    if type(x) is not xp.ndarray or not x.flags.c_contiguous or len(shape) < x.ndim or x.size == 0:
         return xp.broadcast_to(x, shape)
     lead = len(shape) - x.ndim
     strides = [0] * lead
@@ -57,7 +58,12 @@ def broadcast_view(x, shape):
     return out
 
 
-# Whether a GPU array library is wired in (the CuPy backend is not written yet).
-GPU_BACKEND = False
+from .device import as_array, library_of  # noqa: E402
 
-__all__ = ["xp", "GPU_BACKEND", "broadcast_view"]
+
+def as_strided(a, shape, strides, writeable=False):
+    """A strided view of `a` (strides in bytes), by the library `a` belongs to."""
+    return library_of(a).xp.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
+
+
+__all__ = ["xp", "as_array", "as_strided", "broadcast_view"]

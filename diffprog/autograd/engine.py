@@ -70,10 +70,9 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = t._new_plain(xp.ones(t._data.shape, t._data.dtype) if t._data.ndim
-                             else xp.array(1, t._data.dtype))
+            g = t._new_plain(xp.ones(t._data.shape, t._data.dtype, like=t._data))
         elif not _is_tensor(g):
-            g = t._new_plain(xp.asarray(g, dtype=t._data.dtype))
+            g = t._new_plain(xp.asarray(g, dtype=t._data.dtype, like=t._data))
         elif g.shape != t.shape:
             raise RuntimeError(f"{who}: mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
                                f"and output has a shape of {tuple(t.shape)}")

@@ -92,7 +92,7 @@ def _ones_for_scalar(refs, fn, what):
 
 def basis(t, k):
     """The k-th one-hot tensor shaped like t."""
-    e = xp.zeros(t.numel(), dtype=t.dtype.np)
+    e = xp.zeros(t.numel(), dtype=t.dtype.np, like=t._data)
     e[k] = 1
     return Tensor._make(e.reshape(tuple(t.shape)))
 

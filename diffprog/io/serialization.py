@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from ..tensor import Size, Tensor
-from .._array.device import check_device, device
+from .._array.device import check_device, device, library_of, move
 from . import objects, safetensors_format, torch_format
 from .atomic import write_atomically
 
@@ -60,7 +60,7 @@ class _Encoder:
             return obj if math.isfinite(obj) else {"float": repr(obj)}
         if isinstance(obj, Tensor):
             if id(obj) not in self.tensor_names:
-                self.tensor_names[id(obj)] = self._array(obj._data, path)
+                self.tensor_names[id(obj)] = self._array(library_of(obj._data).to_host(obj._data), path)
             tag = "parameter" if objects.is_parameter(obj) else "tensor"
             return {tag: [self.tensor_names[id(obj)], obj.requires_grad]}
         if isinstance(obj, np.ndarray):
@@ -155,8 +155,8 @@ def save(obj, f, pickle_module=None, pickle_protocol=None):
 
 
 def _check_map_location(map_location):
-    """Everything loads on the CPU; accept map_locations that agree (devices, dicts of
-    them, callables applied to each tensor afterwards)."""
+    """Files hold host arrays, so everything loads on the CPU first; then map_location
+    moves it: a device, a dict whose "cpu" entry names one, or a callable(tensor, "cpu")."""
     if isinstance(map_location, dict):
         for target in map_location.values():
             check_device(target, "load")
@@ -185,7 +185,18 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         available = f.seek(0, os.SEEK_END) - start
         f.seek(start)
         obj = _load_stream(f, name, available)
-    return _apply_map_location(obj, map_location) if callable(map_location) else obj
+    if isinstance(map_location, dict):
+        map_location = map_location.get("cpu")
+    if callable(map_location):
+        return _apply_map_location(obj, map_location)
+    if map_location is not None and device(map_location).type != "cpu":
+        return _apply_map_location(obj, lambda t, _: _moved(t, map_location))
+    return obj
+
+
+def _moved(t, target):
+    t._data = move(t._data, target)         # a tensor just loaded: no one else holds it
+    return t
 
 
 def _tensor(a, name, filename):

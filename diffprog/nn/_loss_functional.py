@@ -281,7 +281,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if ((t2 >= C) & listed).any():
         raise RuntimeError(f"multilabel_margin_loss: target {t2[(t2 >= C) & listed][0]} is out of "
                          f"bounds for {C} classes")
-    count = xp.zeros(t2.shape, input._data.dtype)            # how often j is listed
+    count = xp.zeros(t2.shape, input._data.dtype, like=input._data)            # how often j is listed
     xp.add.at(count, (xp.nonzero(listed)[0], t2[listed]), 1)
     pairs = count[:, :, None] * (count == 0)[:, None, :]      # (rows, j, k) weights
     x = input.reshape(-1, C)

@@ -298,6 +298,12 @@ def physical(t):
     return t
 
 
+def array_of(t):
+    """An array of t's device (its whole physical array, inside vmap too): the `like=` of
+    arrays an op makes from nothing."""
+    return physical(t)._data
+
+
 def wrap(out, level):
     if isinstance(out, tuple):
         return tuple(BatchedTensor.wrap(o, level) for o in out)

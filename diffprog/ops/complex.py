@@ -89,7 +89,7 @@ class Complex(Op):
     def forward(ctx, re, im):
         if re.dtype.kind != "f" or im.dtype.kind != "f":
             raise TypeError(f"expected both inputs to be floating point, got {re.dtype} and {im.dtype}")
-        out = xp.empty(xp.broadcast_shapes(re.shape, im.shape), dtype=_COMPLEX_OF[re.dtype.name])
+        out = xp.empty(xp.broadcast_shapes(re.shape, im.shape), dtype=_COMPLEX_OF[re.dtype.name], like=re)
         out.real, out.imag = re, im
         return out
 

@@ -484,7 +484,7 @@ def resize_(self, *sizes, memory_format=None):
     if n <= flat.size and self._data.flags.c_contiguous:
         self._data = flat[:n].reshape(shape)
     else:
-        fresh = xp.empty(n, dtype=self._data.dtype)
+        fresh = xp.empty(n, dtype=self._data.dtype, like=self._data)
         k = min(n, flat.size)
         fresh[:k] = flat[:k]
         self._data = fresh.reshape(shape)

@@ -21,7 +21,7 @@ Unfold (im2col) and Fold (col2im) are each other's adjoint.
 """
 import math
 
-from .._array import xp
+from .._array import as_strided, xp
 from ..tensor import Tensor
 from .batching import fold_batch, folding, materialize, unfold_batch
 from .op import Op
@@ -48,7 +48,7 @@ def _pad(x, padding):
         if not any(lo or hi for lo, hi in padding):
             return x
     buf = xp.zeros(x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], padding)),
-                   dtype=x.dtype)
+                   dtype=x.dtype, like=x)
     buf[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in
                                            zip(x.shape[2:], padding))] = x
     return buf
@@ -56,8 +56,8 @@ def _pad(x, padding):
 
 def _strided(a, shape, strides):
     """A read-only strided view of a (as_strided, without its overhead where a is contiguous)."""
-    if not a.flags.c_contiguous:
-        return xp.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+    if type(a) is not xp.ndarray or not a.flags.c_contiguous:
+        return as_strided(a, shape, strides)
     view = xp.ndarray(shape, a.dtype, a, 0, strides)
     view.flags.writeable = False
     return view
@@ -86,7 +86,7 @@ def _cols(x, ksize, out, stride, dilation, groups):
     if len(ksize) == 2 and out[1] < 16 and stride[0] == 1:
         sn, sc, sh, sw = x.strides
         shape = (c, ksize[1], n, x.shape[2], out[1])
-        rows = xp.empty(shape, dtype=x.dtype)
+        rows = xp.empty(shape, dtype=x.dtype, like=x)
         xp.copyto(rows, _strided(x, shape, (sc, sw * dilation[1], sn, sh, sw * stride[1])))
         r = rows.strides
         win = _strided(rows, (c,) + tuple(ksize) + (n,) + tuple(out),
@@ -95,7 +95,7 @@ def _cols(x, ksize, out, stride, dilation, groups):
         d = len(ksize)
         win = _windows(x, ksize, out, stride, ((0, 0),) * d, dilation)
         win = win.transpose((1,) + tuple(range(2, 2 + d)) + (0,) + tuple(range(2 + d, 2 + 2 * d)))
-    cols = xp.empty(win.shape, dtype=x.dtype)
+    cols = xp.empty(win.shape, dtype=x.dtype, like=x)
     xp.copyto(cols, win)
     return cols.reshape(groups, -1, n * math.prod(out))
 
@@ -121,11 +121,11 @@ def _col2im_shifts(gy, wt, c, ksize, padded, dilation):
     (C, prod(K), n * P) = wt @ grid scatter back with one contiguous add per offset (instead
     of short strided rows).  Returns the sums (C, n, *padded)."""
     n, o, out = gy.shape[0], gy.shape[1], gy.shape[2:]
-    grid = xp.zeros((o, n) + padded, dtype=gy.dtype)
+    grid = xp.zeros((o, n) + padded, dtype=gy.dtype, like=gy)
     grid[(slice(None), slice(None)) + tuple(slice(0, t) for t in out)] = gy.swapaxes(0, 1)
     groups = wt.shape[0]
     cols = xp.matmul(wt, grid.reshape(groups, o // groups, -1)).reshape(c, math.prod(ksize), -1)
-    buf = xp.zeros((c, cols.shape[2]), dtype=gy.dtype)
+    buf = xp.zeros((c, cols.shape[2]), dtype=gy.dtype, like=gy)
     steps = [math.prod(padded[i + 1:]) * d for i, d in enumerate(dilation)]
     m = cols.shape[2]
     for j, k in enumerate(xp.ndindex(*ksize)):
@@ -158,7 +158,7 @@ def _conv(x, w, b, out, stride, padding, dilation, groups):
     out = out or _out_size(x.shape[2:], ksize, stride, padding, dilation)
     x = _pad(x, padding)
     n, o, L = x.shape[0], w.shape[0], math.prod(out)
-    y = xp.empty((n, o) + tuple(out), dtype=x.dtype)
+    y = xp.empty((n, o) + tuple(out), dtype=x.dtype, like=x)
     w3 = w.reshape(groups, o // groups, -1)
     batches, cols = _batches(n, w3.shape[2] * groups * L), None
     for sl in batches:
@@ -202,7 +202,7 @@ def _conv_transpose_direct(gy, w, size, stride, padding, groups):
     columns, but a gather instead of a scatter."""
     n, c = gy.shape[0], w.shape[1] * groups
     ksize, out = w.shape[2:], gy.shape[2:]
-    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype)
+    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype, like=gy)
     for phase in xp.ndindex(*stride):
         taps, pads, dst, shape = [], [], [], []
         for r, s, k, o, (lo, _), m in zip(phase, stride, ksize, out, padding, size):
@@ -233,7 +233,7 @@ def _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups):
     ksize, out, c = w.shape[2:], gy.shape[2:], w.shape[1] * groups
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
     wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
-    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype)
+    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype, like=gy)
     # stride 1: the shifted adds beat the strided ones unless the zero margins make the
     # GEMM much wider (small planes, many channels; crossover measured on ResNet shapes)
     # or the columns much longer (an output far smaller than the input, e.g. 7x7 -> 1x1)
@@ -243,7 +243,7 @@ def _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups):
         if unit:
             buf = _col2im_shifts(gy[sl], wt, c, ksize, padded, dilation).swapaxes(0, 1)
         else:
-            buf = xp.zeros((sl.stop - sl.start, c) + padded, dtype=gy.dtype)
+            buf = xp.zeros((sl.stop - sl.start, c) + padded, dtype=gy.dtype, like=gy)
             cols = xp.matmul(wt, _gmat(gy[sl], groups)).reshape((c,) + ksize + (-1,) + out)
             _col2im(buf, xp.moveaxis(cols, 1 + len(ksize), 0), ksize, stride, dilation)
         xp.copyto(y[sl], _crop(buf, padding))
@@ -367,7 +367,7 @@ class ConvWeight(_ConvBase):
         cg = x.shape[1] // groups
         if cols is None:
             x = _pad(x, padding)
-        gwt = xp.zeros((groups, cg * math.prod(ksize), o // groups), dtype=x.dtype)
+        gwt = xp.zeros((groups, cg * math.prod(ksize), o // groups), dtype=x.dtype, like=x)
         for sl in _batches(n, x.shape[1] * math.prod(ksize) * math.prod(out)):
             c = cols if cols is not None else _cols(x[sl], ksize, out, stride, dilation, groups)
             # cols @ gy.T, then transposed: BLAS is ~1.5x faster with the long sum this way
@@ -419,7 +419,7 @@ class Fold(Op):
         ctx.size = size
         out = _out_size(size, ksize, stride, padding, dilation)
         n, c = cols.shape[0], cols.shape[1] // math.prod(ksize)
-        buf = xp.zeros((n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(size, padding)), dtype=cols.dtype)
+        buf = xp.zeros((n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(size, padding)), dtype=cols.dtype, like=cols)
         _col2im(buf, cols.reshape((n, c) + tuple(ksize) + out), ksize, stride, dilation)
         return _crop(buf, padding)
 

@@ -17,8 +17,9 @@ erf, erfc, erfinv, lgamma, digamma, polygamma and the exact GELU need SciPy.
 """
 from ..autograd.grad_mode import state
 from .._array import xp
+from .._array.device import library_of
 from ..tensor import Tensor
-from .batching import broadcasting
+from .batching import array_of, broadcasting
 from .complex import conj_if_complex as _c
 from .inplace import apply_inplace
 from .op import Op
@@ -29,15 +30,18 @@ from .op import Op
 def _zeros(t):
     """The zero gradient of piecewise-constant functions (not connected to the graph; of
     one element's shape inside vmap, where it is the same for all)."""
-    return Tensor._make(xp.zeros(tuple(t.shape), dtype=t.dtype.np))
+    return Tensor._make(xp.zeros(tuple(t.shape), dtype=t.dtype.np, like=array_of(t)))
 
 
 _scipy_special = None
 
 
-def _special(op):
-    """SciPy's special functions, imported on first use (NumPy has no erf, lgamma, ...)."""
+def _special(op, x=None):
+    """SciPy's special functions (for x's device), imported on first use (NumPy has no erf,
+    lgamma, ...)."""
     global _scipy_special
+    if x is not None and type(x) is not xp.ndarray and library_of(x).special is not None:
+        return library_of(x).special()
     if _scipy_special is None:
         try:
             import scipy.special
@@ -50,7 +54,7 @@ def _special(op):
 
 def _scipy(op, fn, x, *args):
     """A SciPy special function of x, in x's dtype."""
-    return getattr(_special(op), fn)(*args, x).astype(x.dtype, copy=False)
+    return getattr(_special(op, x), fn)(*args, x).astype(x.dtype, copy=False)
 
 
 def _into(out, result):
@@ -64,7 +68,7 @@ def _into(out, result):
         raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired output "
                            f"type {out.dtype.name}")
     if out._data.shape != result._data.shape:
-        out._data = xp.empty(result._data.shape, dtype=out._data.dtype)
+        out._data = xp.empty(result._data.shape, dtype=out._data.dtype, like=result._data)
     xp.copyto(out._data, result._data, casting="unsafe")
     out._vc[0] += 1
     return out

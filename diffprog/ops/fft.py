@@ -19,7 +19,7 @@ Hermitian transforms (`hfft`, `ihfft`, ...) are conjugates of the real ones.
 from .. import dtypes as _dt
 from .._array import xp
 from ..tensor import Tensor
-from .batching import along
+from .batching import along, array_of
 from .complex import conj
 from .op import Op
 
@@ -47,7 +47,7 @@ def _fit(t, dims, sizes):
         elif have < n:
             shape = list(t.shape)
             shape[d] = n - have
-            t = cat([t, Tensor._make(xp.zeros(shape, dtype=t._data.dtype))], d)
+            t = cat([t, Tensor._make(xp.zeros(shape, dtype=t._data.dtype, like=array_of(t)))], d)
     return t
 
 

@@ -13,7 +13,8 @@ import functools
 import math
 import operator
 
-from .._array import xp
+from .._array import as_array, xp
+from .._array.device import device_of, is_array, move
 from .._dims import _wrap_dim
 from ..tensor import Tensor
 from ..autograd.grad_mode import state
@@ -27,7 +28,7 @@ from .op import Op
 def _index_key(idx):
     """A PyTorch index as a NumPy key tuple, and whether it is basic (no index arrays)."""
     if isinstance(idx, list) and len(idx) < 32 and any(
-            isinstance(i, (list, tuple, slice, Tensor, xp.ndarray)) or i is None or i is Ellipsis
+            isinstance(i, (list, tuple, slice, Tensor)) or is_array(i) or i is None or i is Ellipsis
             for i in idx):
         idx = tuple(idx)             # as PyTorch (and old NumPy): x[[[0, 1], [2, 2]]] == x[[0, 1], [2, 2]]
     elif not isinstance(idx, tuple):
@@ -40,7 +41,7 @@ def _index_key(idx):
             i = i._data
         elif isinstance(i, (list, bool)):
             i = xp.asarray(i) if i != [] else xp.zeros(0, dtype=xp.int64)
-        if isinstance(i, xp.ndarray):
+        if is_array(i):
             if i.dtype.kind not in "iub":
                 raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors "
                                  f"(got {i.dtype})")
@@ -81,22 +82,26 @@ class _Staged(tuple):
             if isinstance(k, int) or k is Ellipsis:
                 first.append(k)
             elif k is not None:
-                first.extend((slice(None),) * (k.ndim if isinstance(k, xp.ndarray) and k.dtype == bool
+                first.extend((slice(None),) * (k.ndim if is_array(k) and k.dtype == bool
                                                else 1))
         return super().__new__(cls, (tuple(first), tuple(k for k in key if not isinstance(k, int))))
 
 
 def _target(x, key):
-    """The array a key's index arrays apply to (x, or its integer-selected view) and those."""
-    return (x[key[0]], key[1]) if type(key) is _Staged else (x, key)
+    """The array a key's index arrays apply to (x, or its integer-selected view) and those,
+    on x's device."""
+    x, key = (x[key[0]], key[1]) if type(key) is _Staged else (x, key)
+    if any(is_array(k) and type(k) is not type(x) for k in key):
+        key = tuple(move(k, device_of(x)) if is_array(k) else k for k in key)
+    return x, key
 
 
 def _is_basic(key):
-    return type(key) is not _Staged and not any(isinstance(k, xp.ndarray) for k in key)
+    return type(key) is not _Staged and not any(is_array(k) for k in key)
 
 
 def _int_index(index, op):
-    a = index._data if isinstance(index, Tensor) else xp.asarray(index)
+    a = index._data if isinstance(index, Tensor) else as_array(index)
     if a.dtype.kind not in "iu":
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {a.dtype}")
     return a
@@ -137,7 +142,7 @@ def _along_key(input, dim, index, op):
                                f"apart from dimension {d}")
     _check_bounds(index, input.shape[d] if input.ndim else 1, d, op, RuntimeError,
                   negatives=op == "take_along_dim")
-    return tuple(index if k == d else xp.arange(n).reshape((n,) + (1,) * (nd - 1 - k))
+    return tuple(index if k == d else xp.arange(n, like=index).reshape((n,) + (1,) * (nd - 1 - k))
                  for k, n in enumerate(index.shape))
 
 
@@ -157,7 +162,7 @@ def _mask_key(input, mask, op):
     if type(mask) is BatchedTensor:
         raise RuntimeError(f"vmap: {op} with a mask that differs across the batch has a "
                            "data-dependent output shape, so it cannot be batched")
-    m = mask._data if isinstance(mask, Tensor) else xp.asarray(mask)
+    m = mask._data if isinstance(mask, Tensor) else as_array(mask)
     if m.dtype != bool:
         raise RuntimeError(f"{op}: expected a boolean mask, got mask with dtype {m.dtype}")
     try:
@@ -188,11 +193,11 @@ def _advanced_first(key):
     """How many leading dims of a key's result come from index arrays when NumPy moves them
     to the front (index arrays not next to each other); 0 when they stay in place."""
     rest = key[1] if type(key) is _Staged else key
-    pos = [i for i, k in enumerate(rest) if isinstance(k, xp.ndarray)]
+    pos = [i for i, k in enumerate(rest) if is_array(k)]
     if not pos or pos[-1] - pos[0] + 1 == len(pos):
         return 0
     shapes = [(int(k.sum()) if k.ndim else 1,) if k.dtype == bool else k.shape
-              for k in rest if isinstance(k, xp.ndarray)]
+              for k in rest if is_array(k)]
     return len(xp.broadcast_shapes(*shapes))
 
 
@@ -224,7 +229,7 @@ class Index(Op):
         ctx.key, ctx.shape = key, x.shape
         x, rest = _target(x, key)
         out = x[rest]
-        return out if isinstance(out, xp.ndarray) else xp.asarray(out)
+        return as_array(out)
 
     def vjp(ctx, g):
         return IndexBackward.apply(g, key=ctx.key, shape=ctx.shape)
@@ -248,10 +253,10 @@ class IndexBackward(Op):
         if g.dtype.kind == "f" and g.size * 4 >= size > 0 and not _is_basic(key):
             # bincount over linear positions: several times faster than add.at, and cheap
             # while the output is not much larger than g
-            grid, rest = _target(xp.arange(size).reshape(shape), key)
+            grid, rest = _target(xp.arange(size, like=g).reshape(shape), key)
             sums = xp.bincount(grid[rest].reshape(-1), weights=g.reshape(-1), minlength=size)
             return sums.reshape(shape).astype(g.dtype, copy=False)
-        out = xp.zeros(shape, dtype=g.dtype)
+        out = xp.zeros(shape, dtype=g.dtype, like=g)
         target, rest = _target(out, key)
         if _is_basic(key):
             target[rest] = g
@@ -286,7 +291,7 @@ class IndexPut(Op):
         out = x.copy()
         target, rest = _target(out, key)
         if accumulate:
-            xp.add.at(target, rest, xp.asarray(v).astype(x.dtype, copy=False))
+            xp.add.at(target, rest, as_array(v).astype(x.dtype, copy=False))
         else:
             target[rest] = v
         return out
@@ -311,7 +316,7 @@ class Copy(Op):
         return cls.apply(x, lift(src, x.ndim - 1) if batched[1] else src)
 
     def forward(ctx, x, src):
-        return xp.broadcast_to(xp.asarray(src, dtype=x.dtype), x.shape)
+        return xp.broadcast_to(as_array(move(src, device_of(x)), x.dtype), x.shape)
 
     def vjp(ctx, g):
         return None, g
@@ -352,13 +357,13 @@ class ScatterReduce(Op):
     def forward(ctx, x, src, key, reduce, include_self=True):
         ctx.key, ctx.reduce, ctx.include_self = key, reduce, include_self
         ufunc = _REDUCERS[reduce]
-        src = xp.asarray(src).astype(x.dtype, copy=False)
+        src = as_array(src).astype(x.dtype, copy=False)
         out = x.copy()
         if not include_self:
             out[key] = _identity(reduce, x.dtype)
         ufunc.at(out, key, src)
         if reduce == "mean":
-            count = xp.zeros(x.shape, dtype=x.dtype)
+            count = xp.zeros(x.shape, dtype=x.dtype, like=x)
             xp.add.at(count, key, 1)
             count = xp.maximum(count + include_self, 1)
             ctx.count = Tensor._make(count)
@@ -426,7 +431,7 @@ def _setitem(self, idx, value):
             return batched.set(value)
     key, basic = _index_key(idx)
     if isinstance(value, (list, tuple, xp.ndarray)):
-        value = Tensor._make(xp.asarray(value))
+        value = Tensor._make(xp.asarray(value, like=self._data))
     if state.tracer is None and not state.fw_level and not state.vmap and not (state.grad_enabled and (
             self._requires_grad or isinstance(value, Tensor) and value._requires_grad)):
         target, rest = _target(self._data, key)          # nothing to record: write directly
@@ -625,7 +630,8 @@ def _masked_fill_rule(n, a, batched):
     x = lift(materialize(x, n, "input" in batched), rank)
     mask = lift(materialize(mask, n, "mask" in batched), rank)
     value = lift(value, rank).to(x.dtype) if "value" in batched else \
-        Tensor._make(xp.asarray(value._data if isinstance(value, Tensor) else value, dtype=x.dtype.np))
+        Tensor._make(xp.asarray(value._data if isinstance(value, Tensor) else value, dtype=x.dtype.np,
+                                like=x._data))
     from .selection import where
     return where(mask, value, x)
 

@@ -9,7 +9,7 @@ from ..autograd.grad_mode import state
 from .._array import xp
 from ..tensor import Tensor
 from . import batching
-from .batching import BatchedTensor
+from .batching import array_of, BatchedTensor
 from .op import Op, _refresh_view
 
 
@@ -103,7 +103,7 @@ class CopySlices(Op):
     op_name = "copy_slices"
 
     def vjp(ctx, g):
-        mask = xp.ones(tuple(g.shape), dtype=g.dtype.np)
+        mask = xp.ones(tuple(g.shape), dtype=g.dtype.np, like=array_of(g))
         ctx.view_fn(Tensor._make(mask))._data[...] = 0
         return g * Tensor._make(mask), ctx.view_fn(g)
 

@@ -14,10 +14,10 @@ import math
 import string
 
 from .. import dtypes as _dt
-from .._array import xp
+from .._array import as_array, xp
 from .._dims import _dims
 from ..tensor import Tensor
-from .batching import along, leading, lift, loop, materialize, ndim_of, physical, shift
+from .batching import along, array_of, leading, lift, loop, materialize, ndim_of, physical, shift
 from .complex import conj_if_complex as _c
 from .op import Op
 from .reduction import _expand_back
@@ -32,7 +32,7 @@ def _const(array):
 
 
 def _eye(n, like):
-    return _const(xp.eye(n, dtype=like.dtype.np))
+    return _const(xp.eye(n, dtype=like.dtype.np, like=array_of(like)))
 
 
 def _mat(t):
@@ -366,7 +366,7 @@ class Einsum(Op):
                     c = fresh
                 elif c not in present:           # summed only here: broadcast back with ones
                     subs.append(c)
-                    tensors.append(_const(xp.ones(ctx.sizes[c], dtype=g.dtype.np)))
+                    tensors.append(_const(xp.ones(ctx.sizes[c], dtype=g.dtype.np, like=array_of(g))))
                     present.add(c)
                 result += c
             grad = Einsum.apply(*tensors, equation=",".join(subs) + "->" + result)
@@ -473,10 +473,10 @@ class Trace(Op):
         if x.ndim != 2:
             raise RuntimeError(f"trace: expected a matrix, but got a tensor of shape {x.shape}")
         ctx.shape = x.shape
-        return xp.asarray(xp.trace(x, dtype=xp.int64 if x.dtype.kind in "biu" else None))
+        return as_array(xp.trace(x, dtype=xp.int64 if x.dtype.kind in "biu" else None))
 
     def vjp(ctx, g):
-        return g * _const(xp.eye(*ctx.shape, dtype=g.dtype.np))
+        return g * _const(xp.eye(*ctx.shape, dtype=g.dtype.np, like=array_of(g)))
 
     def jvp(ctx, dx):
         return trace(dx)
@@ -559,7 +559,7 @@ class Det(Op):
 
     def forward(ctx, a):
         _check_square("linalg.det", a)
-        return xp.asarray(xp.linalg.det(a))
+        return as_array(xp.linalg.det(a))
 
     def vjp(ctx, g):
         return _mat(g * ctx.output) * inv(ctx.inputs[0]).mT
@@ -583,7 +583,7 @@ class Slogdet(Op):
     def forward(ctx, a):
         _check_square("linalg.slogdet", a)
         sign, logabs = xp.linalg.slogdet(a)
-        return xp.asarray(sign), xp.asarray(logabs)
+        return as_array(sign), as_array(logabs)
 
     def vjp(ctx, g_sign, g_logabs):
         return _mat(g_logabs) * inv(ctx.inputs[0]).mT
@@ -608,7 +608,7 @@ class Logdet(Op):
     def forward(ctx, a):
         _check_square("logdet", a)
         sign, logabs = xp.linalg.slogdet(a)
-        return xp.asarray(xp.where(sign < 0, xp.nan, logabs))
+        return as_array(xp.where(sign < 0, xp.nan, logabs))
 
     def vjp(ctx, g):
         return _mat(g) * inv(ctx.inputs[0]).mT
@@ -693,7 +693,7 @@ class SolveTriangular(Op):
         ctx.upper, ctx.unit = upper, unitriangular
         a = xp.triu(a) if upper else xp.tril(a)
         if unitriangular:
-            eye = xp.eye(a.shape[-1], dtype=a.dtype)
+            eye = xp.eye(a.shape[-1], dtype=a.dtype, like=a)
             a = a * (1 - eye) + eye
         try:
             return xp.linalg.solve(a, b)
@@ -781,7 +781,7 @@ class QR(Op):
         ctx.mode = mode
         q, r = xp.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
         if mode == "r":
-            q = xp.empty((0,), dtype=a.dtype)
+            q = xp.empty((0,), dtype=a.dtype, like=a)
         return q, r
 
     def _check(ctx, m, n):
@@ -986,7 +986,7 @@ class MatrixRank(Op):
         if rtol is None:
             rtol = 0.0 if atol is not None and atol > 0 else max(a.shape[-2:]) * xp.finfo(a.dtype).eps
         cutoff = xp.maximum(atol or 0.0, rtol * s[..., :1])
-        return xp.asarray((s > cutoff).sum(-1), dtype=xp.int64)
+        return as_array((s > cutoff).sum(-1), dtype=xp.int64)
 
     def jvp(ctx, da):
         return None                     # an integer count: no tangent
@@ -1007,7 +1007,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     m > n and A has full rank."""
     X = pinv(A, rtol=rcond) @ B
     rank = matrix_rank(A, rtol=rcond)
-    empty = _const(xp.empty((0,), dtype=A.dtype.np))
+    empty = _const(xp.empty((0,), dtype=A.dtype.np, like=array_of(A)))
     residuals, sv = empty, empty
     if driver in ("gelsd", "gelss"):
         sv = svdvals(A)
@@ -1037,7 +1037,7 @@ class VectorNorm(Op):
         if x.size == 0 and ord < 0:
             raise RuntimeError(f"linalg.vector_norm: cannot compute the {ord} norm of an empty tensor")
         out = xp.linalg.vector_norm(x, ord=ord, axis=ctx.dims if x.ndim else None, keepdims=keepdim)
-        return xp.asarray(out, dtype=x.dtype)
+        return as_array(out, dtype=x.dtype)
 
     def _parts(ctx, x):
         """sign(x) and the masks where x and the (broadcast) norm are zero, as constants."""

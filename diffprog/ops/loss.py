@@ -79,7 +79,7 @@ def _targets(t, weight, ignore_index, dtype):
     t = t.reshape(-1)
     valid = t != ignore_index
     if valid.all():
-        return t, (weight[t] if weight is not None else xp.ones(t.shape, dtype)), valid
+        return t, (weight[t] if weight is not None else xp.ones(t.shape, dtype, like=t)), valid
     ts = xp.where(valid, t, 0)
     wt = weight[ts] * valid if weight is not None else valid.astype(dtype)
     return ts, wt, valid
@@ -93,7 +93,7 @@ def _reduce(loss, wt, reduction):
         return loss.sum(), 1
     denom = wt.sum()
     if not denom:                           # nothing to average: nan, as PyTorch
-        return xp.full((), xp.nan, loss.dtype), denom
+        return xp.full((), xp.nan, loss.dtype, like=loss), denom
     return loss.sum() / denom, 1 / denom
 
 
@@ -109,7 +109,7 @@ class CrossEntropy(Op):
         z = _rows(x)
         M, C = z.shape
         ts, wt, valid = _targets(target, weight, ignore_index, x.dtype)
-        rows = xp.arange(M)
+        rows = xp.arange(M, like=z)
         # Usually |x| is moderate and exp(x) can neither overflow nor vanish for a whole row:
         # then skip shifting each row by its max (a pass over the data and a temporary less)
         if z.size:
@@ -122,7 +122,7 @@ class CrossEntropy(Op):
             valid = valid.astype(x.dtype)
             zw = z.sum(axis=1) if weight is None else z @ weight
         z = xp.exp(z) if xp.may_share_memory(z, x) else xp.exp(z, out=z)
-        total = z @ xp.ones(C, z.dtype)                    # row sums (BLAS: fast)
+        total = z @ xp.ones(C, z.dtype, like=z)                    # row sums (BLAS: fast)
         lse = xp.log(total)
         loss = (lse - zt) * wt
         Q = wt
@@ -244,7 +244,7 @@ class NllBackward(Op):
 
     def forward(ctx, g, s):
         ctx.s = s
-        out = xp.zeros(s.shape, g.dtype)
+        out = xp.zeros(s.shape, g.dtype, like=g)
         out[s.key] = g * s.coef                            # one position per target: no sums
         return out
 

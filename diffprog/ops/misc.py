@@ -8,7 +8,7 @@ import math
 import warnings
 
 from .. import dtypes as _dt
-from .._array import xp
+from .._array import as_array, xp
 from ..tensor import Tensor
 from .batching import lift, ndim_of
 from .linalg import vector_norm
@@ -231,7 +231,7 @@ class Dist(Op):
             n = xp.sqrt(xp.vdot(d, d))
         else:
             n = (d ** p).sum() ** (1.0 / p)
-        return xp.asarray(n, dtype=d.dtype)
+        return as_array(n, dtype=d.dtype)
 
     def vjp(ctx, g):
         x, y = ctx.inputs

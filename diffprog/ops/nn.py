@@ -300,7 +300,7 @@ class Bags:
         """(n_bags, ...) sums of the kept entries' rows (n_kept, ...) per bag (a NumPy array)."""
         if self.width is not None:
             return rows.reshape((self.n_bags, self.width) + rows.shape[1:]).sum(1)
-        out = xp.zeros((self.n_bags,) + rows.shape[1:], dtype=rows.dtype)
+        out = xp.zeros((self.n_bags,) + rows.shape[1:], dtype=rows.dtype, like=rows)
         if not rows.shape[0]:
             return out
         if self.sizes.max() < 32:
@@ -336,14 +336,14 @@ class EmbeddingBag(Op):
         if mode == "max":
             if not rows.shape[0]:
                 ctx.sel = xp.zeros((0, w.shape[1]), dtype=xp.int64)
-                return xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype)
+                return xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype, like=w)
             best = xp.maximum.reduceat(rows, bags.starts, axis=0)
             seg = xp.repeat(xp.arange(best.shape[0]), xp.diff(xp.append(bags.starts, rows.shape[0])))
             at = xp.where(rows == best[seg], xp.arange(rows.shape[0])[:, None], rows.shape[0])
             ctx.sel = bags.ids[xp.minimum.reduceat(at, bags.starts, axis=0)]   # first maximum
             if bags.full is None:
                 return best
-            out = xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype)
+            out = xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype, like=w)
             out[bags.full] = best
             return out
         if psw is not None:

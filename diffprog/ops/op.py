@@ -33,6 +33,7 @@ from ..autograd.engine import freed_error
 from ..autograd.forward_ad import track
 from ..autograd.grad_mode import state
 from .._array import xp
+from .._array.device import as_array
 from ..tensor import Tensor
 from . import batching
 
@@ -153,7 +154,7 @@ class Op:
         record = record and state.grad_enabled
         if cls.n_out == 1:
             if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
-                out = xp.asarray(out)
+                out = as_array(out)
             result = _new(Tensor)
             result._data = out
             result._grad = result._tangent = None
@@ -168,7 +169,7 @@ class Op:
             results = (result,)
             outs = (out,)
         else:
-            outs, results = [xp.asarray(o) for o in out], []
+            outs, results = [as_array(o) for o in out], []
             for i, o in enumerate(outs):
                 t = Tensor._make(o)
                 if record and o.dtype.kind in "fc":
@@ -354,7 +355,7 @@ def _forward_ad(ctx, args, results):
         if t is None or r._data.dtype.kind not in "fc":
             continue
         if not isinstance(t, Tensor):
-            t = Tensor._make(xp.asarray(t, dtype=r._data.dtype))
+            t = Tensor._make(xp.asarray(t, dtype=r._data.dtype, like=r._data))
         if t.shape != r.shape:
             t = t.expand(r.shape) if t.ndim <= r.ndim else t.reshape(r.shape)
         if t._data.dtype != r._data.dtype:
@@ -375,6 +376,10 @@ def describe(args):
 
 def _wrap_error(cls, args, e):
     msg = str(e)
+    devices = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
+    if len(devices) > 1:
+        return RuntimeError(f"{cls.name()}: Expected all tensors to be on the same device, but found at "
+                            f"least two devices, {' and '.join(devices)}! ({describe(args)})")
     if "broadcast" in msg:
         shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, Tensor))
         return RuntimeError(f"{cls.name()}: shapes {shapes} cannot be broadcast together "

@@ -24,7 +24,7 @@ import math
 
 from .._array import xp
 from ..tensor import Tensor
-from .batching import batch_function, fold_batch, leading, materialize, unfold_batch
+from .batching import array_of, batch_function, fold_batch, leading, materialize, unfold_batch
 from .indexing import Index, IndexBackward, IndexPut
 from .op import Op
 from .shape import cat
@@ -56,7 +56,7 @@ def _check_float(x, op):
 
 
 def _const(a, like):
-    return Tensor._make(a.astype(like.dtype.np, copy=False))
+    return Tensor._make(xp.asarray(a, dtype=like.dtype.np, like=array_of(like)))
 
 
 def _separable(x, mats, op):
@@ -146,7 +146,7 @@ class MaxPool(Op):
         # (branch-free passes over small dtypes; masked writes are slower), then picks its
         # flat index from the table of every element's index
         nan = xp.isnan(values).any()
-        code = xp.zeros(values.shape, xp.uint8 if len(parts) < 256 else xp.int64)
+        code = xp.zeros(values.shape, xp.uint8 if len(parts) < 256 else xp.int64, like=values)
         miss = None
         for v in parts[:-1]:
             m = v != values
@@ -154,15 +154,16 @@ class MaxPool(Op):
                 m &= v == v
             miss = m if miss is None else xp.logical_and(miss, m, out=miss)
             code += miss.view(xp.uint8) if code.dtype == xp.uint8 else miss
-        flat = table[code.reshape(-1, table.shape[1]), xp.arange(table.shape[1])].reshape(values.shape)
-        lead_start = xp.arange(math.prod(lead)).reshape(lead + (1,) * k) * math.prod(plane)
+        table = xp.asarray(table, like=values)
+        flat = table[code.reshape(-1, table.shape[1]), xp.arange(table.shape[1], like=values)].reshape(values.shape)
+        lead_start = xp.arange(math.prod(lead), like=values).reshape(lead + (1,) * k) * math.prod(plane)
         ctx.key = (flat + lead_start,)
         ctx.disjoint = disjoint     # no input shared by two windows: the gradient is written
         return values, flat
 
     def vjp(ctx, g, _):
         if ctx.disjoint:
-            zeros = Tensor._make(xp.zeros(ctx.size, dtype=g.dtype.np))
+            zeros = Tensor._make(xp.zeros(ctx.size, dtype=g.dtype.np, like=array_of(g)))
             gx = IndexPut.apply(zeros, g, key=ctx.key)
         else:
             gx = IndexBackward.apply(g, key=ctx.key, shape=(ctx.size,))
@@ -342,7 +343,7 @@ def _max_unpool(input, indices, k, op, kernel_size, stride, padding, output_size
                            f"{size} (input shape {tuple(input.shape)})")
     lead = tuple(input.shape[:-k])
     start = xp.arange(math.prod(lead)).reshape(lead + (1,) * k) * plane     # each plane's offset
-    zeros = Tensor._make(xp.zeros(math.prod(lead) * plane, dtype=input.dtype.np))
+    zeros = Tensor._make(xp.zeros(math.prod(lead) * plane, dtype=input.dtype.np, like=array_of(input)))
     return IndexPut.apply(zeros, input, key=(idx + start,)).reshape(lead + size)
 
 
@@ -483,7 +484,7 @@ def pad(input, pad, mode="constant", value=None):
                                 slice(None) for d, n in enumerate(input.shape))]
         key = tuple(slice(max(pairs[d][0], 0), max(pairs[d][0], 0) + n) if d in pairs else slice(None)
                     for d, n in enumerate(input.shape))
-        fill = xp.full(shape, 0 if value is None else value, dtype=input.dtype.np)
+        fill = xp.full(shape, 0 if value is None else value, dtype=input.dtype.np, like=array_of(input))
         return IndexPut.apply(Tensor._make(fill), input, key=key)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (expected constant, reflect, "
@@ -569,7 +570,7 @@ class Repeat(Op):
     def forward(ctx, x, factors):
         ctx.factors = factors
         k = len(factors)
-        out = xp.empty(x.shape[:-k] + tuple(n * r for n, r in zip(x.shape[-k:], factors)), dtype=x.dtype)
+        out = xp.empty(x.shape[:-k] + tuple(n * r for n, r in zip(x.shape[-k:], factors)), dtype=x.dtype, like=x)
         for key in _blocks(factors):
             out[key] = x
         return out

@@ -14,11 +14,11 @@ import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
-from .._array import xp
+from .._array import as_array, xp
 from .._dims import _dims
 from ..tensor import Tensor
 from . import selection
-from .batching import along, shift
+from .batching import along, array_of, shift
 from .indexing import Index, IndexBackward, _along_key
 from .op import Op, quiet
 from .shape import cat
@@ -138,8 +138,8 @@ class Mean(Op):
         ctx.dims, ctx.keepdim, ctx.shape = _axes(dim, x.ndim), keepdim, x.shape
         ctx.n = _numel(x.shape, ctx.dims)
         if not ctx.n:       # NaN, without NumPy's "Mean of empty slice" warning (PyTorch has none)
-            return xp.asarray(xp.sum(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype) * xp.nan)
-        return xp.asarray(xp.mean(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype))
+            return as_array(xp.sum(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype) * xp.nan)
+        return as_array(xp.mean(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype))
 
     def vjp(ctx, g):
         return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim) / ctx.n
@@ -156,7 +156,7 @@ class Prod(Op):
         ctx.keepdim, ctx.shape = keepdim, x.shape
         if dtype is None and x.dtype.kind in "bui":
             dtype = xp.int64
-        return xp.asarray(xp.prod(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype))
+        return as_array(xp.prod(x, axis=ctx.dims, keepdims=keepdim, dtype=dtype))
 
     def _others(ctx, x):
         """d out / d x: for each element, the product of the others it was reduced with."""
@@ -189,7 +189,7 @@ def _exclusive_cumprod(x, d, reverse):
     """Products of the elements strictly before (after, if reverse) each one along d:
     the cumprod of x shifted by one, a 1 entering at the start (end)."""
     n = x.shape[d]
-    one = _const(xp.ones(_kept(x.shape, (d,)), dtype=x._data.dtype))
+    one = _const(xp.ones(_kept(x.shape, (d,)), dtype=x.dtype.np, like=array_of(x)))
     shifted = cat([x.narrow(d, 1, n - 1), one] if reverse else [one, x.narrow(d, 0, n - 1)], d)
     return Cumprod.apply(shifted, dim=d, reverse=reverse)
 
@@ -300,8 +300,9 @@ def _cumprod_terms(x, d, reverse):
     O(n^2): used only when x has zeros, where y / x_k is undefined."""
     n = x.shape[d]
     trail = (1,) * (x.ndim - d - 1)
-    eye = xp.eye(n, dtype=x._data.dtype).reshape((n, n) + trail)
-    tri = (xp.tril if reverse else xp.triu)(xp.ones((n, n), dtype=x._data.dtype)).reshape((n, n) + trail)
+    eye = xp.eye(n, dtype=x.dtype.np, like=array_of(x))
+    tri = (xp.tril if reverse else xp.triu)(xp.ones_like(eye)).reshape((n, n) + trail)
+    eye = eye.reshape((n, n) + trail)
     z = x.unsqueeze(d) * _const(1 - eye) + _const(eye)
     return Cumprod.apply(z, dim=d + 1, reverse=reverse) * _const(tri)
 
@@ -345,7 +346,7 @@ class Amax(_Weighted):
     def forward(ctx, x, dim=None, keepdim=False):
         dims = ctx._setup(x, dim, keepdim)
         _nonempty(x, dims)
-        return xp.asarray(ctx.reduce(x, axis=dims, keepdims=keepdim))
+        return as_array(ctx.reduce(x, axis=dims, keepdims=keepdim))
 
     def weights(ctx, x):
         return _tie_weights(x, ctx.output._data.reshape(_kept(ctx.shape, ctx.dims)), ctx.dims)
@@ -384,7 +385,7 @@ class Median(Amax):
         if flat.size == 0:
             return xp.asarray(xp.nan, dtype=x.dtype)
         k = (flat.size - 1) // 2
-        return xp.asarray(xp.partition(flat, k)[k])
+        return as_array(xp.partition(flat, k)[k])
 
 
 class Nanmedian(Median):
@@ -398,7 +399,7 @@ class Nansum(_Weighted):
         dims = ctx._setup(x, dim, keepdim)
         if dtype is None and x.dtype.kind in "bui":
             dtype = xp.int64
-        return xp.asarray(xp.nansum(x, axis=dims, keepdims=keepdim, dtype=dtype))
+        return as_array(xp.nansum(x, axis=dims, keepdims=keepdim, dtype=dtype))
 
     def weights(ctx, x):
         return (~xp.isnan(x)).astype(x.dtype)
@@ -412,7 +413,7 @@ class Nanmean(Nansum):
         if dtype is None:
             _need_float(x, "nanmean")
         dims = ctx._setup(x, dim, keepdim)
-        total = xp.asarray(xp.nansum(x, axis=dims, keepdims=keepdim, dtype=dtype))
+        total = as_array(xp.nansum(x, axis=dims, keepdims=keepdim, dtype=dtype))
         count = (~xp.isnan(x)).sum(axis=dims, keepdims=keepdim)
         return total / count.astype(total.dtype)        # 0 / 0 where all are NaN, as PyTorch: NaN
 
@@ -571,7 +572,7 @@ class Var(Op):
         n = _numel(x.shape, ctx.dims) - correction
         ctx.scale = 2 / n if n else float("inf")
         if n > 0:
-            return xp.asarray(xp.var(x, axis=ctx.dims, ddof=correction, keepdims=keepdim))
+            return as_array(xp.var(x, axis=ctx.dims, ddof=correction, keepdims=keepdim))
         warnings.warn(f"{ctx.name()}(): degrees of freedom is <= 0. Correction should be strictly less "
                       "than the reduction factor (input numel divided by output numel).", stacklevel=4)
         return _var_without_dof(x, ctx.dims, keepdim)
@@ -592,7 +593,7 @@ def _var_without_dof(x, dims, keepdim):
     """The variance when the correction leaves no degree of freedom: inf, or NaN where the
     squared deviations sum to 0 (NumPy's var would warn about it, twice)."""
     mean = x.sum(axis=dims, keepdims=True) / _numel(x.shape, dims)
-    return xp.asarray(((x - mean) ** 2).sum(axis=dims, keepdims=keepdim) / 0)
+    return as_array(((x - mean) ** 2).sum(axis=dims, keepdims=keepdim) / 0)
 
 
 class Std(Var):
@@ -626,7 +627,7 @@ class Logsumexp(Op):
         ctx.keepdim, ctx.shape = keepdim, x.shape
         out_shape = _kept(x.shape, dims) if keepdim else [n for i, n in enumerate(x.shape) if i not in dims]
         x = x.reshape(x.shape or (1,))
-        m = xp.amax(x, axis=dims, keepdims=True) if x.size else xp.zeros(_kept(x.shape, dims), x.dtype)
+        m = xp.amax(x, axis=dims, keepdims=True) if x.size else xp.zeros(_kept(x.shape, dims), x.dtype, like=x)
         m[~xp.isfinite(m)] = 0                                # all -inf, or an inf: no shift
         s = xp.sum(xp.exp(x - m), axis=dims, keepdims=True)
         xp.log(s, out=s)
@@ -664,7 +665,7 @@ class Argmax(Op):
             if x.size == 0:
                 raise RuntimeError(f"{ctx.name()}: Expected reduction dim to be specified for "
                                    "input.numel() == 0.")
-            return xp.asarray(ctx.find(x), dtype=xp.int64).reshape((1,) * x.ndim if keepdim else ())
+            return as_array(ctx.find(x), dtype=xp.int64).reshape((1,) * x.ndim if keepdim else ())
         d = _dims(dim, x.ndim)[0]
         x1 = x.reshape(x.shape or (1,))
         _nonempty(x1, (d,))
@@ -681,7 +682,7 @@ class All(Op):
     reduce = staticmethod(xp.all)
 
     def forward(ctx, x, dim=None, keepdim=False):
-        out = xp.asarray(ctx.reduce(x, axis=_axes(dim, x.ndim), keepdims=keepdim))
+        out = as_array(ctx.reduce(x, axis=_axes(dim, x.ndim), keepdims=keepdim))
         return out.astype(xp.uint8) if x.dtype == xp.uint8 else out
 
 
@@ -694,7 +695,7 @@ class CountNonzero(Op):
     op_name = "count_nonzero"
 
     def forward(ctx, x, dim=None):
-        return xp.asarray(xp.count_nonzero(x, axis=_axes(dim, x.ndim)), dtype=xp.int64)
+        return as_array(xp.count_nonzero(x, axis=_axes(dim, x.ndim)), dtype=xp.int64)
 
 
 # --- public functions ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ built from the grid as tensors, differentiable again.
 """
 from .._array import xp
 from ..tensor import Tensor
-from .batching import folding
+from .batching import array_of, folding
 from .op import Op
 from .shape import stack
 
@@ -87,7 +87,7 @@ class ScatterPoints(Op):
         n, c, k, _ = v.shape
         ctx.pos, ctx.k, ctx.size = pos, k, size
         vt = v.transpose(1, 0, 2, 3).reshape(c, -1)
-        out = xp.empty((c, n * size), dtype=v.dtype)
+        out = xp.empty((c, n * size), dtype=v.dtype, like=v)
         for i in range(c):
             out[i] = xp.bincount(pos, weights=vt[i], minlength=n * size)
         return out.reshape(c, n, size).transpose(1, 0, 2)
@@ -122,7 +122,7 @@ class GridSample(Op):
         k = cx.shape[1]
         valid = (cx >= 0) & (cx <= w - 1) & (cy >= 0) & (cy <= h - 1)
         lin = xp.where(valid, cy * w + cx, 0).astype(xp.intp)
-        ctx.pos = (lin + (xp.arange(n) * (h * w))[:, None, None]).reshape(-1)   # flat (n, y, x)
+        ctx.pos = (lin + (xp.arange(n, like=lin) * (h * w))[:, None, None]).reshape(-1)   # flat (n, y, x)
         ctx.mask, ctx.slope, ctx.coords = valid.astype(x.dtype), (ax, ay), g2
         ctx.shape, ctx.mode = (n, c, k, p), mode
         ctx.padding_mode, ctx.align_corners = padding_mode, align_corners
@@ -248,7 +248,7 @@ def affine_grid(theta, size, align_corners=None):
     axes = [_base_coords(s, bool(align_corners)) for s in reversed(spatial)]    # x, y(, z)
     mesh = xp.meshgrid(*axes[::-1], indexing="ij")[::-1]           # each of shape `spatial`
     base = xp.stack([*mesh, xp.ones(spatial)], -1).reshape(1, -1, d + 1).astype(theta.dtype.np)
-    return (Tensor._make(base) @ theta.mT).reshape(size[0], *spatial, d)
+    return (Tensor._make(xp.asarray(base, like=array_of(theta))) @ theta.mT).reshape(size[0], *spatial, d)
 
 
 METHODS = {}

@@ -10,9 +10,10 @@ import functools
 
 from .. import dtypes as _dt
 from .._array import broadcast_view, xp
+from .._array.device import device_of, move
 from .._dims import _dims, _wrap_dim
 from ..tensor import Tensor
-from .batching import leading, lift, materialize
+from .batching import array_of, leading, lift, materialize
 from .op import Op
 
 
@@ -24,7 +25,7 @@ def _shape_arg(shape):
 
 
 def _zeros(shape, like):
-    return Tensor._make(xp.zeros(shape, dtype=like.dtype.np))
+    return Tensor._make(xp.zeros(shape, dtype=like.dtype.np, like=array_of(like)))
 
 
 def _one_or_tuple(xs):
@@ -353,6 +354,24 @@ class Cast(Op):
 
     def jvp(ctx, dx):
         return dx.to(ctx.output.dtype)
+
+
+class Move(Op):
+    """Copy to another device; gradients are copied back."""
+
+    op_name = "to"
+
+    batch = leading
+
+    def forward(ctx, x, device):
+        ctx.in_device = device_of(x)
+        return move(x, device)
+
+    def vjp(ctx, g):
+        return g.to(ctx.in_device)
+
+    def jvp(ctx, dx):
+        return dx.to(ctx.output.device)
 
 
 class Clone(Op):
@@ -741,6 +760,10 @@ def _cast(input, dtype):
     return Cast.apply(input, dtype=dtype)
 
 
+def _move(input, device):
+    return Move.apply(input, device=device)
+
+
 def type_as(input, other):
     return input.to(other.dtype)
 
@@ -749,7 +772,7 @@ def _new(fill):
     """Tensor.new_zeros & co: a fresh tensor with self's dtype unless told otherwise."""
     def new(self, *size, dtype=None, device=None, requires_grad=False, **kwargs):
         from .. import creation
-        return getattr(creation, fill)(*size, dtype=dtype or self.dtype, device=device,
+        return getattr(creation, fill)(*size, dtype=dtype or self.dtype, device=device or self.device,
                                        requires_grad=requires_grad)
     new.__name__ = f"new_{fill}"
     return new
@@ -757,7 +780,8 @@ def _new(fill):
 
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     from ..creation import full
-    return full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
 
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
@@ -775,7 +799,7 @@ METHODS = {
     "flipud": flipud, "roll": roll, "split": split, "chunk": chunk, "tensor_split": tensor_split,
     "unbind": unbind, "narrow": narrow, "select": select, "diagonal": diagonal,
     "diagonal_scatter": diagonal_scatter, "diag_embed": diag_embed, "diag": diag, "tril": tril,
-    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "type_as": type_as,
+    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move, "type_as": type_as,
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"),
     "new_full": new_full, "new_tensor": new_tensor,
 }

@@ -23,6 +23,7 @@ from .._array import xp
 from ..tensor import Size, Tensor, _to_array
 from .._array.device import check_device, device as _device
 from .indexing import index_add, index_put, index_select
+from .batching import array_of
 from .op import Op
 from .shape import cat
 
@@ -226,7 +227,7 @@ class SparseCOOTensor:
 
 
 def _zeros(shape, like):
-    return Tensor._make(xp.zeros(shape, dtype=like.dtype.np))
+    return Tensor._make(xp.zeros(shape, dtype=like.dtype.np, like=array_of(like)))
 
 
 # --- building -------------------------------------------------------------------------------
@@ -310,7 +311,7 @@ class SparseDenseMM(Op):
     def forward(ctx, values, dense, rows, cols, n_rows):
         ctx.rows, ctx.cols, ctx.n_rows = rows, cols, n_rows
         products = values[:, None] * dense[cols]
-        out = xp.zeros((n_rows, dense.shape[1]), dtype=products.dtype)
+        out = xp.zeros((n_rows, dense.shape[1]), dtype=products.dtype, like=products)
         if len(rows):
             if (rows[1:] < rows[:-1]).any():          # not coalesced: sort by row
                 order = xp.argsort(rows, kind="stable")

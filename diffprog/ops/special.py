@@ -12,7 +12,7 @@ polynomials return results outside the graph.
 """
 import math
 
-from .._array import xp
+from .._array import as_array, xp
 from ..tensor import Tensor
 from .batching import broadcasting, elementwise_function, physical
 from .composite import _inplace
@@ -231,9 +231,9 @@ def _outside(name, scipy_name, index=None):
     """A SciPy function applied to the values only: its result never requires grad."""
     def f(input):
         x = input._data if input.is_floating_point() else input._data.astype(xp.float32)
-        out = getattr(_special(name), scipy_name)(x)
+        out = getattr(_special(name, x), scipy_name)(x)
         out = out[index] if index is not None else out
-        return Tensor._make(xp.asarray(out).astype(x.dtype, copy=False))
+        return Tensor._make(as_array(out).astype(x.dtype, copy=False))
     f.__name__ = name
     f.__doc__ = f"SciPy's {scipy_name}, outside the graph (PyTorch gives it no derivative)."
     return elementwise_function(f)

@@ -31,7 +31,7 @@ class LBFGS(Optimizer):
 
     def _flat_grad(self):
         return xp.concatenate([p._grad._data.ravel() if p._grad is not None
-                               else xp.zeros(p._data.size, p._data.dtype) for p in self._params])
+                               else xp.zeros(p._data.size, p._data.dtype, like=p._data) for p in self._params])
 
     def _move(self, t, d):
         """params += t * d."""

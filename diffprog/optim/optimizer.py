@@ -119,7 +119,7 @@ class Optimizer:
         key = (like.shape, like.dtype, n)
         bufs = self._work.get(key)
         if bufs is None:
-            bufs = self._work[key] = tuple(xp.empty(like.shape, like.dtype) for _ in range(n))
+            bufs = self._work[key] = tuple(xp.empty(like.shape, like.dtype, like=like) for _ in range(n))
         return bufs
 
     # --- saving and resuming ---------------------------------------------------------

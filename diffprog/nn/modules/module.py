@@ -451,8 +451,9 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """`to(device)`, `to(dtype)`, `to(tensor)` or `to(device, dtype)`: floating point
-        parameters and buffers take the dtype; only the CPU device is available."""
+        """`to(device)`, `to(dtype)`, `to(tensor)` or `to(device, dtype)`: parameters and
+        buffers move to the device (in place: the Parameter objects stay, so optimisers made
+        before still hold them); floating point ones take the dtype."""
         device, dtype = kwargs.get("device"), kwargs.get("dtype")
         for a in args:
             if isinstance(a, Tensor):
@@ -462,13 +463,14 @@ class Module:
             elif a is not None:
                 dtype = a
         check_device(device, "Module.to")
-        if dtype is None:
+        if dtype is not None:
+            dtype = _dt.to_dtype(dtype)
+            if not (dtype.is_floating_point or dtype.is_complex):
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got "
+                                f"desired dtype={dtype}")
+        if dtype is None and device is None:
             return self
-        dtype = _dt.to_dtype(dtype)
-        if not (dtype.is_floating_point or dtype.is_complex):
-            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got "
-                            f"desired dtype={dtype}")
-        return self._apply(lambda t: t.to(dtype) if t.is_floating_point() or t.is_complex() else t)
+        return self._apply(lambda t: t.to(device, dtype if t.is_floating_point() or t.is_complex() else None))
 
     def float(self):
         return self._apply(lambda t: t.float() if t.is_floating_point() else t)
@@ -484,10 +486,10 @@ class Module:
         return self._apply(lambda t: t.type(dst_type))
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
-        check_device("cuda", "Module.cuda")
+        return self.to(_device("cuda", getattr(device, "index", device)))
 
     def share_memory(self):
         return self

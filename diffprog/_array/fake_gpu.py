@@ -1,0 +1,191 @@
+"""A CPU stand-in for a GPU array library, to prove the device seam without a GPU.
+
+`FakeGPUArray` holds a NumPy array but behaves as CuPy's arrays do towards NumPy: NumPy
+functions and ufuncs given one dispatch to it (NEP 13/18; creation with `like=` too,
+NEP 35) and return device arrays, reductions return 0-d arrays rather than scalars, and
+anything that would silently mix device and host memory raises TypeError: a host array
+as an operand, `numpy.asarray(device_array)`.  Running the op suite with tensors on it
+(`DIFFPROG_FAKE_GPU=1`, `device="cuda"`) finds every place where an op leaves its
+inputs' device.  `device.fake_gpu_library()` makes it a library for 'cuda'.
+"""
+import numpy
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+
+class FakeGPUArray(NDArrayOperatorsMixin):
+    __slots__ = ("_a",)
+    __array_priority__ = 100
+
+    def __init__(self, host):
+        self._a = host
+
+    # what NumPy's functions do with it
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed (a device array); "
+                        "use .get() to copy it to the host")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        kwargs = _hosts(kwargs, ufunc.__name__)         # out=, where=
+        result = getattr(ufunc, method)(*_hosts(inputs, ufunc.__name__), **kwargs)
+        return _device(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in _COPIES_FROM_HOST:       # asarray(host, like=device_array): a copy to the device
+            return _device(numpy.array(_hosts(args[0], "asarray") if _on_device(args[0]) else args[0],
+                                       *args[1:], **kwargs))
+        return _device(func(*_hosts(args, func.__name__), **_hosts(kwargs, func.__name__)))
+
+    def get(self):
+        return self._a.copy()
+
+    # the ndarray interface, on the device
+    def __getattr__(self, name):
+        if name.startswith("__"):           # __array_interface__ & co would hand out host memory
+            raise AttributeError(name)
+        value = getattr(self._a, name)
+        if not callable(value):
+            return _device(value)
+        return lambda *args, **kwargs: _device(value(*_hosts(args, name), **_hosts(kwargs, name)))
+
+    @property
+    def T(self):
+        return FakeGPUArray(self._a.T)
+
+    @property
+    def mT(self):
+        return FakeGPUArray(self._a.mT)
+
+    @property
+    def real(self):
+        return FakeGPUArray(self._a.real)
+
+    @real.setter
+    def real(self, value):
+        self._a.real = _host(value, "real")
+
+    @property
+    def imag(self):
+        return FakeGPUArray(self._a.imag)
+
+    @imag.setter
+    def imag(self, value):
+        self._a.imag = _host(value, "imag")
+
+    def __getitem__(self, key):
+        return _device(self._a[_hosts(key, "__getitem__")])
+
+    def __setitem__(self, key, value):
+        self._a[_hosts(key, "__setitem__")] = _host(value, "__setitem__")
+
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        return (_device(x) for x in self._a)
+
+    def __bool__(self):
+        return bool(self._a)
+
+    def __float__(self):
+        return float(self._a)
+
+    def __int__(self):
+        return int(self._a)
+
+    def __complex__(self):
+        return complex(self._a)
+
+    def __index__(self):
+        return self._a.__index__()
+
+    def __repr__(self):
+        return f"FakeGPUArray({self._a!r})"
+
+    def __copy__(self):
+        return FakeGPUArray(self._a.copy())
+
+    def __deepcopy__(self, memo):
+        return FakeGPUArray(self._a.copy())
+
+    def __reduce__(self):
+        return FakeGPUArray, (self._a,)
+
+    __hash__ = None
+
+
+_COPIES_FROM_HOST = (numpy.asarray, numpy.array, numpy.asanyarray, numpy.ascontiguousarray)
+
+
+def _on_device(x):
+    return type(x) is FakeGPUArray or type(x) in (list, tuple) and any(map(_on_device, x))
+
+
+def _host(x, op):
+    if type(x) is FakeGPUArray:
+        return x._a
+    if isinstance(x, numpy.ndarray):
+        raise TypeError(f"{op}: a host (NumPy) array {x.shape} {x.dtype} mixed with device arrays")
+    return x
+
+
+def _hosts(x, op):
+    if type(x) is tuple:
+        return tuple(_hosts(v, op) for v in x)
+    if type(x) is list:
+        return [_hosts(v, op) for v in x]
+    if type(x) is dict:
+        return {k: _hosts(v, op) for k, v in x.items()}
+    return _host(x, op)
+
+
+def _device(x):
+    if isinstance(x, (numpy.ndarray, numpy.generic)):
+        return FakeGPUArray(numpy.asarray(x))
+    if type(x) is tuple:
+        return tuple(_device(v) for v in x)
+    if type(x) is list:
+        return [_device(v) for v in x]
+    return x
+
+
+class _Namespace:
+    """A module's functions (numpy's, scipy.special's), making arrays on the device as the
+    `cupy` module does."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        f = getattr(self._module, name)
+        if not callable(f) or isinstance(f, type):
+            return f
+        return lambda *args, **kwargs: _device(f(*_hosts(args, name), **_hosts(kwargs, name)))
+
+    def asarray(self, a, dtype=None):
+        return _device(numpy.array(a._a if type(a) is FakeGPUArray else a, dtype=dtype, copy=None))
+
+
+class _StrideTricks:
+    @staticmethod
+    def as_strided(a, shape=None, strides=None, writeable=True):
+        return FakeGPUArray(numpy.lib.stride_tricks.as_strided(_host(a, "as_strided"), shape, strides,
+                                                               writeable=writeable))
+
+
+def namespace():
+    xp = _Namespace(numpy)
+    xp.lib = type("lib", (), {"stride_tricks": _StrideTricks})
+    return xp
+
+
+def special():
+    import scipy.special
+    return _Namespace(scipy.special)
+
+
+def to_host(a):
+    return a._a.copy()
+
+
+def from_host(a, index=None):
+    return FakeGPUArray(numpy.array(a))

@@ -1,0 +1,183 @@
+"""Tensors on a second array library: the device seam, proved on the CPU.
+
+`gpu` puts `_array.fake_gpu` (a strict CPU stand-in for CuPy: NumPy calls dispatch to it,
+and mixing it with host arrays raises) behind 'cuda', so these tests run everywhere and
+fail wherever an op or a utility leaves its inputs' device.  On a machine with CuPy and a
+GPU the same tests run on the GPU (DIFFPROG_TEST_REAL_GPU=1).  The op-by-op proof is the
+oracle suite run with DIFFPROG_TEST_DEVICE=cuda (see .ci/run).
+"""
+import io
+import os
+
+import numpy as np
+import pytest
+
+import diffprog as dp
+import diffprog.nn as nn
+import diffprog.nn.functional as F
+from diffprog._array import device as devices
+
+
+@pytest.fixture
+def gpu():
+    if os.environ.get("DIFFPROG_TEST_REAL_GPU") == "1":
+        if devices.library("cuda") is None:
+            pytest.skip("no GPU")
+        yield "cuda"
+        return
+    old = devices.use_library("cuda", devices.fake_gpu_library())
+    try:
+        yield "cuda"
+    finally:
+        devices.use_library("cuda", old)
+        dp.set_default_device(None)
+
+
+def on_gpu(t):
+    return t.device.type == "cuda" and devices.is_device_array(t._data)
+
+
+def test_moves_and_device_attributes(gpu):
+    assert dp.cuda.is_available() and dp.cuda.device_count() >= 1
+    x = dp.arange(6.0).reshape(2, 3)
+    y = x.cuda()
+    assert on_gpu(y) and y.is_cuda and y.get_device() == 0 and str(y.device) == "cuda:0"
+    assert y.to("cuda") is y and x.to("cpu") is x
+    assert y.to(gpu, dp.float64).dtype == dp.float64 and on_gpu(y.double())
+    back = y.cpu()
+    assert back.device == dp.device("cpu") and not back.is_cuda and back.get_device() == -1
+    np.testing.assert_array_equal(back.numpy(), x.numpy())
+    assert y.tolist() == x.tolist() and y[1, 2].item() == 5.0
+    with pytest.raises(TypeError, match="cuda:0 device type tensor to numpy"):
+        y.numpy()
+    with pytest.raises(TypeError, match="Tensor.cpu()"):
+        np.asarray(y)
+
+
+def test_factories_take_the_device(gpu):
+    for t in (dp.zeros(2, 3, device=gpu), dp.ones(2, device="cuda:0"), dp.full((2,), 7.0, device=gpu),
+              dp.arange(5, device=gpu), dp.eye(3, device=gpu), dp.tensor([1.0, 2.0], device=gpu),
+              dp.randn(4, device=gpu), dp.rand(4, device=gpu), dp.randint(0, 5, (3,), device=gpu),
+              dp.linspace(0, 1, 5, device=gpu)):
+        assert on_gpu(t), t
+    y = dp.ones(3, device=gpu)
+    for t in (dp.zeros_like(y), dp.ones_like(y), dp.rand_like(y), dp.randn_like(y), y.new_zeros(2),
+              y.new_full((2,), 3.0), y.new_ones(1)):
+        assert on_gpu(t), t
+    assert not on_gpu(dp.zeros_like(y, device="cpu"))
+
+
+def test_the_default_device(gpu):
+    dp.set_default_device(gpu)
+    assert dp.get_default_device() == dp.device("cuda")
+    assert on_gpu(dp.zeros(2)) and on_gpu(dp.tensor([1.0])) and on_gpu(dp.randn(2))
+    dp.set_default_device("cpu")
+    assert not on_gpu(dp.zeros(2))
+
+
+def test_random_numbers_are_the_same_on_every_device(gpu):
+    dp.manual_seed(3)
+    a = dp.randn(5)
+    dp.manual_seed(3)
+    b = dp.randn(5, device=gpu)
+    np.testing.assert_array_equal(a.numpy(), b.cpu().numpy())
+
+
+def test_gradients_flow_across_devices(gpu):
+    x = dp.tensor([1.0, -2.0, 3.0], dtype=dp.float64, requires_grad=True)
+    y = (x.cuda() * x.cuda()).sin().sum()
+    assert on_gpu(y)
+    y.backward()
+    assert x.grad.device == dp.device("cpu")
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() * np.cos(x.detach().numpy() ** 2))
+    (g,) = dp.autograd.grad((x.cuda() ** 3).sum(), x, create_graph=True)
+    (gg,) = dp.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), 6 * x.detach().numpy())
+
+
+def test_mixing_devices_names_the_op_and_both_devices(gpu):
+    with pytest.raises(RuntimeError, match="add: Expected all tensors to be on the same device.*cpu and cuda:0"):
+        dp.ones(2) + dp.ones(2, device=gpu)
+    with pytest.raises(RuntimeError, match="matmul: Expected all tensors"):
+        dp.ones(2, 2, device=gpu) @ dp.ones(2, 2)
+
+
+def test_transforms_run_on_the_device(gpu):
+    from diffprog import func
+    w = dp.randn(3, 4, dtype=dp.float64, device=gpu)
+    xs = dp.randn(5, 4, dtype=dp.float64, device=gpu)
+    per_sample = func.vmap(func.grad(lambda w, x: (w @ x).tanh().sum()), in_dims=(None, 0))(w, xs)
+    assert on_gpu(per_sample) and per_sample.shape == (5, 3, 4)
+    loop = [func.grad(lambda w, x: (w @ x).tanh().sum())(w, x) for x in xs]
+    np.testing.assert_allclose(per_sample.cpu().numpy(), np.stack([g.cpu().numpy() for g in loop]))
+    _, tangent = func.jvp(lambda x: x.exp(), (xs,), (dp.ones_like(xs),))
+    assert on_gpu(tangent)
+
+
+class _Net(nn.Module):
+    """A small CNN with the course's layers: conv, batch norm, ReLU, pooling, dropout,
+    linear, and an LSTM-free head (cross entropy)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2)
+        self.fc = nn.Linear(6 * 3 * 3, 5)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn(self.conv(x))), 2)
+        x = F.gelu(self.conv2(x))
+        return self.fc(F.dropout(x.flatten(1), 0.0, self.training))
+
+
+def _train(device, steps=3):
+    dp.manual_seed(0)
+    model = _Net().double().to(device)
+    opt = dp.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
+    dp.manual_seed(1)
+    x, y = dp.randn(8, 1, 14, 14, dtype=dp.float64), dp.randint(0, 5, (8,))
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x.to(device)), y.to(device))
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model, opt, losses
+
+
+def test_a_training_step_on_the_device_equals_the_cpu(gpu):
+    cpu_model, _, cpu_losses = _train("cpu")
+    gpu_model, opt, gpu_losses = _train(gpu)
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-10)
+    for (name, a), b in zip(cpu_model.state_dict().items(), gpu_model.state_dict().values()):
+        assert on_gpu(b), name
+        np.testing.assert_allclose(b.cpu().numpy(), a.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+    assert all(on_gpu(v) for s in opt.state.values() for k, v in s.items() if k != "step" and
+               isinstance(v, dp.Tensor))
+
+
+def test_saving_device_tensors_and_loading_them_back(gpu):
+    model, _, _ = _train(gpu, steps=1)
+    buf = io.BytesIO()
+    dp.save(model.state_dict(), buf)
+    buf.seek(0)
+    on_cpu = dp.load(buf)
+    assert all(t.device.type == "cpu" for t in on_cpu.values())
+    buf.seek(0)
+    moved = dp.load(buf, map_location=gpu)
+    assert all(on_gpu(t) for t in moved.values())
+    fresh = _Net().double().cuda()
+    fresh.load_state_dict(on_cpu)
+    for name, t in fresh.state_dict().items():
+        assert on_gpu(t), name
+        np.testing.assert_array_equal(t.cpu().numpy(), on_cpu[name].numpy())
+
+
+def test_dataloader_batches_move_to_the_device(gpu):
+    from diffprog.utils.data import DataLoader, TensorDataset
+    data = TensorDataset(dp.randn(10, 3), dp.arange(10))
+    for x, y in DataLoader(data, batch_size=4, pin_memory=True):
+        x, y = x.to(gpu, non_blocking=True), y.cuda(non_blocking=True)
+        assert on_gpu(x) and on_gpu(y) and x.shape[1] == 3
