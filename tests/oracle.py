@@ -24,8 +24,7 @@ from diffprog.autograd import forward_ad as fwAD
 torch = pytest.importorskip("torch")
 
 # DIFFPROG_TEST_DEVICE=cuda runs every check with diffprog's tensors on that device (on
-# DIFFPROG_FAKE_GPU's CPU stand-in where there is no GPU; conftest.py makes it the default
-# device): the proof of the device seam.
+# DIFFPROG_FAKE_GPU's CPU stand-in where there is no GPU): the proof of the device seam.
 DEVICE = dp.device(os.environ.get("DIFFPROG_TEST_DEVICE", "cpu"))
 
 

@@ -173,6 +173,14 @@ def get_default_device():
     return default_device or CPU
 
 
+def key_for(array, key):
+    """An index tuple for `array`: its index arrays moved to array's device."""
+    if type(array) is numpy.ndarray and not any(is_device_array(k) for k in key):
+        return key
+    here = device_of(array)
+    return tuple(move(k, here) if is_array(k) else k for k in key)
+
+
 def check_device(d, where="to"):
     """Accept only devices this machine can compute on; explain the others."""
     if d is None:

@@ -14,7 +14,7 @@ import math
 import operator
 
 from .._array import as_array, xp
-from .._array.device import device_of, is_array, move
+from .._array.device import device_of, is_array, key_for, move
 from .._dims import _wrap_dim
 from ..tensor import Tensor
 from ..autograd.grad_mode import state
@@ -91,9 +91,7 @@ def _target(x, key):
     """The array a key's index arrays apply to (x, or its integer-selected view) and those,
     on x's device."""
     x, key = (x[key[0]], key[1]) if type(key) is _Staged else (x, key)
-    if any(is_array(k) and type(k) is not type(x) for k in key):
-        key = tuple(move(k, device_of(x)) if is_array(k) else k for k in key)
-    return x, key
+    return x, key_for(x, key)
 
 
 def _is_basic(key):

@@ -23,6 +23,7 @@ import itertools
 import math
 
 from .._array import xp
+from .._array.device import key_for
 from ..tensor import Tensor
 from .batching import array_of, batch_function, fold_batch, leading, materialize, unfold_batch
 from .indexing import Index, IndexBackward, IndexPut
@@ -137,7 +138,7 @@ class MaxPool(Op):
         plane, ctx.size, ctx.shape = x.shape[len(lead):], x.size, x.shape
         if any(lo or hi for lo, hi in pads):
             x = xp.pad(x, [(0, 0)] * len(lead) + list(pads), constant_values=-xp.inf)
-        parts = [x[(Ellipsis,) + idx] for idx in index]    # each window element, in scan order
+        parts = [x[key_for(x, (Ellipsis,) + idx)] for idx in index]    # each window element, in scan order
         values = parts[0].copy()
         for v in parts[1:]:
             xp.maximum(values, v, out=values)              # NaN propagates, as in PyTorch
