@@ -7,6 +7,7 @@ computed in one process. The models and data are defined here once, for both sid
 import json
 import os
 import sys
+import warnings
 
 import diffprog
 import diffprog.distributed as dist
@@ -68,8 +69,8 @@ def collectives(r, n):
     dist.all_gather(pieces, diffprog.tensor([r, 10.0 * r]))
     out["all_gather"] = [p.tolist() for p in pieces]
     cat = diffprog.zeros(2 * n)
-    dist.all_gather_into_tensor(cat, diffprog.tensor([r, 10.0 * r]))
-    out["all_gather_into_tensor"] = cat.tolist()
+    dist.all_gather_single(cat, diffprog.tensor([r, 10.0 * r]))
+    out["all_gather_single"] = cat.tolist()
     gathered = [diffprog.zeros(2) for _ in range(n)] if r == 0 else None
     dist.gather(diffprog.tensor([r, -1.0 * r]), gathered, dst=0)
     out["gather"] = [p.tolist() for p in gathered] if r == 0 else None
@@ -97,6 +98,79 @@ def collectives(r, n):
         dist.all_reduce(diffprog.tensor([1, 2]), op=dist.ReduceOp.AVG)
     except ValueError as e:
         out["avg_int_error"] = str(e)
+    dist.barrier()
+    return out
+
+
+def scatter_and_exchange(r, n):
+    """reduce_scatter, all_to_all, batch_isend_irecv, group ranks (torch 2.13's newer
+    collectives); the test computes what each rank must see."""
+    out = {}
+    x = diffprog.zeros(2)
+    dist.reduce_scatter(x, [diffprog.tensor([10.0 * r + j, 1.0]) for j in range(n)])
+    out["reduce_scatter"] = x.tolist()
+    work = dist.reduce_scatter(x, [diffprog.tensor([10.0 * r + j, 1.0]) for j in range(n)],
+                               op=dist.ReduceOp.AVG, async_op=True)
+    out["reduce_scatter_avg_async"] = [work.wait(), x.tolist()]
+    x = diffprog.zeros(2, dtype=F64)
+    dist.reduce_scatter_single(x, diffprog.arange(2 * n, dtype=F64) + 100 * r)
+    out["reduce_scatter_single"] = x.tolist()
+    stacked = (diffprog.arange(2 * n, dtype=F64) + 100 * r).reshape(n, 2)
+    dist.reduce_scatter_single(x, stacked, op=dist.ReduceOp.MAX)
+    out["reduce_scatter_single_stacked_max"] = x.tolist()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dist.reduce_scatter_tensor(x, stacked)
+        dist.all_gather_into_tensor(diffprog.zeros(2 * n, dtype=F64), x)
+    out["deprecated"] = [w.category.__name__ for w in caught]
+    cat = diffprog.zeros(n, 2, dtype=diffprog.int32)
+    dist.all_gather_single(cat, diffprog.tensor([r, -r], dtype=diffprog.int32))
+    out["all_gather_single"] = cat.tolist()
+    # all_to_all: rank r sends rank j (j + 1 + r) copies of 10 r + j, in float16
+    inputs = [diffprog.full((j + 1 + r,), 10.0 * r + j, dtype=diffprog.float16) for j in range(n)]
+    outputs = [diffprog.zeros(r + 1 + j, dtype=diffprog.float16) for j in range(n)]
+    dist.all_to_all(outputs, inputs)
+    out["all_to_all"] = [o.tolist() for o in outputs]
+    # all_to_all_single with uneven splits: rank 0 sends 1 row to itself and 2 to rank 1,
+    # rank 1 sends 3 rows to rank 0 and 1 to itself
+    splits = [[1, 2], [3, 1]]
+    rows = sum(splits[r])
+    x = (diffprog.arange(rows * 2, dtype=diffprog.int64) + 100 * r).reshape(rows, 2)
+    y = diffprog.zeros(splits[0][r] + splits[1][r], 2, dtype=diffprog.int64)
+    dist.all_to_all_single(y, x, [splits[0][r], splits[1][r]], splits[r])
+    out["all_to_all_single_uneven"] = y.tolist()
+    y = diffprog.zeros(2 * n)
+    work = dist.all_to_all_single(y, diffprog.arange(2.0 * n) + 10 * r, async_op=True)
+    work.wait()
+    out["all_to_all_single_even"] = y.tolist()
+    try:
+        dist.all_to_all_single(diffprog.zeros(3), diffprog.zeros(3))
+    except ValueError as e:
+        out["all_to_all_single_error"] = str(e)
+    # batch_isend_irecv: both ranks send to each other first (a blocking send could deadlock)
+    big = diffprog.full((200_000,), float(r))
+    got = diffprog.zeros(200_000)
+    peer = (r + 1) % n
+    ops = [dist.P2POp(dist.isend, big, peer), dist.P2POp(dist.irecv, got, group_peer=peer)]
+    for w in dist.batch_isend_irecv(ops):
+        w.wait()
+    out["batch_isend_irecv"] = [got[0].item(), got[-1].item(), got.sum().item()]
+    # a group whose rank 0 is global rank 1 (sort_ranks=False): group_src is in the group
+    backwards = dist.new_group([1, 0], sort_ranks=False)
+    x = diffprog.tensor([float(r)])
+    dist.broadcast(x, group=backwards, group_src=0)
+    out["group_src"] = [dist.get_rank(backwards), x.item()]
+    gathered = [diffprog.zeros(1) for _ in range(n)] if r == 1 else None
+    dist.gather(diffprog.tensor([float(r)]), gathered, group=backwards, group_dst=0)
+    out["group_dst_gather"] = [t.item() for t in gathered] if r == 1 else None
+    try:
+        dist.send(diffprog.zeros(1), dst=r)
+    except ValueError as e:
+        out["send_to_self"] = str(e)
+    try:
+        dist.broadcast(x, src=0, group_src=0)
+    except ValueError as e:
+        out["src_and_group_src"] = str(e)
     dist.barrier()
     return out
 
@@ -279,7 +353,7 @@ def main(out):
     dist.init_process_group("mpi")
     r, n = dist.get_rank(), dist.get_world_size()
     results = {}
-    for check in (launcher_env, collectives, ddp_equals_union, ddp_no_sync, ddp_unused,
+    for check in (launcher_env, collectives, scatter_and_exchange, ddp_equals_union, ddp_no_sync, ddp_unused,
                   ddp_overlap, ddp_buffers, sampler):
         results[check.__name__] = check(r, n)
     results["trial_checkpoint"] = trial_checkpoint(r, n, os.path.join(out, "trial"))

@@ -95,7 +95,7 @@ def test_broadcast_reduce_gather_scatter(job):
         assert c["broadcast"] == [2.0, 2.0]
         assert c["reduce"] == ([3.0, 3.0] if r == 1 else [1.0, 1.0])   # only dst gets the sum
         assert c["all_gather"] == [[0.0, 0.0], [1.0, 10.0]]
-        assert c["all_gather_into_tensor"] == [0.0, 0.0, 1.0, 10.0]
+        assert c["all_gather_single"] == [0.0, 0.0, 1.0, 10.0]
         assert c["gather"] == ([[0.0, 0.0], [1.0, -1.0]] if r == 0 else None)
         assert c["scatter"] == [float(r), 100.0 + r]
         assert c["all_gather_object"] == [{"rank": 0, "name": "r0"}, {"rank": 1, "name": "r1"}]
@@ -103,6 +103,33 @@ def test_broadcast_reduce_gather_scatter(job):
         assert c["new_group"] == ([0, 1] if r == 1 else [-1, 1])
     assert job[1]["collectives"]["recv"] == [0, [4.0, 5.0]]
     assert job[1]["collectives"]["new_group_all_reduce"] == [2.0]
+
+
+@needs_mpi
+def test_reduce_scatter_all_to_all_and_batched_point_to_point(job):
+    for i, seen in enumerate(job):
+        c = seen["scatter_and_exchange"]
+        # rank r's input_list[j] = (10 r + j, 1): rank i gets the sum over r of (10 r + i, 1)
+        assert c["reduce_scatter"] == [10.0 + 2 * i, 2.0]
+        assert c["reduce_scatter_avg_async"] == [True, [5.0 + i, 1.0]]
+        # input arange(4) + 100 r: rank i gets the sum over r of its piece [2i, 2i + 2)
+        assert c["reduce_scatter_single"] == [2.0 * (2 * i) + 100, 2.0 * (2 * i + 1) + 100]
+        assert c["reduce_scatter_single_stacked_max"] == [2.0 * i + 100, 2.0 * i + 101]
+        assert c["deprecated"] == ["FutureWarning", "FutureWarning"]
+        assert c["all_gather_single"] == [[0, 0], [1, -1]]
+        # from rank j: (i + 1 + j) copies of 10 j + i
+        assert c["all_to_all"] == [[10.0 * j + i] * (i + 1 + j) for j in range(2)]
+        assert "must divide by the world size 2" in c["all_to_all_single_error"]
+        assert c["all_to_all_single_even"] == [2.0 * i, 2.0 * i + 1, 10 + 2.0 * i, 11 + 2.0 * i]
+        assert c["batch_isend_irecv"] == [1.0 - i, 1.0 - i, 200_000 * (1.0 - i)]
+        assert c["group_src"] == [1 - i, 1.0]          # group rank 0 is global rank 1
+        assert c["send_to_self"].startswith("Invalid destination rank")
+        assert "not both" in c["src_and_group_src"]
+    rows = [[[0, 1]], [[2, 3], [4, 5]]], [[[100, 101], [102, 103], [104, 105]], [[106, 107]]]
+    # rank i receives rank 0's rows for it, then rank 1's
+    assert job[0]["scatter_and_exchange"]["all_to_all_single_uneven"] == rows[0][0] + rows[1][0]
+    assert job[1]["scatter_and_exchange"]["all_to_all_single_uneven"] == rows[0][1] + rows[1][1]
+    assert job[1]["scatter_and_exchange"]["group_dst_gather"] == [1.0, 0.0]   # in group order
 
 
 # --- DistributedDataParallel --------------------------------------------------------------

@@ -16,10 +16,12 @@ from .process_group import (Backend, GroupMember, ProcessGroup, ReduceOp,  # noq
                             get_rank, get_world_size, group, init_process_group, is_available,
                             is_gloo_available, is_initialized, is_mpi_available,
                             is_nccl_available, is_torchelastic_launched, new_group)
-from .collectives import (Work, all_gather, all_gather_into_tensor,  # noqa: F401
-                          all_gather_object, all_reduce, barrier, broadcast,
+from .collectives import (P2POp, Work, all_gather, all_gather_into_tensor,  # noqa: F401
+                          all_gather_object, all_gather_single, all_reduce, all_to_all,
+                          all_to_all_single, barrier, batch_isend_irecv, broadcast,
                           broadcast_object_list, gather, gather_object, irecv, isend, recv,
-                          reduce, scatter, scatter_object_list, send)
+                          reduce, reduce_scatter, reduce_scatter_single, reduce_scatter_tensor,
+                          scatter, scatter_object_list, send)
 from . import collectives, process_group
 
 __all__ = process_group.__all__ + collectives.__all__
