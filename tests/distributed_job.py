@@ -342,6 +342,101 @@ def trial_checkpoint(r, n, folder):
             "files": sorted(os.listdir(os.path.join(folder, "rank0"))) if r == 0 else None}
 
 
+# SyncBatchNorm: rank 0 holds 5 of the 8 samples, rank 1 the other 3
+SYNC_SHARDS = (slice(0, 5), slice(5, 8))
+
+
+def sync_bn_data():
+    """x, the weights c of the loss sum(c * bn(x)), a JVP tangent v, and the layer's weight and bias."""
+    g = diffprog.Generator().manual_seed(4)
+    x, c, v = (diffprog.randn(8, 3, 2, generator=g, dtype=F64) * 2 + 1 for _ in range(3))
+    return x, c, v, diffprog.randn(3, generator=g, dtype=F64), diffprog.randn(3, generator=g, dtype=F64)
+
+
+def bn_results(make_bn, x, c, v):
+    """Output, first and second derivatives, JVP and running statistics of a batch-norm
+    layer from `make_bn(track_running_stats)` on x."""
+    bn = make_bn(True)
+    x = x.clone().requires_grad_()
+    y = bn(x)
+    gx, gw, gb = diffprog.autograd.grad((c * y).sum(), [x, bn.weight, bn.bias], create_graph=True)
+    ggx, ggw = diffprog.autograd.grad((gx * gx).sum(), [x, bn.weight])
+    bn(x.detach() * 0.5 - 1)                      # a second step of the running statistics
+    plain = make_bn(False)
+    _, tangent = diffprog.func.jvp(plain, (x.detach(),), (v,))
+    return {"y": y, "gx": gx, "ggx": ggx, "jvp": tangent, "gw": gw, "gb": gb, "ggw": ggw,
+            "running_mean": bn.running_mean, "running_var": bn.running_var,
+            "num_batches_tracked": bn.num_batches_tracked}
+
+
+def bn_layer(cls, w, b):
+    def make(track):
+        bn = cls(3, momentum=0.3, track_running_stats=track).double()
+        with diffprog.no_grad():
+            bn.weight.copy_(w)
+            bn.bias.copy_(b)
+        return bn
+    return make
+
+
+def sync_batch_norm(r, n):
+    """Each rank its shard: outputs, input gradients (of the sum of both ranks' losses) and
+    JVPs are the shard's part of one process's; the ranks' parameter gradients add up to
+    one process's; the running statistics are one process's, on every rank."""
+    x, c, v, w, b = sync_bn_data()
+    s = SYNC_SHARDS[r]
+    out = bn_results(bn_layer(nn.SyncBatchNorm, w, b), x[s], c[s], v[s])
+    for local in ("gw", "gb", "ggw"):
+        dist.all_reduce(out[local])
+    out = {k: t.detach().tolist() for k, t in out.items()}
+    bn = nn.SyncBatchNorm(3).double().eval()      # evaluation: the running statistics, no messages
+    bn.running_mean.fill_(float(r))
+    out["eval"] = bn(x[s]).tolist()
+    return out
+
+
+def sync_bn_model():
+    return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 2)).double()
+
+
+def sync_bn_data_ddp():
+    g = diffprog.Generator().manual_seed(6)
+    return diffprog.randn(16, 4, generator=g, dtype=F64), diffprog.randn(16, 2, generator=g, dtype=F64)
+
+
+def ddp_sync_batch_norm(r, n):
+    """DDP over a model converted to SyncBatchNorm, each rank on its half: three steps
+    equal one process with BatchNorm on all the data."""
+    x, y = sync_bn_data_ddp()
+    diffprog.manual_seed(8)
+    model = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(sync_bn_model()))
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    s = slice(8 * r, 8 * r + 8)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x[s]), y[s]).backward()
+        opt.step()
+    model.eval()
+    return {"params": flat(model.module), "type": type(model.module[1]).__name__,
+            "buffers": [t.tolist() for t in model.module[1].buffers()],
+            "eval": model(x[s]).tolist()}
+
+
+def train_sync_bn_union():
+    """What ddp_sync_batch_norm's ranks must end with."""
+    x, y = sync_bn_data_ddp()
+    diffprog.manual_seed(8)
+    model = sync_bn_model()
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    model.eval()
+    return {"params": flat(model), "buffers": [t.tolist() for t in model[1].buffers()],
+            "eval": model(x).tolist()}
+
+
 def launcher_env(r, n):
     keys = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
             "MASTER_PORT", "OMP_NUM_THREADS", "TORCHELASTIC_RUN_ID")
@@ -353,8 +448,9 @@ def main(out):
     dist.init_process_group("mpi")
     r, n = dist.get_rank(), dist.get_world_size()
     results = {}
-    for check in (launcher_env, collectives, scatter_and_exchange, ddp_equals_union, ddp_no_sync, ddp_unused,
-                  ddp_overlap, ddp_buffers, sampler):
+    for check in (launcher_env, collectives, scatter_and_exchange, ddp_equals_union, ddp_no_sync,
+                  ddp_unused, ddp_overlap, ddp_buffers, sampler, sync_batch_norm,
+                  ddp_sync_batch_norm):
         results[check.__name__] = check(r, n)
     results["trial_checkpoint"] = trial_checkpoint(r, n, os.path.join(out, "trial"))
     dist.destroy_process_group()

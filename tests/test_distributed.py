@@ -183,6 +183,79 @@ def test_ddp_broadcasts_rank_zeros_buffers(job):
         assert b["no_grad_forward"] == [5.0 + r]       # no broadcast without a backward to sync
 
 
+# --- SyncBatchNorm ---------------------------------------------------------------------------
+
+def _close_nested(a, b, rtol=1e-10):
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol,
+                               atol=1e-12)
+
+
+@needs_mpi
+def test_sync_batch_norm_equals_one_batch_norm_on_the_whole_batch(job):
+    x, c, v, w, b = distributed_job.sync_bn_data()
+    one = {k: t.detach() for k, t in distributed_job.bn_results(
+        distributed_job.bn_layer(diffprog.nn.BatchNorm1d, w, b), x, c, v).items()}
+    for r, seen in enumerate(job):
+        got, s = seen["sync_batch_norm"], distributed_job.SYNC_SHARDS[r]
+        for key in ("y", "gx", "ggx", "jvp"):            # this rank's rows of one process's
+            _close_nested(got[key], one[key][s].tolist())
+        for key in ("gw", "gb", "ggw", "running_mean", "running_var"):   # summed / the same
+            _close_nested(got[key], one[key].tolist())
+        assert got["num_batches_tracked"] == 2
+        # evaluation: this rank's running mean (rank r filled it with r), no communication
+        _close_nested(got["eval"], ((x[s] - r) / (1 + 1e-5) ** 0.5).tolist())
+
+
+@needs_mpi
+def test_sync_batch_norm_under_ddp_equals_one_process_on_all_the_data(job):
+    union = distributed_job.train_sync_bn_union()
+    for r, seen in enumerate(job):
+        d = seen["ddp_sync_batch_norm"]
+        assert d["type"] == "SyncBatchNorm"
+        _close(d["params"], union["params"])
+        for got, want in zip(d["buffers"], union["buffers"], strict=True):
+            _close_nested(got, want)
+        _close_nested(d["eval"], union["eval"][8 * r:8 * r + 8])
+
+
+def test_sync_batch_norm_without_a_process_group_is_batch_norm():
+    nn = diffprog.nn
+    x = diffprog.randn(6, 3, 4, dtype=diffprog.float64, requires_grad=True)
+    sync, plain = nn.SyncBatchNorm(3).double(), nn.BatchNorm1d(3).double()
+    ys, yp = sync(x), plain(x)
+    assert diffprog.equal(ys, yp) and diffprog.equal(sync.running_var, plain.running_var)
+    gs, = diffprog.autograd.grad(ys.sum(), x)
+    gp, = diffprog.autograd.grad(yp.sum(), x)
+    assert diffprog.equal(gs, gp)
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        sync(diffprog.ones(3))
+    model = nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3, momentum=None),
+                          nn.Sequential(nn.BatchNorm1d(2, affine=False), nn.InstanceNorm2d(3)))
+    model[2].eval()
+    keys = list(model.state_dict())
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert converted is model and [type(m).__name__ for m in model.modules()] == [
+        "Sequential", "Conv2d", "SyncBatchNorm", "Sequential", "SyncBatchNorm", "InstanceNorm2d"]
+    assert model[1].momentum is None and model[2][0].weight is None and not model[2][0].training
+    assert list(model.state_dict()) == keys
+    single = nn.BatchNorm1d(4)
+    swapped = nn.SyncBatchNorm.convert_sync_batchnorm(single)
+    assert isinstance(swapped, nn.SyncBatchNorm) and swapped.weight is single.weight
+    assert swapped.running_mean is single.running_mean
+
+
+def test_convert_sync_batchnorm_keeps_torchs_state_dict_keys():
+    torch = pytest.importorskip("torch")
+    nn = diffprog.nn
+    ours = nn.SyncBatchNorm.convert_sync_batchnorm(
+        nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3), nn.Sequential(nn.BatchNorm1d(2))))
+    theirs = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 1), torch.nn.BatchNorm2d(3),
+        torch.nn.Sequential(torch.nn.BatchNorm1d(2))))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [type(m).__name__ for m in ours.modules()] == [type(m).__name__ for m in theirs.modules()]
+
+
 # --- DistributedSampler ---------------------------------------------------------------------
 
 def test_distributed_sampler_order_equals_torchs():
