@@ -27,6 +27,7 @@ try:
     MPIEXEC = run.find_mpiexec() if HAVE_MPI else None
 except SystemExit:
     MPIEXEC = None
+MPI_IMPL = run.mpi_impl(MPIEXEC) if MPIEXEC else None      # 'mpich' or 'openmpi'
 needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec "
                                                        "(pip install 'diffprog[distributed]')")
 
@@ -362,7 +363,8 @@ def test_a_killed_rank_ends_the_job(tmp_path):
 @needs_mpi
 def test_a_hostfile_job(tmp_path):
     # two "machines" that are both this one, their ranks forked instead of started over ssh
-    (tmp_path / "hosts").write_text("localhost\n127.0.0.1\n")
+    # (MPICH is told so; Open MPI sees that both names are this machine)
+    (tmp_path / "hosts").write_text("localhost\n127.0.0.1 slots=4\n")
     (tmp_path / "hello.py").write_text(textwrap.dedent("""
         import os, sys
         import diffprog, diffprog.distributed as dist
@@ -373,8 +375,9 @@ def test_a_hostfile_job(tmp_path):
             f.write(f"{os.environ['WORLD_SIZE']} {x.item()}")
     """))
     status, stdout, stderr, _ = launch(
-        ["--hostfile", str(tmp_path / "hosts"), "--mpi-args", "-launcher fork",
-         str(tmp_path / "hello.py"), str(tmp_path)], timeout=60,
+        ["--hostfile", str(tmp_path / "hosts"), "--mpi-args",
+         "-launcher fork" if MPI_IMPL == "mpich" else "", str(tmp_path / "hello.py"), str(tmp_path)],
+        timeout=60,
         ranks=("--nnodes", "2", "--nproc-per-node", "1"))
     assert status == 0, stderr
     assert [(tmp_path / f"rank{r}").read_text() for r in range(2)] == ["2 3.0", "2 3.0"]
@@ -414,17 +417,33 @@ def test_torch_names_map_onto_diffprog():
 @needs_mpi
 def test_launcher_command_lines(tmp_path):
     parse = run._parser().parse_args
-    cmd, env = run.command(parse(["--nproc_per_node=2", "train.py", "--lr", "1"]), "/reports")
-    assert cmd[:3] == [MPIEXEC, "-n", "2"] and ["-launcher", "fork"] == cmd[3:5]
-    assert cmd[-6:] == [sys.executable, "-m", "diffprog.distributed._rank", "train.py", "--lr", "1"]
+    rank = [sys.executable, "-m", "diffprog.distributed._rank"]
+    cmd, env = run.command(parse(["--nproc_per_node=2", "--mpi-impl", "mpich", "train.py", "--lr",
+                                  "1"]), "/reports")
+    assert cmd[:3] == [MPIEXEC, "-n", "2"] and cmd[3:7] == ["-launcher", "fork", "-iface", "lo"]
+    assert cmd[7:] == rank + ["train.py", "--lr", "1"]
     assert env["WORLD_SIZE"] == "2" and env["MASTER_PORT"] == "29500"
     hosts = tmp_path / "hosts"
     hosts.write_text("# the cluster\nnode-a:8\nnode-b slots=8\nnode-c\n")
-    cmd, env = run.command(parse(["--nnodes", "2", "--nproc-per-node", "3", "--hostfile", str(hosts),
-                                  "--rdzv-endpoint", "node-a:1234", "-m", "pkg.train"]), "/r")
+    multi = ["--nnodes", "2", "--nproc-per-node", "3", "--hostfile", str(hosts), "--rdzv-endpoint",
+             "node-a:1234", "-m", "pkg.train"]
+    cmd, env = run.command(parse(["--mpi-impl", "mpich"] + multi), "/r")
     assert cmd[1:7] == ["-n", "6", "-hosts", "node-a:3,node-b:3", "-ppn", "3"]
     assert cmd[-2:] == ["-m", "pkg.train"] and env["WORLD_SIZE"] == "6"
     assert (env["MASTER_ADDR"], env["MASTER_PORT"]) == ("node-a", "1234")
+    # Open MPI: its own flags, and the launcher's variables forwarded to the other machines
+    cmd, env = run.command(parse(["--mpi-impl", "openmpi", "--mpi-args", "--mca btl tcp,self"] +
+                                 multi), "/r")
+    flags = cmd[3:cmd.index(sys.executable)]
+    assert cmd[1:3] == ["-n", "6"] and flags[:2] == ["--bind-to", "none"]
+    assert flags[-7:] == ["--host", "node-a:3,node-b:3", "--map-by", "slot", "--mca", "btl",
+                          "tcp,self"]
+    exported = {flags[i + 1] for i, f in enumerate(flags) if f == "-x"}
+    assert {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "TORCHELASTIC_RUN_ID",
+            "DIFFPROG_RUN_REPORTS", "PATH"} <= exported
+    assert ("--allow-run-as-root" in flags) == (os.geteuid() == 0)
+    cmd, _ = run.command(parse(["--mpi-impl", "openmpi", "x.py"]), "/r")
+    assert cmd[-6:-4] == ["btl_tcp_if_include", "lo"] and "--oversubscribe" in cmd
     for bad, message in ((["--nnodes", "2", "x.py"], "needs --hostfile"),
                          (["--nnodes", "1:4", "x.py"], "elastic"),
                          (["--node-rank", "1", "x.py"], "run the launcher once"),
