@@ -7,7 +7,8 @@
     model = diffprog.nn.parallel.DistributedDataParallel(model)
 
 Process groups and their queries live in `process_group`, the collectives in
-`collectives`, the launcher in `run` (docs/distributed.md). mpi4py and an MPI runtime come
+`collectives`, the differentiable ones (and SyncBatchNorm's op) in `nn`, the launcher in
+`run` (docs/distributed.md). mpi4py and an MPI runtime come
 with `pip install 'diffprog[distributed]'`; without them this module still imports and
 `is_available()` is False.
 """
