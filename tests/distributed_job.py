@@ -7,6 +7,7 @@ computed in one process. The models and data are defined here once, for both sid
 import json
 import os
 import sys
+import warnings
 
 import diffprog
 import diffprog.distributed as dist
@@ -68,8 +69,8 @@ def collectives(r, n):
     dist.all_gather(pieces, diffprog.tensor([r, 10.0 * r]))
     out["all_gather"] = [p.tolist() for p in pieces]
     cat = diffprog.zeros(2 * n)
-    dist.all_gather_into_tensor(cat, diffprog.tensor([r, 10.0 * r]))
-    out["all_gather_into_tensor"] = cat.tolist()
+    dist.all_gather_single(cat, diffprog.tensor([r, 10.0 * r]))
+    out["all_gather_single"] = cat.tolist()
     gathered = [diffprog.zeros(2) for _ in range(n)] if r == 0 else None
     dist.gather(diffprog.tensor([r, -1.0 * r]), gathered, dst=0)
     out["gather"] = [p.tolist() for p in gathered] if r == 0 else None
@@ -97,6 +98,79 @@ def collectives(r, n):
         dist.all_reduce(diffprog.tensor([1, 2]), op=dist.ReduceOp.AVG)
     except ValueError as e:
         out["avg_int_error"] = str(e)
+    dist.barrier()
+    return out
+
+
+def scatter_and_exchange(r, n):
+    """reduce_scatter, all_to_all, batch_isend_irecv, group ranks (torch 2.13's newer
+    collectives); the test computes what each rank must see."""
+    out = {}
+    x = diffprog.zeros(2)
+    dist.reduce_scatter(x, [diffprog.tensor([10.0 * r + j, 1.0]) for j in range(n)])
+    out["reduce_scatter"] = x.tolist()
+    work = dist.reduce_scatter(x, [diffprog.tensor([10.0 * r + j, 1.0]) for j in range(n)],
+                               op=dist.ReduceOp.AVG, async_op=True)
+    out["reduce_scatter_avg_async"] = [work.wait(), x.tolist()]
+    x = diffprog.zeros(2, dtype=F64)
+    dist.reduce_scatter_single(x, diffprog.arange(2 * n, dtype=F64) + 100 * r)
+    out["reduce_scatter_single"] = x.tolist()
+    stacked = (diffprog.arange(2 * n, dtype=F64) + 100 * r).reshape(n, 2)
+    dist.reduce_scatter_single(x, stacked, op=dist.ReduceOp.MAX)
+    out["reduce_scatter_single_stacked_max"] = x.tolist()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dist.reduce_scatter_tensor(x, stacked)
+        dist.all_gather_into_tensor(diffprog.zeros(2 * n, dtype=F64), x)
+    out["deprecated"] = [w.category.__name__ for w in caught]
+    cat = diffprog.zeros(n, 2, dtype=diffprog.int32)
+    dist.all_gather_single(cat, diffprog.tensor([r, -r], dtype=diffprog.int32))
+    out["all_gather_single"] = cat.tolist()
+    # all_to_all: rank r sends rank j (j + 1 + r) copies of 10 r + j, in float16
+    inputs = [diffprog.full((j + 1 + r,), 10.0 * r + j, dtype=diffprog.float16) for j in range(n)]
+    outputs = [diffprog.zeros(r + 1 + j, dtype=diffprog.float16) for j in range(n)]
+    dist.all_to_all(outputs, inputs)
+    out["all_to_all"] = [o.tolist() for o in outputs]
+    # all_to_all_single with uneven splits: rank 0 sends 1 row to itself and 2 to rank 1,
+    # rank 1 sends 3 rows to rank 0 and 1 to itself
+    splits = [[1, 2], [3, 1]]
+    rows = sum(splits[r])
+    x = (diffprog.arange(rows * 2, dtype=diffprog.int64) + 100 * r).reshape(rows, 2)
+    y = diffprog.zeros(splits[0][r] + splits[1][r], 2, dtype=diffprog.int64)
+    dist.all_to_all_single(y, x, [splits[0][r], splits[1][r]], splits[r])
+    out["all_to_all_single_uneven"] = y.tolist()
+    y = diffprog.zeros(2 * n)
+    work = dist.all_to_all_single(y, diffprog.arange(2.0 * n) + 10 * r, async_op=True)
+    work.wait()
+    out["all_to_all_single_even"] = y.tolist()
+    try:
+        dist.all_to_all_single(diffprog.zeros(3), diffprog.zeros(3))
+    except ValueError as e:
+        out["all_to_all_single_error"] = str(e)
+    # batch_isend_irecv: both ranks send to each other first (a blocking send could deadlock)
+    big = diffprog.full((200_000,), float(r))
+    got = diffprog.zeros(200_000)
+    peer = (r + 1) % n
+    ops = [dist.P2POp(dist.isend, big, peer), dist.P2POp(dist.irecv, got, group_peer=peer)]
+    for w in dist.batch_isend_irecv(ops):
+        w.wait()
+    out["batch_isend_irecv"] = [got[0].item(), got[-1].item(), got.sum().item()]
+    # a group whose rank 0 is global rank 1 (sort_ranks=False): group_src is in the group
+    backwards = dist.new_group([1, 0], sort_ranks=False)
+    x = diffprog.tensor([float(r)])
+    dist.broadcast(x, group=backwards, group_src=0)
+    out["group_src"] = [dist.get_rank(backwards), x.item()]
+    gathered = [diffprog.zeros(1) for _ in range(n)] if r == 1 else None
+    dist.gather(diffprog.tensor([float(r)]), gathered, group=backwards, group_dst=0)
+    out["group_dst_gather"] = [t.item() for t in gathered] if r == 1 else None
+    try:
+        dist.send(diffprog.zeros(1), dst=r)
+    except ValueError as e:
+        out["send_to_self"] = str(e)
+    try:
+        dist.broadcast(x, src=0, group_src=0)
+    except ValueError as e:
+        out["src_and_group_src"] = str(e)
     dist.barrier()
     return out
 
@@ -268,6 +342,101 @@ def trial_checkpoint(r, n, folder):
             "files": sorted(os.listdir(os.path.join(folder, "rank0"))) if r == 0 else None}
 
 
+# SyncBatchNorm: rank 0 holds 5 of the 8 samples, rank 1 the other 3
+SYNC_SHARDS = (slice(0, 5), slice(5, 8))
+
+
+def sync_bn_data():
+    """x, the weights c of the loss sum(c * bn(x)), a JVP tangent v, and the layer's weight and bias."""
+    g = diffprog.Generator().manual_seed(4)
+    x, c, v = (diffprog.randn(8, 3, 2, generator=g, dtype=F64) * 2 + 1 for _ in range(3))
+    return x, c, v, diffprog.randn(3, generator=g, dtype=F64), diffprog.randn(3, generator=g, dtype=F64)
+
+
+def bn_results(make_bn, x, c, v):
+    """Output, first and second derivatives, JVP and running statistics of a batch-norm
+    layer from `make_bn(track_running_stats)` on x."""
+    bn = make_bn(True)
+    x = x.clone().requires_grad_()
+    y = bn(x)
+    gx, gw, gb = diffprog.autograd.grad((c * y).sum(), [x, bn.weight, bn.bias], create_graph=True)
+    ggx, ggw = diffprog.autograd.grad((gx * gx).sum(), [x, bn.weight])
+    bn(x.detach() * 0.5 - 1)                      # a second step of the running statistics
+    plain = make_bn(False)
+    _, tangent = diffprog.func.jvp(plain, (x.detach(),), (v,))
+    return {"y": y, "gx": gx, "ggx": ggx, "jvp": tangent, "gw": gw, "gb": gb, "ggw": ggw,
+            "running_mean": bn.running_mean, "running_var": bn.running_var,
+            "num_batches_tracked": bn.num_batches_tracked}
+
+
+def bn_layer(cls, w, b):
+    def make(track):
+        bn = cls(3, momentum=0.3, track_running_stats=track).double()
+        with diffprog.no_grad():
+            bn.weight.copy_(w)
+            bn.bias.copy_(b)
+        return bn
+    return make
+
+
+def sync_batch_norm(r, n):
+    """Each rank its shard: outputs, input gradients (of the sum of both ranks' losses) and
+    JVPs are the shard's part of one process's; the ranks' parameter gradients add up to
+    one process's; the running statistics are one process's, on every rank."""
+    x, c, v, w, b = sync_bn_data()
+    s = SYNC_SHARDS[r]
+    out = bn_results(bn_layer(nn.SyncBatchNorm, w, b), x[s], c[s], v[s])
+    for local in ("gw", "gb", "ggw"):
+        dist.all_reduce(out[local])
+    out = {k: t.detach().tolist() for k, t in out.items()}
+    bn = nn.SyncBatchNorm(3).double().eval()      # evaluation: the running statistics, no messages
+    bn.running_mean.fill_(float(r))
+    out["eval"] = bn(x[s]).tolist()
+    return out
+
+
+def sync_bn_model():
+    return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 2)).double()
+
+
+def sync_bn_data_ddp():
+    g = diffprog.Generator().manual_seed(6)
+    return diffprog.randn(16, 4, generator=g, dtype=F64), diffprog.randn(16, 2, generator=g, dtype=F64)
+
+
+def ddp_sync_batch_norm(r, n):
+    """DDP over a model converted to SyncBatchNorm, each rank on its half: three steps
+    equal one process with BatchNorm on all the data."""
+    x, y = sync_bn_data_ddp()
+    diffprog.manual_seed(8)
+    model = DDP(nn.SyncBatchNorm.convert_sync_batchnorm(sync_bn_model()))
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    s = slice(8 * r, 8 * r + 8)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x[s]), y[s]).backward()
+        opt.step()
+    model.eval()
+    return {"params": flat(model.module), "type": type(model.module[1]).__name__,
+            "buffers": [t.tolist() for t in model.module[1].buffers()],
+            "eval": model(x[s]).tolist()}
+
+
+def train_sync_bn_union():
+    """What ddp_sync_batch_norm's ranks must end with."""
+    x, y = sync_bn_data_ddp()
+    diffprog.manual_seed(8)
+    model = sync_bn_model()
+    opt = diffprog.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    model.eval()
+    return {"params": flat(model), "buffers": [t.tolist() for t in model[1].buffers()],
+            "eval": model(x).tolist()}
+
+
 def launcher_env(r, n):
     keys = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
             "MASTER_PORT", "OMP_NUM_THREADS", "TORCHELASTIC_RUN_ID")
@@ -279,8 +448,9 @@ def main(out):
     dist.init_process_group("mpi")
     r, n = dist.get_rank(), dist.get_world_size()
     results = {}
-    for check in (launcher_env, collectives, ddp_equals_union, ddp_no_sync, ddp_unused,
-                  ddp_overlap, ddp_buffers, sampler):
+    for check in (launcher_env, collectives, scatter_and_exchange, ddp_equals_union, ddp_no_sync,
+                  ddp_unused, ddp_overlap, ddp_buffers, sampler, sync_batch_norm,
+                  ddp_sync_batch_norm):
         results[check.__name__] = check(r, n)
     results["trial_checkpoint"] = trial_checkpoint(r, n, os.path.join(out, "trial"))
     dist.destroy_process_group()

@@ -27,6 +27,7 @@ try:
     MPIEXEC = run.find_mpiexec() if HAVE_MPI else None
 except SystemExit:
     MPIEXEC = None
+MPI_IMPL = run.mpi_impl(MPIEXEC) if MPIEXEC else None      # 'mpich' or 'openmpi'
 needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="needs mpi4py and mpiexec "
                                                        "(pip install 'diffprog[distributed]')")
 
@@ -95,7 +96,7 @@ def test_broadcast_reduce_gather_scatter(job):
         assert c["broadcast"] == [2.0, 2.0]
         assert c["reduce"] == ([3.0, 3.0] if r == 1 else [1.0, 1.0])   # only dst gets the sum
         assert c["all_gather"] == [[0.0, 0.0], [1.0, 10.0]]
-        assert c["all_gather_into_tensor"] == [0.0, 0.0, 1.0, 10.0]
+        assert c["all_gather_single"] == [0.0, 0.0, 1.0, 10.0]
         assert c["gather"] == ([[0.0, 0.0], [1.0, -1.0]] if r == 0 else None)
         assert c["scatter"] == [float(r), 100.0 + r]
         assert c["all_gather_object"] == [{"rank": 0, "name": "r0"}, {"rank": 1, "name": "r1"}]
@@ -103,6 +104,33 @@ def test_broadcast_reduce_gather_scatter(job):
         assert c["new_group"] == ([0, 1] if r == 1 else [-1, 1])
     assert job[1]["collectives"]["recv"] == [0, [4.0, 5.0]]
     assert job[1]["collectives"]["new_group_all_reduce"] == [2.0]
+
+
+@needs_mpi
+def test_reduce_scatter_all_to_all_and_batched_point_to_point(job):
+    for i, seen in enumerate(job):
+        c = seen["scatter_and_exchange"]
+        # rank r's input_list[j] = (10 r + j, 1): rank i gets the sum over r of (10 r + i, 1)
+        assert c["reduce_scatter"] == [10.0 + 2 * i, 2.0]
+        assert c["reduce_scatter_avg_async"] == [True, [5.0 + i, 1.0]]
+        # input arange(4) + 100 r: rank i gets the sum over r of its piece [2i, 2i + 2)
+        assert c["reduce_scatter_single"] == [2.0 * (2 * i) + 100, 2.0 * (2 * i + 1) + 100]
+        assert c["reduce_scatter_single_stacked_max"] == [2.0 * i + 100, 2.0 * i + 101]
+        assert c["deprecated"] == ["FutureWarning", "FutureWarning"]
+        assert c["all_gather_single"] == [[0, 0], [1, -1]]
+        # from rank j: (i + 1 + j) copies of 10 j + i
+        assert c["all_to_all"] == [[10.0 * j + i] * (i + 1 + j) for j in range(2)]
+        assert "must divide by the world size 2" in c["all_to_all_single_error"]
+        assert c["all_to_all_single_even"] == [2.0 * i, 2.0 * i + 1, 10 + 2.0 * i, 11 + 2.0 * i]
+        assert c["batch_isend_irecv"] == [1.0 - i, 1.0 - i, 200_000 * (1.0 - i)]
+        assert c["group_src"] == [1 - i, 1.0]          # group rank 0 is global rank 1
+        assert c["send_to_self"].startswith("Invalid destination rank")
+        assert "not both" in c["src_and_group_src"]
+    rows = [[[0, 1]], [[2, 3], [4, 5]]], [[[100, 101], [102, 103], [104, 105]], [[106, 107]]]
+    # rank i receives rank 0's rows for it, then rank 1's
+    assert job[0]["scatter_and_exchange"]["all_to_all_single_uneven"] == rows[0][0] + rows[1][0]
+    assert job[1]["scatter_and_exchange"]["all_to_all_single_uneven"] == rows[0][1] + rows[1][1]
+    assert job[1]["scatter_and_exchange"]["group_dst_gather"] == [1.0, 0.0]   # in group order
 
 
 # --- DistributedDataParallel --------------------------------------------------------------
@@ -154,6 +182,79 @@ def test_ddp_broadcasts_rank_zeros_buffers(job):
         b = seen["ddp_buffers"]
         assert b["at_wrap"] == [0.0] and b["forward"] == [5.0]
         assert b["no_grad_forward"] == [5.0 + r]       # no broadcast without a backward to sync
+
+
+# --- SyncBatchNorm ---------------------------------------------------------------------------
+
+def _close_nested(a, b, rtol=1e-10):
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=rtol,
+                               atol=1e-12)
+
+
+@needs_mpi
+def test_sync_batch_norm_equals_one_batch_norm_on_the_whole_batch(job):
+    x, c, v, w, b = distributed_job.sync_bn_data()
+    one = {k: t.detach() for k, t in distributed_job.bn_results(
+        distributed_job.bn_layer(diffprog.nn.BatchNorm1d, w, b), x, c, v).items()}
+    for r, seen in enumerate(job):
+        got, s = seen["sync_batch_norm"], distributed_job.SYNC_SHARDS[r]
+        for key in ("y", "gx", "ggx", "jvp"):            # this rank's rows of one process's
+            _close_nested(got[key], one[key][s].tolist())
+        for key in ("gw", "gb", "ggw", "running_mean", "running_var"):   # summed / the same
+            _close_nested(got[key], one[key].tolist())
+        assert got["num_batches_tracked"] == 2
+        # evaluation: this rank's running mean (rank r filled it with r), no communication
+        _close_nested(got["eval"], ((x[s] - r) / (1 + 1e-5) ** 0.5).tolist())
+
+
+@needs_mpi
+def test_sync_batch_norm_under_ddp_equals_one_process_on_all_the_data(job):
+    union = distributed_job.train_sync_bn_union()
+    for r, seen in enumerate(job):
+        d = seen["ddp_sync_batch_norm"]
+        assert d["type"] == "SyncBatchNorm"
+        _close(d["params"], union["params"])
+        for got, want in zip(d["buffers"], union["buffers"], strict=True):
+            _close_nested(got, want)
+        _close_nested(d["eval"], union["eval"][8 * r:8 * r + 8])
+
+
+def test_sync_batch_norm_without_a_process_group_is_batch_norm():
+    nn = diffprog.nn
+    x = diffprog.randn(6, 3, 4, dtype=diffprog.float64, requires_grad=True)
+    sync, plain = nn.SyncBatchNorm(3).double(), nn.BatchNorm1d(3).double()
+    ys, yp = sync(x), plain(x)
+    assert diffprog.equal(ys, yp) and diffprog.equal(sync.running_var, plain.running_var)
+    gs, = diffprog.autograd.grad(ys.sum(), x)
+    gp, = diffprog.autograd.grad(yp.sum(), x)
+    assert diffprog.equal(gs, gp)
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        sync(diffprog.ones(3))
+    model = nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3, momentum=None),
+                          nn.Sequential(nn.BatchNorm1d(2, affine=False), nn.InstanceNorm2d(3)))
+    model[2].eval()
+    keys = list(model.state_dict())
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert converted is model and [type(m).__name__ for m in model.modules()] == [
+        "Sequential", "Conv2d", "SyncBatchNorm", "Sequential", "SyncBatchNorm", "InstanceNorm2d"]
+    assert model[1].momentum is None and model[2][0].weight is None and not model[2][0].training
+    assert list(model.state_dict()) == keys
+    single = nn.BatchNorm1d(4)
+    swapped = nn.SyncBatchNorm.convert_sync_batchnorm(single)
+    assert isinstance(swapped, nn.SyncBatchNorm) and swapped.weight is single.weight
+    assert swapped.running_mean is single.running_mean
+
+
+def test_convert_sync_batchnorm_keeps_torchs_state_dict_keys():
+    torch = pytest.importorskip("torch")
+    nn = diffprog.nn
+    ours = nn.SyncBatchNorm.convert_sync_batchnorm(
+        nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3), nn.Sequential(nn.BatchNorm1d(2))))
+    theirs = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(
+        torch.nn.Conv2d(1, 3, 1), torch.nn.BatchNorm2d(3),
+        torch.nn.Sequential(torch.nn.BatchNorm1d(2))))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [type(m).__name__ for m in ours.modules()] == [type(m).__name__ for m in theirs.modules()]
 
 
 # --- DistributedSampler ---------------------------------------------------------------------
@@ -262,7 +363,8 @@ def test_a_killed_rank_ends_the_job(tmp_path):
 @needs_mpi
 def test_a_hostfile_job(tmp_path):
     # two "machines" that are both this one, their ranks forked instead of started over ssh
-    (tmp_path / "hosts").write_text("localhost\n127.0.0.1\n")
+    # (MPICH is told so; Open MPI sees that both names are this machine)
+    (tmp_path / "hosts").write_text("localhost\n127.0.0.1 slots=4\n")
     (tmp_path / "hello.py").write_text(textwrap.dedent("""
         import os, sys
         import diffprog, diffprog.distributed as dist
@@ -273,8 +375,9 @@ def test_a_hostfile_job(tmp_path):
             f.write(f"{os.environ['WORLD_SIZE']} {x.item()}")
     """))
     status, stdout, stderr, _ = launch(
-        ["--hostfile", str(tmp_path / "hosts"), "--mpi-args", "-launcher fork",
-         str(tmp_path / "hello.py"), str(tmp_path)], timeout=60,
+        ["--hostfile", str(tmp_path / "hosts"), "--mpi-args",
+         "-launcher fork" if MPI_IMPL == "mpich" else "", str(tmp_path / "hello.py"), str(tmp_path)],
+        timeout=60,
         ranks=("--nnodes", "2", "--nproc-per-node", "1"))
     assert status == 0, stderr
     assert [(tmp_path / f"rank{r}").read_text() for r in range(2)] == ["2 3.0", "2 3.0"]
@@ -314,17 +417,33 @@ def test_torch_names_map_onto_diffprog():
 @needs_mpi
 def test_launcher_command_lines(tmp_path):
     parse = run._parser().parse_args
-    cmd, env = run.command(parse(["--nproc_per_node=2", "train.py", "--lr", "1"]), "/reports")
-    assert cmd[:3] == [MPIEXEC, "-n", "2"] and ["-launcher", "fork"] == cmd[3:5]
-    assert cmd[-6:] == [sys.executable, "-m", "diffprog.distributed._rank", "train.py", "--lr", "1"]
+    rank = [sys.executable, "-m", "diffprog.distributed._rank"]
+    cmd, env = run.command(parse(["--nproc_per_node=2", "--mpi-impl", "mpich", "train.py", "--lr",
+                                  "1"]), "/reports")
+    assert cmd[:3] == [MPIEXEC, "-n", "2"] and cmd[3:7] == ["-launcher", "fork", "-iface", "lo"]
+    assert cmd[7:] == rank + ["train.py", "--lr", "1"]
     assert env["WORLD_SIZE"] == "2" and env["MASTER_PORT"] == "29500"
     hosts = tmp_path / "hosts"
     hosts.write_text("# the cluster\nnode-a:8\nnode-b slots=8\nnode-c\n")
-    cmd, env = run.command(parse(["--nnodes", "2", "--nproc-per-node", "3", "--hostfile", str(hosts),
-                                  "--rdzv-endpoint", "node-a:1234", "-m", "pkg.train"]), "/r")
+    multi = ["--nnodes", "2", "--nproc-per-node", "3", "--hostfile", str(hosts), "--rdzv-endpoint",
+             "node-a:1234", "-m", "pkg.train"]
+    cmd, env = run.command(parse(["--mpi-impl", "mpich"] + multi), "/r")
     assert cmd[1:7] == ["-n", "6", "-hosts", "node-a:3,node-b:3", "-ppn", "3"]
     assert cmd[-2:] == ["-m", "pkg.train"] and env["WORLD_SIZE"] == "6"
     assert (env["MASTER_ADDR"], env["MASTER_PORT"]) == ("node-a", "1234")
+    # Open MPI: its own flags, and the launcher's variables forwarded to the other machines
+    cmd, env = run.command(parse(["--mpi-impl", "openmpi", "--mpi-args", "--mca btl tcp,self"] +
+                                 multi), "/r")
+    flags = cmd[3:cmd.index(sys.executable)]
+    assert cmd[1:3] == ["-n", "6"] and flags[:2] == ["--bind-to", "none"]
+    assert flags[-7:] == ["--host", "node-a:3,node-b:3", "--map-by", "slot", "--mca", "btl",
+                          "tcp,self"]
+    exported = {flags[i + 1] for i, f in enumerate(flags) if f == "-x"}
+    assert {"MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "TORCHELASTIC_RUN_ID",
+            "DIFFPROG_RUN_REPORTS", "PATH"} <= exported
+    assert ("--allow-run-as-root" in flags) == (os.geteuid() == 0)
+    cmd, _ = run.command(parse(["--mpi-impl", "openmpi", "x.py"]), "/r")
+    assert cmd[-6:-4] == ["btl_tcp_if_include", "lo"] and "--oversubscribe" in cmd
     for bad, message in ((["--nnodes", "2", "x.py"], "needs --hostfile"),
                          (["--nnodes", "1:4", "x.py"], "elastic"),
                          (["--node-rank", "1", "x.py"], "run the launcher once"),

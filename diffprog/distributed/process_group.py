@@ -211,11 +211,13 @@ def get_group_rank(group, global_rank):
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None,
-              use_local_synchronization=False, group_desc=None):
-    """A group of the given global ranks (all of them by default). As in PyTorch, every
-    process of the default group must call it, members or not."""
+              use_local_synchronization=False, group_desc=None, device_id=None, sort_ranks=True):
+    """A group of the given global ranks (all of them by default; group rank i is the
+    i-th of them, sorted unless sort_ranks=False). As in PyTorch, every process of the
+    default group must call it, members or not."""
     world = resolve(None, "new_group")
-    ranks = list(range(world.size())) if ranks is None else sorted(ranks)
+    ranks = list(range(world.size())) if ranks is None else list(ranks)
+    ranks = sorted(ranks) if sort_ranks else ranks
     bad = [r for r in ranks if not 0 <= r < world.size()]
     if bad or len(set(ranks)) != len(ranks):
         raise ValueError(f"new_group: ranks {ranks} must be distinct global ranks in "

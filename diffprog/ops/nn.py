@@ -78,6 +78,8 @@ class Normalize(Op):
     norm in training (dims: all but the channel dim), both with the biased variance.
     Given `running=(running_mean, running_var, momentum)`, forward also blends the batch
     statistics into those buffers in place (unbiased variance), as PyTorch's batch norm.
+    The statistics come from `moments` (forward) and `mean_over` (derivatives), which a
+    subclass may take over several processes (nn.SyncBatchNorm).
     """
 
     @classmethod
@@ -105,14 +107,11 @@ class Normalize(Op):
                 raise RuntimeError(f"{ctx.name()}: expected {name} of the input's dtype {x.dtype}, "
                                    f"got {p.dtype}")
         ctx.dims, ctx.eps = dims, eps
-        mean = x.mean(axis=dims, keepdims=True)
-        xhat = x - mean
-        tmp = xp.multiply(xhat, xhat)
-        var = tmp.mean(axis=dims, keepdims=True)
+        mean, xhat, tmp, var, n = ctx.moments(x)
         ctx.rstd = 1 / xp.sqrt(var + eps)
         xhat *= ctx.rstd
         if running is not None:
-            _update_running(running, mean, var, x.size // max(mean.size, 1))
+            _update_running(running, mean, var, n)
         if w is None and b is None:
             ctx.xhat = None                  # the output itself (read version-checked)
             return xhat
@@ -124,6 +123,18 @@ class Normalize(Op):
             y += b
         return y
 
+    def moments(ctx, x):
+        """(mean, x - mean, (x - mean)^2, the biased variance, the count) over ctx.dims, as
+        arrays; forward reuses the squares' array for its output."""
+        mean = x.mean(axis=ctx.dims, keepdims=True)
+        xc = x - mean
+        sq = xp.multiply(xc, xc)
+        return mean, xc, sq, sq.mean(axis=ctx.dims, keepdims=True), x.size // max(mean.size, 1)
+
+    def mean_over(ctx, t):
+        """The mean of tensor `t` over ctx.dims (differentiable)."""
+        return t.mean(ctx.dims, keepdim=True)
+
     def stats(ctx, x=None):
         """(xhat, rstd) as tensors: the saved arrays for a plain backward; recomputed from x
         with differentiable ops when the derivative itself is differentiated."""
@@ -131,14 +142,13 @@ class Normalize(Op):
             xhat = ctx.output if ctx.xhat is None else Tensor._make(ctx.xhat)
             return xhat, Tensor._make(ctx.rstd)
         x = ctx.input(0) if x is None else x
-        xc = x - x.mean(ctx.dims, keepdim=True)
-        rstd = ((xc * xc).mean(ctx.dims, keepdim=True) + ctx.eps).rsqrt()
+        xc = x - ctx.mean_over(x)
+        rstd = (ctx.mean_over(xc * xc) + ctx.eps).rsqrt()
         return xc * rstd, rstd
 
     def _through_norm(ctx, d, xhat, rstd):
         """The derivative of xhat = normalize(x) applied to d (symmetric: VJP and JVP)."""
-        dims = ctx.dims
-        return (d - d.mean(dims, keepdim=True) - xhat * (d * xhat).mean(dims, keepdim=True)) * rstd
+        return (d - ctx.mean_over(d) - xhat * ctx.mean_over(d * xhat)) * rstd
 
     def vjp(ctx, g):
         need_x, need_w, need_b = ctx.needs_input_grad

@@ -1,22 +1,26 @@
-"""Normalization layers: BatchNorm1d/2d/3d, InstanceNorm1d/2d/3d, LayerNorm, RMSNorm, GroupNorm.
+"""Normalization layers: BatchNorm1d/2d/3d, SyncBatchNorm, InstanceNorm1d/2d/3d, LayerNorm,
+RMSNorm, GroupNorm.
 
 Batch norm keeps running estimates of each channel's mean and (unbiased) variance in
 buffers, updated in training mode (momentum=None: a cumulative average) and used in
-evaluation mode; the other layers normalize each sample by its own statistics (instance
-norm may also track running statistics, averaged over the batch).
+evaluation mode; SyncBatchNorm takes its training statistics over the batches of all the
+ranks of a process group; the other layers normalize each sample by its own statistics
+(instance norm may also track running statistics, averaged over the batch).
 """
 import numbers
 import warnings
 
 from ... import dtypes as _dt
 from ...creation import empty, ones, tensor, zeros
+from ...distributed import process_group as _dist
+from ...distributed.nn.functional import sync_batch_norm
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter, register_weight_and_bias
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "LayerNorm", "RMSNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "InstanceNorm1d",
+           "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "RMSNorm", "GroupNorm"]
 
 
 class _BatchNorm(Module):
@@ -53,11 +57,14 @@ class _BatchNorm(Module):
             if self.bias is not None:
                 init.zeros_(self.bias)
 
-    def forward(self, input):
+    def _check_input_dim(self, input):
         if input.ndim not in self._input_dims:
             dims = " or ".join(f"{d}D" for d in self._input_dims)
             raise ValueError(f"{self._get_name()}({self.extra_repr()}): expected {dims} input, "
                              f"got shape {tuple(input.shape)}")
+
+    def forward(self, input):
+        self._check_input_dim(input)
         if input.shape[1] != self.num_features:
             raise RuntimeError(f"{self._get_name()}({self.extra_repr()}): expected input with "
                                f"{self.num_features} channels (dimension 1), got shape {tuple(input.shape)}")
@@ -68,8 +75,11 @@ class _BatchNorm(Module):
                 momentum = 1.0 / float(self.num_batches_tracked)
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if track else None,
-                            self.running_var if track else None, self.weight, self.bias,
+        return self._normalize(input, self.running_mean if track else None,
+                               self.running_var if track else None, use_batch_stats, momentum)
+
+    def _normalize(self, input, running_mean, running_var, use_batch_stats, momentum):
+        return F.batch_norm(input, running_mean, running_var, self.weight, self.bias,
                             use_batch_stats, momentum, self.eps)
 
     def extra_repr(self):
@@ -90,6 +100,52 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm3d(_BatchNorm):
     """Batch norm over (N, C, D, H, W) inputs."""
     _input_dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm over (N, C, *) inputs whose training statistics are those of the union
+    of the batches of every rank of `process_group` (default: all ranks), with a backward
+    that sums its terms over the ranks too: each rank's input gradient is that of the
+    job's loss (the sum of the ranks' losses); parameter gradients stay the rank's own,
+    for DistributedDataParallel to average. In evaluation, without an initialised process
+    group, or in a group of one rank, it is BatchNorm (as in PyTorch)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype,
+                         bias=bias)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+        if input.shape[1] == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+
+    def _normalize(self, input, running_mean, running_var, use_batch_stats, momentum):
+        if self.training and _dist.is_initialized():
+            pg = _dist.resolve(self.process_group, "SyncBatchNorm")
+            if pg.size() > 1:
+                return sync_batch_norm(input, running_mean, running_var, self.weight, self.bias,
+                                       momentum, self.eps, pg)
+        return super()._normalize(input, running_mean, running_var, use_batch_stats, momentum)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """`module` with its BatchNorm*d layers (itself, if one) replaced by SyncBatchNorm
+        layers that share their parameters and buffers."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, _InstanceNorm):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats, process_group, bias=module.bias is not None)
+            if module.affine:
+                out.weight, out.bias = module.weight, module.bias
+            out.running_mean, out.running_var = module.running_mean, module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
 
 
 class _InstanceNorm(_BatchNorm):
