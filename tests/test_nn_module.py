@@ -372,6 +372,7 @@ def test_to_double_float_keep_parameter_objects():
         d.to(dp.int64)
 
 
+@pytest.mark.skipif(dp.cuda.is_available(), reason="checks the error without a GPU")
 def test_cuda_is_a_clear_error():
     d = nn.Linear(2, 2)
     with pytest.raises(RuntimeError, match="not available"):

@@ -141,8 +141,9 @@ def _hosts(x, op):
 def _device(x):
     if isinstance(x, (numpy.ndarray, numpy.generic)):
         return FakeGPUArray(numpy.asarray(x))
-    if type(x) is tuple:
-        return tuple(_device(v) for v in x)
+    if isinstance(x, tuple):            # numpy.linalg's results are named tuples
+        values = [_device(v) for v in x]
+        return type(x)(*values) if hasattr(x, "_fields") else tuple(values)
     if type(x) is list:
         return [_device(v) for v in x]
     return x

@@ -263,7 +263,7 @@ def _norm_grad(d, n, p):
 
 
 def _const(a, like):
-    return Tensor._make(xp.asarray(a, dtype=like.dtype))
+    return Tensor._make(xp.asarray(a, dtype=like.dtype, like=like))
 
 
 def dist(input, other, p=2):

@@ -155,8 +155,8 @@ class GridSample(Op):
     def _slope_terms(ctx, wx, wy):
         """d(sum_k U_k wy_k wx_k) / d(grid x, grid y) per corner: the +-1 of each corner's
         weight times the other dim's weight and the slope, masked.  (N, 4, P) each."""
-        sx = xp.array([-1.0, 1.0, -1.0, 1.0], dtype=ctx.mask.dtype)[:, None]
-        sy = xp.array([-1.0, -1.0, 1.0, 1.0], dtype=ctx.mask.dtype)[:, None]
+        sx = xp.array([-1.0, 1.0, -1.0, 1.0], dtype=ctx.mask.dtype, like=ctx.mask)[:, None]
+        sy = xp.array([-1.0, -1.0, 1.0, 1.0], dtype=ctx.mask.dtype, like=ctx.mask)[:, None]
         ax, ay = (Tensor._make(ctx.mask * s * a[:, None]) for s, a in zip((sx, sy), ctx.slope))
         return wy * ax, wx * ay
 
@@ -167,7 +167,7 @@ class GridSample(Op):
         g3 = g.reshape(n, c, 1, p)
         mask = Tensor._make(ctx.mask)
         if ctx.mode == "nearest":                # piecewise constant in grid: zero, as PyTorch
-            wts, ggrid = mask, Tensor._make(xp.zeros(grid.shape, dtype=ctx.mask.dtype))
+            wts, ggrid = mask, Tensor._make(xp.zeros(grid.shape, dtype=ctx.mask.dtype, like=ctx.mask))
         else:
             wx, wy = ctx._corner_weights(ctx.input(1))
             wts, ggrid = wx * wy * mask, None
