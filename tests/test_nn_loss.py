@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 import pytest
 
+import oracle
 from oracle import check, const, rand, torch
 
 import diffprog as dp
@@ -22,7 +23,8 @@ class W:
 
 
 def _opts(kw, lib):
-    return {k: lib.tensor(v.value) if isinstance(v, W) else v for k, v in kw.items()}
+    make = oracle._tensor if lib is dp else lib.tensor      # diffprog's on the tested device
+    return {k: make(v.value) if isinstance(v, W) else v for k, v in kw.items()}
 
 
 def labels(*shape, C, seed=0, ignore=()):

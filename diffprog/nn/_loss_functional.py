@@ -263,7 +263,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         z = z * z
     if weight is not None:
         z = z * weight[idx]
-    others = xp.ones(input.shape, dtype=bool)
+    others = xp.ones(input.shape, dtype=bool, like=t)
     xp.put_along_axis(others, t[..., None], False, axis=-1)
     loss = (z * Tensor._make(others)).sum(-1) / C
     return _reduce(loss, reduction)

@@ -32,6 +32,7 @@ from types import SimpleNamespace
 
 from .. import dtypes as _dt
 from .._array import xp
+from .._array.device import key_for
 from ..tensor import Tensor
 from .batching import batch_function, broadcasting, fold_batch, lift, loop, materialize, unfold_batch
 from .selection import where
@@ -188,7 +189,7 @@ def _linear_in_g(cls, n, args, batched, kwargs, unit):
 
 def _unit_grad(x, s):
     """d loss_i / d x_i (times the reduction's scale): the backward for a gradient of ones."""
-    ones = xp.ones(s.tshape if s.reduction == "none" else (), s.exp.dtype)
+    ones = xp.ones(s.tshape if s.reduction == "none" else (), s.exp.dtype, like=s.exp)
     return CrossEntropyBackward.apply(Tensor._make(ones), x, s=s)
 
 
@@ -217,7 +218,7 @@ class NllLoss(Op):
         ts, wt, _ = _targets(target, weight, ignore_index, x.dtype)
         ts, wt = ts.reshape(target.shape), wt.reshape(target.shape)
         grid = xp.indices(ts.shape, sparse=True)
-        key = grid[:1] + (ts,) + grid[1:]                 # x[key][i, ...] = x[i, t_i, ...]
+        key = key_for(x, grid[:1] + (ts,) + grid[1:])     # x[key][i, ...] = x[i, t_i, ...]
         out, scale = _reduce(-x[key] * wt, wt, reduction)
         ctx.s = SimpleNamespace(key=key, coef=-wt * scale, shape=x.shape, reduction=reduction)
         return out
@@ -239,7 +240,7 @@ class NllBackward(Op):
         s = kwargs["s"]
         d = _class_dim(s.shape)
         tshape = s.shape[:d] + s.shape[d + 1:] if s.reduction == "none" else ()
-        ones = Tensor._make(xp.ones(tshape, dtype=args[0].dtype.np))
+        ones = Tensor._make(xp.ones(tshape, dtype=args[0].dtype.np, like=s.coef))
         return _linear_in_g(cls, n, args, batched, kwargs, lambda: cls.apply(ones, s=s))
 
     def forward(ctx, g, s):
