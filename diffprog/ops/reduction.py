@@ -502,8 +502,8 @@ class Mode(_Select):
     def pick(ctx, x, d):
         s = xp.moveaxis(xp.sort(x, axis=d), d, -1)
         n = s.shape[-1]
-        pos = xp.arange(n)
-        starts = xp.ones(s.shape, dtype=bool)
+        pos = xp.arange(n, like=s)
+        starts = xp.ones(s.shape, dtype=bool, like=s)
         starts[..., 1:] = s[..., 1:] != s[..., :-1]
         run = pos - xp.maximum.accumulate(xp.where(starts, pos, 0), axis=-1)   # run length - 1
         value = xp.take_along_axis(s, xp.argmax(run, axis=-1)[..., None], axis=-1)
@@ -535,9 +535,9 @@ class Topk(_Select):
         if not 0 <= k <= n:
             raise RuntimeError(f"topk: selected index k out of range (k={k}, size {n} in dim {d})")
         if k in (0, n):
-            return xp.take(_argsort(x, d, largest), xp.arange(k), axis=d)
+            return xp.take(_argsort(x, d, largest), xp.arange(k, like=x), axis=d)
         part = xp.argpartition(x, n - k if largest else k - 1, axis=d)
-        part = xp.take(part, xp.arange(n - k, n) if largest else xp.arange(k), axis=d)
+        part = xp.take(part, xp.arange(n - k, n, like=x) if largest else xp.arange(k, like=x), axis=d)
         order = _argsort(xp.take_along_axis(x, part, axis=d), d, largest)
         return xp.take_along_axis(part, order, axis=d)
 
@@ -553,7 +553,7 @@ class Cummax(_Select):
         hit = x == ctx.scan(x, axis=d)
         if x.dtype.kind == "f":
             hit |= xp.isnan(x)
-        pos = xp.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - d - 1))
+        pos = xp.arange(x.shape[d], like=x).reshape((-1,) + (1,) * (x.ndim - d - 1))
         return xp.maximum.accumulate(xp.where(hit, pos, 0), axis=d)
 
 

@@ -4,6 +4,7 @@ elementwise ops: `elementwise.py`.
 """
 from .. import dtypes as _dt
 from .._array import xp
+from .._array.device import is_array
 from ..tensor import Tensor
 from .batching import broadcasting
 from .elementwise import _Unary, _binary, _inplace, _into
@@ -162,7 +163,7 @@ class Lerp(Op):
 
     def forward(ctx, start, end, weight):
         diff = end - start
-        if not isinstance(weight, xp.ndarray):
+        if not is_array(weight):
             return start + weight * diff if -0.5 < weight < 0.5 else end - diff * (1 - weight)
         return xp.where(xp.abs(weight) < 0.5, start + weight * diff, end - diff * (1 - weight))
 

@@ -81,7 +81,7 @@ class OneHot(Op):
             num_classes = int(x.max()) + 1
         elif x.size and x.max() >= num_classes:
             raise RuntimeError(f"one_hot: Class values must be smaller than num_classes ({num_classes}).")
-        out = xp.zeros(x.shape + (num_classes,), dtype=xp.int64)
+        out = xp.zeros(x.shape + (num_classes,), dtype=xp.int64, like=x)
         xp.put_along_axis(out, x[..., None], 1, axis=-1)
         return out
 

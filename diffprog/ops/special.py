@@ -251,7 +251,7 @@ def _polynomial(name, p1, step, shift=False):
         x = x if x.dtype.kind == "f" else x.astype(xp.float32)
         if shift:
             x = 2 * x - 1
-        nn = xp.asarray(n._data if isinstance(n, Tensor) else n)
+        nn = xp.asarray(n._data if isinstance(n, Tensor) else n, like=x)
         x, nn = xp.broadcast_arrays(x, nn)
         out = xp.where(nn < 0, 0.0, 1.0).astype(x.dtype)
         prev, cur = xp.ones_like(x), p1(x)
