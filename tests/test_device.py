@@ -181,3 +181,17 @@ def test_dataloader_batches_move_to_the_device(gpu):
     for x, y in DataLoader(data, batch_size=4, pin_memory=True):
         x, y = x.to(gpu, non_blocking=True), y.cuda(non_blocking=True)
         assert on_gpu(x) and on_gpu(y) and x.shape[1] == 3
+
+
+def test_trial_runs_on_the_device(gpu):
+    from diffprog.train import Trial
+    from diffprog.utils.data import DataLoader, TensorDataset
+    dp.manual_seed(0)
+    data = TensorDataset(dp.randn(32, 6), dp.randint(0, 3, (32,)))
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    trial = Trial(model, dp.optim.SGD(model.parameters(), 0.1, momentum=0.9), nn.CrossEntropyLoss(),
+                  metrics=["loss", "accuracy"], verbose=0).to(gpu)
+    trial.with_generators(DataLoader(data, batch_size=8), val_generator=DataLoader(data, batch_size=8))
+    history = trial.run(epochs=2)
+    assert all(on_gpu(p) for p in model.parameters())
+    assert history[-1]["loss"] < history[0]["loss"] and 0 <= history[-1]["val_acc"] <= 1

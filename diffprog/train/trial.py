@@ -74,8 +74,8 @@ def deep_to(batch, device, dtype):
         return type(batch)(deep_to(b, device, dtype) for b in batch)
     if isinstance(batch, dict):
         return {k: deep_to(v, device, dtype) for k, v in batch.items()}
-    if isinstance(batch, Tensor) and batch.is_floating_point() and batch.dtype is not dtype:
-        return batch.to(dtype)
+    if isinstance(batch, Tensor):
+        return batch.to(device, dtype if batch.is_floating_point() else None)
     return batch
 
 
