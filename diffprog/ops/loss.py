@@ -34,7 +34,8 @@ from .. import dtypes as _dt
 from .._array import xp
 from .._array.device import key_for
 from ..tensor import Tensor
-from .batching import batch_function, broadcasting, fold_batch, lift, loop, materialize, unfold_batch
+from .batching import (array_of, batch_function, broadcasting, fold_batch, lift, loop, materialize,
+                       unfold_batch)
 from .selection import where
 from .indexing import Index
 from .op import Op, quiet
@@ -240,7 +241,7 @@ class NllBackward(Op):
         s = kwargs["s"]
         d = _class_dim(s.shape)
         tshape = s.shape[:d] + s.shape[d + 1:] if s.reduction == "none" else ()
-        ones = Tensor._make(xp.ones(tshape, dtype=args[0].dtype.np, like=s.coef))
+        ones = Tensor._make(xp.ones(tshape, dtype=args[0].dtype.np, like=array_of(args[0])))
         return _linear_in_g(cls, n, args, batched, kwargs, lambda: cls.apply(ones, s=s))
 
     def forward(ctx, g, s):
