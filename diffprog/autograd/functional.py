@@ -7,6 +7,7 @@ get no `.grad`; results are detached unless `create_graph=True`.
 """
 from .. import creation
 from .._array import xp
+from ..ops.batching import array_of
 from ..ops.shape import stack as stack_op
 from ..tensor import Tensor
 from . import engine, forward_ad
@@ -92,7 +93,7 @@ def _ones_for_scalar(refs, fn, what):
 
 def basis(t, k):
     """The k-th one-hot tensor shaped like t."""
-    e = xp.zeros(t.numel(), dtype=t.dtype.np, like=t._data)
+    e = xp.zeros(t.numel(), dtype=t.dtype.np, like=array_of(t))
     e[k] = 1
     return Tensor._make(e.reshape(tuple(t.shape)))
 
