@@ -348,7 +348,7 @@ class LSTMLayer(_Layer):
 
     def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
         (h, c), H = states, w_hh.shape[1]
-        scale, shift = (v[:, None] for v in _lstm_affine(H, x.dtype))
+        scale = _lstm_affine(H, x.dtype)[0][:, None]
         # scale * (w_ih @ x_t + w_hh @ h + biases) is the argument of tanh: scale folded in
         acts = _project(x, w_ih * scale, None if b_ih is None else (b_ih + b_hh) * scale[:, 0])
         T, B = acts.shape[0], acts.shape[2]
@@ -358,8 +358,9 @@ class LSTMLayer(_Layer):
             a = acts[t]
             a += xp.matmul(w_s, h, out=hg)
             xp.tanh(a, out=a)
-            a *= scale
-            a += shift
+            for s in (a[:2 * H], a[3 * H:]):            # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2
+                s *= 0.5
+                s += 0.5
             c2, tc = cs[t], tcs[t]
             xp.multiply(a[H:2 * H], c, out=c2)
             c2 += a[:H] * a[2 * H:3 * H]
@@ -372,8 +373,9 @@ class LSTMLayer(_Layer):
     def _back(ctx, g_hs, d_final, states0, w_hh, order):
         acts, cs, tcs = ctx.acts, ctx.cs, ctx.tcs
         (dh, dc), T, H = d_final, acts.shape[0], w_hh.shape[1]
+        B = dh.shape[1]
         w_t = xp.ascontiguousarray(w_hh.T)
-        da = xp.empty_like(acts)
+        da, tmp = xp.empty_like(acts), xp.empty_like(dh)
         for t in order:
             prev = t + 1 if ctx.reverse else t - 1
             c_prev = cs[prev] if 0 <= prev < T else states0[1]
@@ -381,23 +383,20 @@ class LSTMLayer(_Layer):
             i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
             di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
             dh += g_hs[t].T
-            xp.multiply(tc, tc, out=do)                 # dc += dh * o * (1 - tanh(c)^2)
-            xp.subtract(1, do, out=do)
-            do *= o
-            do *= dh
-            dc += do
-            xp.subtract(1, i, out=di)                   # d i = dc * g * i * (1 - i)
-            di *= i
+            xp.multiply(tc, tc, out=tmp)                # dc += dh * o * (1 - tanh(c)^2)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp
+            xp.subtract(1, a[:2 * H], out=d[:2 * H])    # (d i, d f, d g) = dc * (g * i * (1 - i),
+            d[:2 * H] *= a[:2 * H]                      #   c_prev * f * (1 - f), i * (1 - g^2))
             di *= g
-            di *= dc
-            xp.subtract(1, f, out=df)                   # d f = dc * c_prev * f * (1 - f)
-            df *= f
             df *= c_prev
-            df *= dc
-            xp.multiply(g, g, out=dg)                   # d g = dc * i * (1 - g^2)
+            xp.multiply(g, g, out=dg)
             xp.subtract(1, dg, out=dg)
             dg *= i
-            dg *= dc
+            d_ifg = d[:3 * H].reshape(3, H, B)
+            d_ifg *= dc
             xp.subtract(1, o, out=do)                   # d o = dh * tanh(c) * o * (1 - o)
             do *= o
             do *= tc
