@@ -141,11 +141,12 @@ def test_unbatched_input(name):
 
 @pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
 def test_one_fused_op_per_step(name):
-    """A time step is two graph nodes (the w_hh product and the fused gate op), plus a few
-    per sequence (input projection, unbind, stack, initial state)."""
+    """On the per-step path (here a packed sequence), a time step is two graph nodes (the
+    w_hh product and the fused gate op), plus a few per sequence (input projection, split,
+    cat, initial state)."""
     T = 7
-    out, _ = getattr(nn, name)(3, 4)(dp.randn(T, 2, 3))
-    seen, todo = set(), [out.grad_fn]
+    out, _ = getattr(nn, name)(3, 4)(dp_rnn.pack_padded_sequence(dp.randn(T, 2, 3), [T, T]))
+    seen, todo = set(), [out.data.grad_fn]
     while todo:
         node = todo.pop()
         if node is not None and id(node) not in seen and type(node).__name__ != "_AccumulateGrad":

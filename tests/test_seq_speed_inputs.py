@@ -1,5 +1,7 @@
-"""The fused whole-sequence LSTM op against PyTorch and against the per-step path, and the
-errors sequence layers give for badly shaped inputs and masks."""
+"""The fused whole-sequence LSTM, GRU and RNN ops against PyTorch and against the per-step
+path, and the errors sequence layers give for badly shaped inputs and masks."""
+import warnings
+
 import numpy as np
 import pytest
 from oracle import check, rand, torch
@@ -7,92 +9,163 @@ from oracle import check, rand, torch
 import diffprog as dp
 from diffprog import nn
 from diffprog.nn import functional as F
-from diffprog.ops.rnn import LSTMLayer
+from diffprog.nn.utils import rnn as dp_rnn
+from diffprog.ops.rnn import GRULayer, LSTMLayer, RNNLayer
 
 
-# --- LSTMLayer: forward, VJP, double VJP, JVP vs a per-step PyTorch loop --------------
+# --- the whole-layer ops: forward, VJP, double VJP, JVP vs a per-step PyTorch loop ------
 
-def _torch_layer(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False):
-    """The same layer written with torch ops, one step at a time."""
+def _torch_cell(kind, a_x, a_h, state):
+    """One step from the two projections (x @ w_ih.T + b_ih, h @ w_hh.T + b_hh), in torch."""
+    h = state[0]
     H = h.shape[-1]
+    if kind == "lstm":
+        a = a_x + a_h
+        i, f, g, o = a[:, :H].sigmoid(), a[:, H:2 * H].sigmoid(), a[:, 2 * H:3 * H].tanh(), a[:, 3 * H:].sigmoid()
+        c = f * state[1] + i * g
+        return o * c.tanh(), c
+    if kind == "gru":
+        r, z = (a_x[:, :2 * H] + a_h[:, :2 * H]).sigmoid().split(H, 1)
+        n = (a_x[:, 2 * H:] + r * a_h[:, 2 * H:]).tanh()
+        return ((1 - z) * n + z * h,)
+    return ((a_x + a_h).tanh() if kind == "rnn_tanh" else (a_x + a_h).relu(),)
+
+
+def _torch_layer(kind, x, *args, reverse=False):
+    """The same layer written with torch ops, one step at a time."""
+    k = 2 if kind == "lstm" else 1
+    state, (w_ih, w_hh), bias = args[:k], args[k:k + 2], args[k + 2:]
     hs = [None] * x.shape[0]
     for t in (range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])):
-        a = x[t] @ w_ih.T + h @ w_hh.T + (0 if b_ih is None else b_ih + b_hh)
-        i, f, g, o = a[:, :H].sigmoid(), a[:, H:2 * H].sigmoid(), a[:, 2 * H:3 * H].tanh(), a[:, 3 * H:].sigmoid()
-        c = f * c + i * g
-        h = o * c.tanh()
-        hs[t] = h
-    return torch.stack(hs), h, c
+        a_x, a_h = x[t] @ w_ih.T, state[0] @ w_hh.T
+        if bias:
+            a_x, a_h = a_x + bias[0], a_h + bias[1]
+        state = _torch_cell(kind, a_x, a_h, state)
+        hs[t] = state[0]
+    return (torch.stack(hs),) + tuple(state)
 
 
+KINDS = {"lstm": (LSTMLayer, {}, 4), "gru": (GRULayer, {}, 3),
+         "rnn_tanh": (RNNLayer, {"nonlinearity": "tanh"}, 1), "rnn_relu": (RNNLayer, {"nonlinearity": "relu"}, 1)}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_lstm_layer_op(reverse, bias, dtype):
+def test_layer_op(kind, reverse, bias, dtype):
+    op, options, G = KINDS[kind]
     T, B, I, H = 4, 2, 5, 3
-    args = [rand(T, B, I, seed=1, dtype=dtype), rand(B, H, seed=2, dtype=dtype),
-            rand(B, H, seed=3, dtype=dtype), rand(4 * H, I, seed=4, dtype=dtype),
-            rand(4 * H, H, seed=5, dtype=dtype)]
+    states = [rand(B, H, seed=2 + j, dtype=dtype) for j in range(2 if kind == "lstm" else 1)]
+    args = [rand(T, B, I, seed=1, dtype=dtype), *states, rand(G * H, I, seed=4, dtype=dtype),
+            rand(G * H, H, seed=5, dtype=dtype)]
     if bias:
-        args += [rand(4 * H, seed=6, dtype=dtype), rand(4 * H, seed=7, dtype=dtype)]
-    check(lambda *a: LSTMLayer.apply(*a, reverse=reverse),
-          lambda *a: _torch_layer(*a, reverse=reverse), *args, fd=dtype == np.float64)
+        args += [rand(G * H, seed=6, dtype=dtype), rand(G * H, seed=7, dtype=dtype)]
+    check(lambda *a: op.apply(*a, reverse=reverse, **options),
+          lambda *a: _torch_layer(kind, *a, reverse=reverse), *args, fd=dtype == np.float64)
 
 
-def _per_step(lstm, x, h0, c0):
-    """A single-layer LSTM module's forward written with dp.lstm_cell, one step at a time."""
-    hs, h, c = [], h0, c0
+CELLS = {"LSTM": dp.lstm_cell, "GRU": dp.gru_cell, "RNN": dp.rnn_tanh_cell}
+
+
+def _per_step(module, x, *state):
+    """A single-layer module's forward written with its cell function, one step at a time."""
+    cell, hs = CELLS[type(module).__name__], []
     for t in range(x.shape[0]):
-        h, c = dp.lstm_cell(x[t], (h, c), lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0,
-                            lstm.bias_hh_l0)
-        hs.append(h)
-    return dp.stack(hs), h, c
+        out = cell(x[t], state if len(state) == 2 else state[0], module.weight_ih_l0, module.weight_hh_l0,
+                   module.bias_ih_l0, module.bias_hh_l0)
+        state = out if isinstance(out, tuple) else (out,)
+        hs.append(state[0])
+    return (dp.stack(hs),) + state
 
 
+@pytest.mark.parametrize("name", list(CELLS))
 @pytest.mark.parametrize("dtype,tol", [(dp.float64, 1e-12), (dp.float32, 2e-6)])
-def test_fused_layer_equals_per_step_path(dtype, tol):
-    """Outputs and every gradient of nn.LSTM (fused path) equal the lstm_cell loop."""
+def test_fused_layer_equals_per_step_path(name, dtype, tol):
+    """Outputs and every gradient of the module (fused path) equal the cell loop."""
     dp.manual_seed(0)
-    lstm = nn.LSTM(3, 5, dtype=dtype)
+    module = getattr(nn, name)(3, 5, dtype=dtype)
+    n_state = 2 if name == "LSTM" else 1
     x = dp.randn(6, 2, 3, dtype=dtype)
-    h0, c0 = dp.randn(1, 2, 5, dtype=dtype), dp.randn(1, 2, 5, dtype=dtype)
-    cots = [dp.randn(6, 2, 5, dtype=dtype), dp.randn(2, 5, dtype=dtype), dp.randn(2, 5, dtype=dtype)]
+    state = [dp.randn(1, 2, 5, dtype=dtype) for _ in range(n_state)]
+    cots = [dp.randn(6, 2, 5, dtype=dtype)] + [dp.randn(2, 5, dtype=dtype) for _ in range(n_state)]
     results = []
     for fused in (True, False):
-        leaves = [t.detach().requires_grad_() for t in (x, h0, c0)]
+        leaves = [t.detach().requires_grad_() for t in [x] + state]
         if fused:
-            out, (h, c) = lstm(leaves[0], (leaves[1], leaves[2]))
-            outs = (out, h[0], c[0])
-            assert type(out.grad_fn).__name__ == "LSTMLayer"
+            out, final = module(leaves[0], tuple(leaves[1:]) if n_state == 2 else leaves[1])
+            outs = (out,) + tuple(f[0] for f in (final if n_state == 2 else (final,)))
+            assert type(out.grad_fn).__name__ == f"{name}Layer"
         else:
-            outs = _per_step(lstm, leaves[0], leaves[1][0], leaves[2][0])
+            outs = _per_step(module, leaves[0], *(s[0] for s in leaves[1:]))
         loss = sum((o * g).sum() for o, g in zip(outs, cots))
-        grads = dp.autograd.grad(loss, leaves + list(lstm.parameters()))
+        grads = dp.autograd.grad(loss, leaves + list(module.parameters()))
         results.append([o.detach().numpy() for o in outs] + [g.numpy() for g in grads])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def test_fused_layer_double_backward_equals_per_step_path():
+@pytest.mark.parametrize("name", list(CELLS))
+def test_fused_layer_double_backward_equals_per_step_path(name):
     """create_graph through the fused op (its differentiable fallback) equals the cell loop."""
     dp.manual_seed(1)
-    lstm = nn.LSTM(2, 3, dtype=dp.float64)
+    module = getattr(nn, name)(2, 3, dtype=dp.float64)
     x = dp.randn(4, 2, 2, dtype=dp.float64)
-    zeros = dp.zeros(2, 3, dtype=dp.float64)
+    zeros = [dp.zeros(2, 3, dtype=dp.float64)] * (2 if name == "LSTM" else 1)
     second = []
     for fused in (True, False):
         xs = x.detach().requires_grad_()
-        out = lstm(xs)[0] if fused else _per_step(lstm, xs, zeros, zeros)[0]
+        out = module(xs)[0] if fused else _per_step(module, xs, *zeros)[0]
         (g,) = dp.autograd.grad(out.tanh().sum(), xs, create_graph=True)
-        second.append([s.numpy() for s in dp.autograd.grad(g.square().sum(), [xs] + list(lstm.parameters()))])
+        second.append([s.numpy() for s in dp.autograd.grad(g.square().sum(), [xs] + list(module.parameters()))])
     for a, b in zip(*second):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_fused_layer_is_one_node_per_layer_and_direction():
-    out, _ = nn.LSTM(3, 4, num_layers=2, bidirectional=True)(dp.randn(9, 2, 3))
+MODULES = [("LSTM", {}), ("GRU", {}), ("RNN", {"nonlinearity": "tanh"}), ("RNN", {"nonlinearity": "relu"})]
+
+
+def _padded_and_packed(module, x, hx):
+    """The module on a padded batch (fused layers) and on the same batch packed with equal
+    lengths (the per-step path): outputs, final states and gradients of all inputs."""
+    results = []
+    for packed in (False, True):
+        leaves = [t.detach().requires_grad_() for t in (x,) + hx]
+        inp = dp_rnn.pack_padded_sequence(leaves[0], [x.shape[1]] * x.shape[0], batch_first=True) \
+            if packed else leaves[0]
+        dp.manual_seed(3)                         # the same dropout masks on both paths
+        out, state = module(inp, None if not hx else tuple(leaves[1:]) if len(hx) == 2 else leaves[1])
+        out = out.data.reshape(x.shape[1], x.shape[0], -1).transpose(0, 1) if packed else out
+        outs = [out] + list(state if isinstance(state, tuple) else (state,))
+        loss = sum((o * o.detach().cos()).sum() for o in outs)
+        grads = dp.autograd.grad(loss, leaves + list(module.parameters()))
+        results.append([o.detach().numpy() for o in outs] + [g.numpy() for g in grads])
+    return results
+
+
+@pytest.mark.parametrize("name,extra", MODULES, ids=["lstm", "gru", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("config", [dict(num_layers=2, bidirectional=True), dict(num_layers=3, bias=False),
+                                    dict(num_layers=2, dropout=0.5, bidirectional=True)],
+                         ids=["2-layer-bidirectional", "3-layer-no-bias", "dropout"])
+@pytest.mark.parametrize("with_h0", [True, False])
+def test_fused_modules_equal_per_step_path(name, extra, config, with_h0):
+    """Every configuration of the modules: the fused layers equal the per-step cells."""
+    dp.manual_seed(0)
+    module = getattr(nn, name)(3, 4, batch_first=True, dtype=dp.float64, **extra, **config)
+    L = config["num_layers"] * (2 if config.get("bidirectional") else 1)
+    x = dp.randn(2, 5, 3, dtype=dp.float64)
+    hx = tuple(dp.randn(L, 2, 4, dtype=dp.float64) for _ in range(2 if name == "LSTM" else 1)) if with_h0 else ()
+    fused, per_step = _padded_and_packed(module, x, hx)
+    assert len(fused) == len(per_step)
+    for i, (a, b) in enumerate(zip(fused, per_step)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=str(i))
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_fused_layer_is_one_node_per_layer_and_direction(name):
+    out, _ = getattr(nn, name)(3, 4, num_layers=2, bidirectional=True)(dp.randn(9, 2, 3))
     nodes = _nodes(out)
-    assert sum(type(n).__name__ == "LSTMLayer" for n in nodes) == 4
+    assert sum(type(n).__name__ == f"{name}Layer" for n in nodes) == 4
     assert len(nodes) < 30, len(nodes)        # independent of the sequence length (9)
 
 
@@ -106,6 +179,30 @@ def _nodes(out):
             nodes.append(node)
             todo.extend(n for n, _ in node.next_functions)
     return nodes
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_vmap_over_sequences_folds_into_one_layer(name, monkeypatch):
+    """vmap over inputs and states (weights shared) runs each layer once on the folded
+    batch, and equals running the module once per element, gradients included."""
+    dp.manual_seed(2)
+    module = getattr(nn, name)(3, 4, num_layers=2, bidirectional=True, dtype=dp.float64)
+    xs, h0 = dp.randn(3, 5, 2, 3, dtype=dp.float64), dp.randn(3, 4, 2, 4, dtype=dp.float64)
+
+    def f(x, h):
+        out, _ = module(x, (h, h) if name == "LSTM" else h)
+        return out.tanh().sum()
+    op, runs = {"LSTM": LSTMLayer, "GRU": GRULayer, "RNN": RNNLayer}[name], []
+    run = op._run
+    monkeypatch.setattr(op, "_run", lambda ctx, *a: runs.append(1) or run(ctx, *a))
+    got = dp.func.vmap(dp.func.grad(f, argnums=(0, 1)))(xs, h0)
+    values = dp.func.vmap(f)(xs, h0)
+    assert len(runs) == 8                      # 2 layers x 2 directions, twice (not per element)
+    for i in range(3):
+        want = dp.func.grad(f, argnums=(0, 1))(xs[i], h0[i])
+        np.testing.assert_allclose(values[i].detach().numpy(), f(xs[i], h0[i]).detach().numpy(), rtol=1e-12)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a[i].detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
 # --- bad inputs: the layer, the expected layout and the shapes in the message -----------
@@ -173,5 +270,5 @@ def test_dtype_mismatch():
                                          r"float32"):
         nn.LSTM(3, 4)(dp.randn(5, 2, 3, dtype=dp.float64))
     x, w = dp.randn(5, 2, 3, dtype=dp.float64), dp.randn(16, 3)
-    with pytest.raises(RuntimeError, match="lstm: expected input, states and weights of the same dtype"):
+    with pytest.raises(RuntimeError, match="lstm_layer: expected input, states and weights of the same dtype"):
         LSTMLayer.apply(x, dp.zeros(2, 4), dp.zeros(2, 4), w, dp.randn(16, 4))

@@ -7,8 +7,10 @@ keeps the gate activations for a plain backward, written directly on arrays.  Wh
 derivative is itself differentiated (create_graph), the same formulas run on tensors,
 with the activations recomputed by differentiable ops.
 
-`LSTMLayer` goes further for nn.LSTM: a whole layer over a sequence is one node with a
-hand-written BPTT (its docstring says how double backward and JVP still work).
+`LSTMLayer`, `GRULayer` and `RNNLayer` go further for nn.LSTM, nn.GRU and nn.RNN: a whole
+layer over a sequence is one node with a hand-written BPTT; they share everything but the
+cell's own arithmetic (`_Layer`'s docstring says how, and how double backward, JVP and
+vmap still work).
 
 Gate layouts are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n) with r applied to
 (h @ w_hn.T + b_hn).  The public functions have the signatures of `torch.lstm_cell` etc.
@@ -18,7 +20,7 @@ import functools
 from ..autograd.grad_mode import state
 from .._array import xp
 from ..tensor import Tensor
-from .batching import folding
+from . import batching
 from .nn import Linear
 from .op import Op
 from .shape import cat, stack
@@ -78,7 +80,7 @@ class LSTMGates(Op):
     op_name = "lstm_cell"
     n_out = 2
 
-    batch = folding(first=3)
+    batch = batching.folding(first=3)
 
     def forward(ctx, xg, hg, c):
         H = c.shape[-1]
@@ -112,194 +114,16 @@ class LSTMGates(Op):
 
     def jvp(ctx, dxg, dhg, dc):
         xg, hg, c = ctx.args
-        H = c.shape[-1]
-        i, f, g, o = _lstm_gates(xg, hg, H)
-        c2 = f * c + i * g
-        tc = c2.tanh()
-        da = dxg + dhg
-        dc2 = (da[..., H:2 * H] * f * (1 - f) * c + f * dc + da[..., :H] * i * (1 - i) * g
-               + i * da[..., 2 * H:3 * H] * (1 - g * g))
-        dh = da[..., 3 * H:] * o * (1 - o) * tc + o * (1 - tc * tc) * dc2
-        return dh, dc2
+        i, f, g, o = _lstm_gates(xg, hg, c.shape[-1])
+        return _lstm_tangent(i, f, g, o, (f * c + i * g).tanh(), c, dxg + dhg, dc)
 
 
-class LSTMLayer(Op):
-    """A whole LSTM layer over a sequence as one node: (hs, h_T, c_T) from the input x
-    (T, B, I), the initial state h0, c0 (B, H) and the weights w_ih, w_hh (and biases
-    b_ih, b_hh, both or neither).
-
-    Forward is a NumPy loop (one product and in-place gate arithmetic per step) keeping
-    the gate activations, c_t and tanh(c_t); the plain backward is hand-written BPTT: per
-    step one gate formula and one product for dh, then the weights' gradients as one
-    product each over all steps.  Both loops work on transposed, feature-major states
-    (4H or H, B): w_hh @ h^T is about 1.5x faster in OpenBLAS than h @ w_hh^T, each gate is
-    a contiguous block of rows, and the input projection of all steps is one batched
-    product w_ih @ x_t^T straight into that layout.  When the gradient itself must be
-    differentiable (create_graph), the VJP instead recomputes the steps with
-    differentiable ops (`_lstm_bptt`), so double backward works at the cost of that
-    recomputation; the JVP also runs on tensors (`_lstm_tangents`).  With reverse=True the
-    steps run from T-1 down to 0 (the backward direction of a bidirectional layer)."""
-
-    op_name = "lstm_layer"
-    n_out = 3
-
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, reverse=False):
-        if len({a.dtype for a in (x, h0, c0, w_ih, w_hh, b_ih, b_hh) if a is not None}) != 1:
-            raise RuntimeError(f"lstm: expected input, states and weights of the same dtype, got input "
-                               f"{x.dtype}, h0 {h0.dtype}, c0 {c0.dtype} and weights {w_ih.dtype}")
-        T, H = x.shape[0], h0.shape[1]
-        ctx.reverse = reverse
-        scale, shift = (v[:, None] for v in _lstm_affine(H, x.dtype))
-        # scale * (w_ih @ x_t + w_hh @ h + biases) is the argument of tanh: scale folded in
-        acts = xp.matmul(w_ih * scale, x.transpose(0, 2, 1),
-                         out=xp.empty((T, 4 * H, h0.shape[0]), dtype=x.dtype))
-        if b_ih is not None:
-            acts += ((b_ih + b_hh) * scale[:, 0])[:, None]
-        hs, cs, tcs = (xp.empty((T, H, h0.shape[0]), dtype=x.dtype) for _ in range(3))
-        w_s = w_hh * scale
-        h, c, hg = h0.T.copy(), c0.T.copy(), xp.empty_like(acts[0])
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            a = acts[t]
-            a += xp.matmul(w_s, h, out=hg)
-            xp.tanh(a, out=a)
-            a *= scale
-            a += shift
-            c2, tc = cs[t], tcs[t]
-            xp.multiply(a[H:2 * H], c, out=c2)
-            c2 += a[:H] * a[2 * H:3 * H]
-            xp.tanh(c2, out=tc)
-            h = xp.multiply(a[3 * H:], tc, out=hs[t])
-            c = c2
-        ctx.acts, ctx.cs, ctx.tcs = acts, cs, tcs
-        return xp.ascontiguousarray(hs.transpose(0, 2, 1)), h.T.copy(), c.T.copy()
-
-    def vjp(ctx, g_hs, g_h, g_c):
-        if not _fast() or state.fw_level:        # the gradient's graph or tangents are needed
-            return _lstm_bptt(ctx, g_hs, g_h, g_c)
-        x, h0, c0, w_ih, w_hh = (ctx.input(k)._data for k in range(5))
-        acts, cs, tcs, hs = ctx.acts, ctx.cs, ctx.tcs, ctx._out[0]
-        T, H = acts.shape[0], h0.shape[1]
-        g_hs = g_hs._data
-        dh, dc = g_h._data.T.copy(), g_c._data.T.copy()              # (H, B)
-        w_t = xp.ascontiguousarray(w_hh.T)
-        da = xp.empty_like(acts)
-        for t in (range(T) if ctx.reverse else range(T - 1, -1, -1)):
-            prev = t + 1 if ctx.reverse else t - 1
-            c_prev = cs[prev] if 0 <= prev < T else c0.T
-            a, tc, d = acts[t], tcs[t], da[t]
-            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
-            dh += g_hs[t].T
-            xp.multiply(tc, tc, out=do)                 # dc += dh * o * (1 - tanh(c)^2)
-            xp.subtract(1, do, out=do)
-            do *= o
-            do *= dh
-            dc += do
-            xp.subtract(1, i, out=di)                   # d i = dc * g * i * (1 - i)
-            di *= i
-            di *= g
-            di *= dc
-            xp.subtract(1, f, out=df)                   # d f = dc * c_prev * f * (1 - f)
-            df *= f
-            df *= c_prev
-            df *= dc
-            xp.multiply(g, g, out=dg)                   # d g = dc * i * (1 - g^2)
-            xp.subtract(1, dg, out=dg)
-            dg *= i
-            dg *= dc
-            xp.subtract(1, o, out=do)                   # d o = dh * tanh(c) * o * (1 - o)
-            do *= o
-            do *= tc
-            do *= dh
-            dc *= f
-            xp.matmul(w_t, d, out=dh)
-        need = ctx.needs_input_grad
-        grads = [None] * len(need)
-        if need[0]:
-            grads[0] = Tensor._make(xp.matmul(da.transpose(0, 2, 1), w_ih))
-        if need[1]:
-            grads[1] = Tensor._make(dh.T.copy())
-        if need[2]:
-            grads[2] = Tensor._make(dc.T.copy())
-        da_rows = xp.ascontiguousarray(da.transpose(1, 0, 2)).reshape(4 * H, -1)   # (4H, T*B)
-        if need[3]:
-            grads[3] = Tensor._make(da_rows @ x.reshape(-1, x.shape[-1]))
-        if need[4]:                     # sum over steps of da_t h_{t-1}^T: one product
-            h_prev = xp.empty_like(hs)
-            if ctx.reverse:
-                h_prev[:-1], h_prev[-1] = hs[1:], h0
-            else:
-                h_prev[1:], h_prev[0] = hs[:-1], h0
-            grads[4] = Tensor._make(da_rows @ h_prev.reshape(-1, H))
-        if len(need) > 5 and (need[5] or need[6]):
-            db = Tensor._make(da.sum((0, 2)))
-            grads[5], grads[6] = (db if need[5] else None), (db if need[6] else None)
-        return tuple(grads)
-
-    def jvp(ctx, dx, dh0, dc0, dw_ih, dw_hh, db_ih=None, db_hh=None):
-        return _lstm_tangents(ctx.args, (dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh), ctx.reverse)
-
-
-def _lstm_steps(args, reverse):
-    """The layer's forward on tensors: the input projections xg, and per step
-    (t, h_prev, c_prev, (i, f, g, o), c, tanh c)."""
-    x, h, c, w_ih, w_hh = args[:5]
-    b_ih, b_hh = args[5:] if len(args) > 5 else (None, None)
-    xg = Linear.apply(x, w_ih, b_ih)
-    T, H = x.shape[0], c.shape[-1]
-    steps = []
-    for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        gates = _lstm_gates(xg[t], Linear.apply(h, w_hh, b_hh), H)
-        c2 = gates[1] * c + gates[0] * gates[2]
-        tc = c2.tanh()
-        steps.append((t, h, c, gates, c2, tc))
-        h, c = gates[3] * tc, c2
-    return steps
-
-
-def _lstm_bptt(ctx, g_hs, g_h, g_c):
-    """LSTMLayer's VJP with differentiable ops (for create_graph)."""
-    args = ctx.inputs
-    x, w_ih, w_hh = args[0], args[3], args[4]
-    steps = _lstm_steps(args, ctx.reverse)
-    dh, dc = g_h, g_c
-    das, h_prevs = [None] * len(steps), [None] * len(steps)
-    for t, h, c, (i, f, g, o), c2, tc in reversed(steps):
-        da, dc = _lstm_vjp(i, f, g, o, tc, c, dh + g_hs[t], dc, _cat_tensors)
-        dh = da @ w_hh
-        das[t], h_prevs[t] = da, h
-    da = stack(das).flatten(0, 1)                                     # (T*B, 4H)
-    need = ctx.needs_input_grad
-    grads = [None] * len(need)
-    if need[0]:
-        grads[0] = (da @ w_ih).reshape(x.shape)
-    grads[1], grads[2] = (dh if need[1] else None), (dc if need[2] else None)
-    if need[3]:
-        grads[3] = da.mT @ x.flatten(0, 1)
-    if need[4]:
-        grads[4] = da.mT @ stack(h_prevs).flatten(0, 1)
-    if len(need) > 5:
-        db = da.sum(0)
-        grads[5], grads[6] = (db if need[5] else None), (db if need[6] else None)
-    return tuple(grads)
-
-
-def _lstm_tangents(args, tangents, reverse):
-    """LSTMLayer's JVP on tensors: the tangents of (hs, h_T, c_T)."""
-    dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh = tangents
-    x, w_ih, w_hh, H = args[0], args[3], args[4], args[2].shape[-1]
-    bias = len(args) > 5
-    dxg = Linear.apply(dx, w_ih) + Linear.apply(x, dw_ih)
-    if bias:
-        dxg = dxg + (db_ih + db_hh)
-    dhs = [None] * x.shape[0]
-    for t, h, c, (i, f, g, o), c2, tc in _lstm_steps(args, reverse):
-        da = dxg[t] + Linear.apply(dh, w_hh) + Linear.apply(h, dw_hh)
-        dc = (da[..., H:2 * H] * f * (1 - f) * c + f * dc + da[..., :H] * i * (1 - i) * g
-              + i * da[..., 2 * H:3 * H] * (1 - g * g))
-        dh = da[..., 3 * H:] * o * (1 - o) * tc + o * (1 - tc * tc) * dc
-        dhs[t] = dh
-    return stack(dhs), dh, dc
+def _lstm_tangent(i, f, g, o, tc, c, da, dc):
+    """Tangents of (h', c') from those of the pre-activations (da) and of c."""
+    H = c.shape[-1]
+    dc2 = (da[..., H:2 * H] * f * (1 - f) * c + f * dc + da[..., :H] * i * (1 - i) * g
+           + i * da[..., 2 * H:3 * H] * (1 - g * g))
+    return da[..., 3 * H:] * o * (1 - o) * tc + o * (1 - tc * tc) * dc2, dc2
 
 
 # --- GRU -------------------------------------------------------------------------------
@@ -317,7 +141,7 @@ class GRUGates(Op):
 
     op_name = "gru_cell"
 
-    batch = folding(first=3)
+    batch = batching.folding(first=3)
 
     def forward(ctx, xg, hg, h):
         H = h.shape[-1]
@@ -348,12 +172,17 @@ class GRUGates(Op):
     def jvp(ctx, dxg, dhg, dh):
         xg, hg, h = ctx.args
         H = h.shape[-1]
-        r, z, n = _gru_gates(xg, hg, H)
-        da = dxg[..., :2 * H] + dhg[..., :2 * H]
-        dr = da[..., :H] * r * (1 - r)
-        dz = da[..., H:] * z * (1 - z)
-        dn = (1 - n * n) * (dxg[..., 2 * H:] + dr * hg[..., 2 * H:] + r * dhg[..., 2 * H:])
-        return dn * (1 - z) + dz * (h - n) + z * dh
+        return _gru_tangent(*_gru_gates(xg, hg, H), hg[..., 2 * H:], h, dxg, dhg, dh)
+
+
+def _gru_tangent(r, z, n, hn, h, dxg, dhg, dh):
+    """Tangent of h' from those of xg, hg and h; hn = hg[..., 2H:]."""
+    H = h.shape[-1]
+    da = dxg[..., :2 * H] + dhg[..., :2 * H]
+    dr = da[..., :H] * r * (1 - r)
+    dz = da[..., H:] * z * (1 - z)
+    dn = (1 - n * n) * (dxg[..., 2 * H:] + dr * hn + r * dhg[..., 2 * H:])
+    return dn * (1 - z) + dz * (h - n) + z * dh
 
 
 def _gru_gates(xg, hg, H):
@@ -370,31 +199,435 @@ class RNNGates(Op):
 
     op_name = "rnn_cell"
 
-    batch = folding(first=2)
+    batch = batching.folding(first=2)
 
     def forward(ctx, xg, hg, *, nonlinearity):
         ctx.nonlinearity = nonlinearity
         a = xg + hg
         return xp.tanh(a, out=a) if nonlinearity == "tanh" else xp.maximum(a, 0, out=a)
 
-    def deriv(ctx):
-        """d h' / d(xg + hg), from the output (relu's derivative at 0 is 0, as in PyTorch)."""
-        y = ctx.output
-        if ctx.nonlinearity == "tanh":
-            return 1 - y * y
-        return Tensor._make((y._data > 0).astype(y._data.dtype))
-
     def vjp(ctx, g):
         if _fast() and ctx.nonlinearity == "tanh":
             y = ctx.output._data
             ga = Tensor._make(g._data * (1 - y * y))
         else:
-            ga = g * ctx.deriv()
+            ga = g * _rnn_deriv(ctx.output, ctx.nonlinearity)
         need = ctx.needs_input_grad
         return (ga if need[0] else None), (ga if need[1] else None)
 
     def jvp(ctx, dxg, dhg):
-        return (dxg + dhg) * ctx.deriv()
+        return (dxg + dhg) * _rnn_deriv(ctx.output, ctx.nonlinearity)
+
+
+def _rnn_deriv(y, nonlinearity):
+    """d h' / d(xg + hg), from the output h' (relu's derivative at 0 is 0, as in PyTorch)."""
+    if nonlinearity == "tanh":
+        return 1 - y * y
+    return (y > 0).to(y.dtype)
+
+
+# --- whole layers: one node per layer and direction -------------------------------------
+
+class _Layer(Op):
+    """A whole recurrent layer over a sequence as one node: (hs, h_T) or, for LSTM,
+    (hs, h_T, c_T) from the input x (T, B, I), the initial state h0 (and c0), each (B, H),
+    the weights w_ih, w_hh and the biases b_ih, b_hh (both or neither).
+
+    Forward is a NumPy loop (one product and in-place gate arithmetic per step) keeping
+    the gates; the plain backward is hand-written BPTT: per step one gate formula and one
+    product for dh, then each weight's gradient as one product over all steps.  Both loops
+    work on transposed, feature-major states ((G*H or H, B), G gates): w_hh @ h^T is about
+    1.5x faster in OpenBLAS than h @ w_hh^T, each gate is a contiguous block of rows, and
+    the input projection of all steps is one batched product w_ih @ x_t^T straight into
+    that layout.  When the gradient itself must be differentiable (create_graph), the VJP
+    instead recomputes the steps with differentiable ops (`_bptt`), so double backward
+    works at the cost of that recomputation; the JVP also runs on tensors (`_tangents`).
+    With reverse=True the steps run from T-1 down to 0 (the backward direction of a
+    bidirectional layer).
+
+    A subclass is one cell: `n_state` (1: h; 2: h and c), on arrays `_run` (the forward
+    loop) and `_back` (the backward loop, writing each step's gradients of x_t @ w_ih.T and
+    h @ w_hh.T into rows of one (T, rows, B) buffer that `_blocks` locates), and on tensors
+    `_cell`, `_cell_vjp` and `_cell_jvp` (one step, its VJP and its JVP)."""
+
+    n_state = 1
+    n_out = 2
+
+    def forward(ctx, x, *args, reverse=False):
+        if len({a.dtype for a in (x,) + args}) != 1:
+            raise RuntimeError(f"{ctx.name()}: expected input, states and weights of the same dtype, got "
+                               f"input {x.dtype}, states {', '.join(str(s.dtype) for s in args[:ctx.n_state])} "
+                               f"and weights {args[ctx.n_state].dtype}")
+        k, T = ctx.n_state, x.shape[0]
+        w_ih, w_hh = args[k], args[k + 1]
+        b_ih, b_hh = args[k + 2:] or (None, None)
+        ctx.reverse = reverse
+        states = [s.T.copy() for s in args[:k]]
+        hs, finals = ctx._run(x, states, w_ih, w_hh, b_ih, b_hh,
+                              range(T - 1, -1, -1) if reverse else range(T))
+        return (xp.ascontiguousarray(hs.transpose(0, 2, 1)),) + tuple(s.T.copy() for s in finals)
+
+    def vjp(ctx, *g):
+        if not _fast() or state.fw_level:        # the gradient's graph or tangents are needed
+            return _bptt(ctx, g)
+        k = ctx.n_state
+        x, w_ih, w_hh = ctx.input(0)._data, ctx.input(k + 1)._data, ctx.input(k + 2)._data
+        T, H = x.shape[0], w_hh.shape[1]
+        states0 = [ctx.input(1 + j)._data.T for j in range(k)]
+        da, d0 = ctx._back(g[0]._data, [gj._data.T.copy() for gj in g[1:]], states0, w_hh,
+                           range(T) if ctx.reverse else range(T - 1, -1, -1))
+        need = ctx.needs_input_grad
+        grads = [None] * len(need)
+        for j in range(k):
+            if need[1 + j]:
+                grads[1 + j] = Tensor._make(d0[j].T.copy())
+        rows = xp.ascontiguousarray(da.transpose(1, 0, 2)).reshape(da.shape[1], -1)    # (rows, T*B)
+        x_rows, h_rows, shift = ctx._blocks(H)
+        dxg, dhg = rows[x_rows], rows[h_rows]
+        if need[0]:
+            w = xp.roll(w_ih, shift, 0) if shift else w_ih
+            grads[0] = Tensor._make((dxg.T @ w).reshape(x.shape))
+        if need[k + 1]:
+            grads[k + 1] = Tensor._make(_unroll(dxg @ x.reshape(-1, x.shape[2]), shift))
+        if need[k + 2]:                 # sum over steps of dhg_t h_{t-1}^T: one product
+            hs, h0 = ctx._out[0], ctx.input(1)._data
+            h_prev = xp.empty_like(hs)
+            if ctx.reverse:
+                h_prev[:-1], h_prev[-1] = hs[1:], h0
+            else:
+                h_prev[1:], h_prev[0] = hs[:-1], h0
+            grads[k + 2] = Tensor._make(dhg @ h_prev.reshape(-1, H))
+        if len(need) > k + 3 and (need[k + 3] or need[k + 4]):
+            db_hh = Tensor._make(dhg.sum(1))
+            db_ih = db_hh if x_rows == h_rows else Tensor._make(_unroll(dxg.sum(1), shift))
+            grads[k + 3], grads[k + 4] = (db_ih if need[k + 3] else None), (db_hh if need[k + 4] else None)
+        return tuple(grads)
+
+    def jvp(ctx, *tangents):
+        return _tangents(ctx, ctx.args, tangents)
+
+    @classmethod
+    def batch(cls, n, args, batched, kwargs):
+        """vmap over inputs and states: the batch folded into the sequences' batch dim
+        (one layer run); over weights: once per element."""
+        k = cls.n_state
+        if any(batched[k + 1:]):
+            return batching.loop(cls, n, args, batched, kwargs)
+        x = batching.materialize(args[0], n, batched[0]).transpose(0, 1)            # (T, n, B, I)
+        x = x.reshape((x.shape[0], -1, x.shape[-1]))
+        states = [batching.fold_batch(batching.materialize(s, n, b)) for s, b in zip(args[1:k + 1], batched[1:])]
+        out = cls.apply(x, *states, *args[k + 1:], **kwargs)
+        hs = out[0].reshape((out[0].shape[0], n, -1, out[0].shape[-1])).transpose(0, 1)
+        return (hs,) + tuple(batching.unfold_batch(s, n) for s in out[1:])
+
+    def _blocks(ctx, H):
+        """(rows of the backward buffer holding the gradient of x_t @ w_ih.T, those holding
+        that of h @ w_hh.T, how far w_ih's rows are rolled to line up with the first)."""
+        return slice(None), slice(None), 0
+
+
+def _unroll(a, shift):
+    """Rows of a gradient laid out like w_ih rolled by `shift`, back in w_ih's order."""
+    return xp.roll(a, -shift, 0) if shift else a
+
+
+def _project(x, w, b):
+    """w @ x_t^T + b for every step t at once: (T, rows of w, B), feature-major."""
+    out = xp.matmul(w, x.transpose(0, 2, 1), out=xp.empty((x.shape[0], w.shape[0], x.shape[1]), dtype=x.dtype))
+    if b is not None:
+        out += b[:, None]
+    return out
+
+
+class LSTMLayer(_Layer):
+    """nn.LSTM's layer (see `_Layer`): args x, h0, c0, w_ih, w_hh(, b_ih, b_hh)."""
+
+    op_name = "lstm_layer"
+    n_state = 2
+    n_out = 3
+
+    def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
+        (h, c), H = states, w_hh.shape[1]
+        scale = _lstm_affine(H, x.dtype)[0][:, None]
+        # scale * (w_ih @ x_t + w_hh @ h + biases) is the argument of tanh: scale folded in
+        acts = _project(x, w_ih * scale, None if b_ih is None else (b_ih + b_hh) * scale[:, 0])
+        T, B = acts.shape[0], acts.shape[2]
+        hs, cs, tcs = (xp.empty((T, H, B), dtype=x.dtype) for _ in range(3))
+        w_s, hg = w_hh * scale, xp.empty_like(acts[0])
+        for t in order:
+            a = acts[t]
+            a += xp.matmul(w_s, h, out=hg)
+            xp.tanh(a, out=a)
+            for s in (a[:2 * H], a[3 * H:]):            # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2
+                s *= 0.5
+                s += 0.5
+            c2, tc = cs[t], tcs[t]
+            xp.multiply(a[H:2 * H], c, out=c2)
+            c2 += a[:H] * a[2 * H:3 * H]
+            xp.tanh(c2, out=tc)
+            h = xp.multiply(a[3 * H:], tc, out=hs[t])
+            c = c2
+        ctx.acts, ctx.cs, ctx.tcs = acts, cs, tcs
+        return hs, (h, c)
+
+    def _back(ctx, g_hs, d_final, states0, w_hh, order):
+        acts, cs, tcs = ctx.acts, ctx.cs, ctx.tcs
+        (dh, dc), T, H = d_final, acts.shape[0], w_hh.shape[1]
+        B = dh.shape[1]
+        w_t = xp.ascontiguousarray(w_hh.T)
+        da, tmp = xp.empty_like(acts), xp.empty_like(dh)
+        for t in order:
+            prev = t + 1 if ctx.reverse else t - 1
+            c_prev = cs[prev] if 0 <= prev < T else states0[1]
+            a, tc, d = acts[t], tcs[t], da[t]
+            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+            di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
+            dh += g_hs[t].T
+            xp.multiply(tc, tc, out=tmp)                # dc += dh * o * (1 - tanh(c)^2)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp
+            xp.subtract(1, a[:2 * H], out=d[:2 * H])    # (d i, d f, d g) = dc * (g * i * (1 - i),
+            d[:2 * H] *= a[:2 * H]                      #   c_prev * f * (1 - f), i * (1 - g^2))
+            di *= g
+            df *= c_prev
+            xp.multiply(g, g, out=dg)
+            xp.subtract(1, dg, out=dg)
+            dg *= i
+            d_ifg = d[:3 * H].reshape(3, H, B)
+            d_ifg *= dc
+            xp.subtract(1, o, out=do)                   # d o = dh * tanh(c) * o * (1 - o)
+            do *= o
+            do *= tc
+            do *= dh
+            dc *= f
+            xp.matmul(w_t, d, out=dh)
+        return da, (dh, dc)
+
+    def _cell(ctx, xg, hg, state):
+        i, f, g, o = _lstm_gates(xg, hg, state[1].shape[-1])
+        c2 = f * state[1] + i * g
+        tc = c2.tanh()
+        return (o * tc, c2), (i, f, g, o, tc)
+
+    def _cell_vjp(ctx, saved, state, hg, d):
+        da, dc = _lstm_vjp(*saved, state[1], d[0], d[1], _cat_tensors)
+        return da, da, (None, dc)
+
+    def _cell_jvp(ctx, saved, state, hg, dxg, dhg, d):
+        return _lstm_tangent(*saved, state[1], dxg + dhg, d[1])
+
+
+class GRULayer(_Layer):
+    """nn.GRU's layer (see `_Layer`): args x, h0, w_ih, w_hh(, b_ih, b_hh).  Forward keeps
+    r, z, n, h @ w_hn.T + b_hn and h - n per step; the backward buffer's rows are
+    (d xn, d r, d z, d hn), so that the gradient of h @ w_hh.T is rows H:4H, that of
+    x_t @ w_ih.T rows 0:3H in the order (n, r, z)."""
+
+    op_name = "gru_layer"
+
+    def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
+        (h,), H = states, w_hh.shape[1]
+        # r and z are sigmoid(a) = tanh(a / 2) / 2 + 1 / 2: their rows of the weights halved
+        half = _gru_scale(H, x.dtype)
+        b = None
+        if b_ih is not None:
+            b = b_ih * half
+            b[:2 * H] += b_hh[:2 * H] * 0.5
+        acts = _project(x, w_ih * half[:, None], b)
+        T, B = acts.shape[0], acts.shape[2]
+        hs, hns, hmn = (xp.empty((T, H, B), dtype=x.dtype) for _ in range(3))
+        w_s, hg = w_hh * half[:, None], xp.empty_like(acts[0])
+        b_n = None if b_hh is None else b_hh[2 * H:, None]
+        for t in order:
+            a, hn = acts[t], hns[t]
+            xp.matmul(w_s, h, out=hg)
+            rz = a[:2 * H]
+            rz += hg[:2 * H]
+            xp.tanh(rz, out=rz)
+            rz *= 0.5
+            rz += 0.5
+            r, z, n = a[:H], a[H:2 * H], a[2 * H:]
+            if b_n is None:
+                hn[...] = hg[2 * H:]
+            else:
+                xp.add(hg[2 * H:], b_n, out=hn)
+            n += r * hn                                 # n = tanh(xn + r * hn)
+            xp.tanh(n, out=n)
+            xp.subtract(h, n, out=hmn[t])               # h' = n + z * (h - n)
+            h = xp.multiply(z, hmn[t], out=hs[t])
+            h += n
+        ctx.acts, ctx.hns, ctx.hmn = acts, hns, hmn
+        return hs, (h,)
+
+    def _back(ctx, g_hs, d_final, states0, w_hh, order):
+        acts, hns, hmn = ctx.acts, ctx.hns, ctx.hmn
+        (dh,), H = d_final, w_hh.shape[1]
+        T, B = acts.shape[0], acts.shape[2]
+        w_t = xp.ascontiguousarray(w_hh.T)
+        da, dhz = xp.empty((T, 4 * H, B), dtype=acts.dtype), xp.empty_like(dh)
+        for t in order:
+            a, hn, d = acts[t], hns[t], da[t]
+            r, z, n = a[:H], a[H:2 * H], a[2 * H:]
+            dxn, dr, dz, dhn = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
+            dh += g_hs[t].T
+            xp.multiply(n, n, out=dxn)                  # d xn = dh * (1 - z) * (1 - n^2)
+            xp.subtract(1, dxn, out=dxn)
+            dxn *= dh
+            xp.subtract(1, z, out=dz)
+            dxn *= dz
+            xp.multiply(dxn, r, out=dhn)                # d hn = d xn * r
+            xp.subtract(1, r, out=dr)                   # d r = d xn * hn * r * (1 - r)
+            dr *= r
+            dr *= hn
+            dr *= dxn
+            dz *= z                                     # d z = dh * (h - n) * z * (1 - z)
+            dz *= hmn[t]
+            dz *= dh
+            xp.multiply(dh, z, out=dhz)                 # dh_prev = w_hh^T (dr, dz, dhn) + dh * z
+            xp.matmul(w_t, d[H:], out=dh)
+            dh += dhz
+        return da, (dh,)
+
+    def _blocks(ctx, H):
+        return slice(0, 3 * H), slice(H, 4 * H), H
+
+    def _cell(ctx, xg, hg, state):
+        h = state[0]
+        r, z, n = _gru_gates(xg, hg, h.shape[-1])
+        return ((h - n) * z + n,), (r, z, n)
+
+    def _cell_vjp(ctx, saved, state, hg, d):
+        H = state[0].shape[-1]
+        dxg, dhg, dh = _gru_vjp(*saved, hg[..., 2 * H:], state[0], d[0], _cat_tensors)
+        return dxg, dhg, (dh,)
+
+    def _cell_jvp(ctx, saved, state, hg, dxg, dhg, d):
+        H = state[0].shape[-1]
+        return (_gru_tangent(*saved, hg[..., 2 * H:], state[0], dxg, dhg, d[0]),)
+
+
+@functools.cache
+def _gru_scale(H, dtype):
+    """1/2 on the rows of r and z, 1 on those of n."""
+    scale = xp.full(3 * H, 0.5, dtype=dtype)
+    scale[2 * H:] = 1
+    return scale
+
+
+class RNNLayer(_Layer):
+    """nn.RNN's layer (see `_Layer`): args x, h0, w_ih, w_hh(, b_ih, b_hh), option
+    nonlinearity ("tanh" or "relu").  The outputs are all forward keeps."""
+
+    op_name = "rnn_layer"
+
+    def forward(ctx, *args, nonlinearity, reverse=False):
+        ctx.nonlinearity = nonlinearity
+        return _Layer.forward(ctx, *args, reverse=reverse)
+
+    def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
+        (h,) = states
+        hs = _project(x, w_ih, None if b_ih is None else b_ih + b_hh)
+        hg = xp.empty_like(hs[0])
+        for t in order:
+            a = hs[t]
+            a += xp.matmul(w_hh, h, out=hg)
+            h = xp.tanh(a, out=a) if ctx.nonlinearity == "tanh" else xp.maximum(a, 0, out=a)
+        ctx.hs = hs
+        return hs, (h,)
+
+    def _back(ctx, g_hs, d_final, states0, w_hh, order):
+        hs, (dh,) = ctx.hs, d_final
+        w_t = xp.ascontiguousarray(w_hh.T)
+        da = xp.empty_like(hs)
+        for t in order:
+            h, d = hs[t], da[t]
+            dh += g_hs[t].T
+            if ctx.nonlinearity == "tanh":              # d a = dh * (1 - h^2)
+                xp.multiply(h, h, out=d)
+                xp.subtract(1, d, out=d)
+                d *= dh
+            else:                                       # d a = dh * (h > 0)
+                xp.multiply(dh, h > 0, out=d)
+            xp.matmul(w_t, d, out=dh)
+        return da, (dh,)
+
+    def _cell(ctx, xg, hg, state):
+        a = xg + hg
+        h = a.tanh() if ctx.nonlinearity == "tanh" else a.relu()
+        return (h,), _rnn_deriv(h, ctx.nonlinearity)
+
+    def _cell_vjp(ctx, deriv, state, hg, d):
+        da = d[0] * deriv
+        return da, da, (None,)
+
+    def _cell_jvp(ctx, deriv, state, hg, dxg, dhg, d):
+        return ((dxg + dhg) * deriv,)
+
+
+# --- whole layers on tensors: the VJP for create_graph, and the JVP --------------------
+
+def _steps(ctx, args):
+    """The layer's forward on tensors: the input projections xg (T, B, rows) and per step
+    (t, state before it, h @ w_hh.T + b_hh, what the cell kept)."""
+    k = ctx.n_state
+    x, state, w_ih, w_hh = args[0], tuple(args[1:k + 1]), args[k + 1], args[k + 2]
+    b_ih, b_hh = args[k + 3:] or (None, None)
+    xg = Linear.apply(x, w_ih, b_ih)
+    steps = []
+    for t in (range(x.shape[0] - 1, -1, -1) if ctx.reverse else range(x.shape[0])):
+        hg = Linear.apply(state[0], w_hh, b_hh)
+        new, saved = ctx._cell(xg[t], hg, state)
+        steps.append((t, state, hg, saved))
+        state = new
+    return xg, steps
+
+
+def _bptt(ctx, g):
+    """The layer's VJP with differentiable ops (for create_graph)."""
+    args, k = ctx.inputs, ctx.n_state
+    x, w_ih, w_hh = args[0], args[k + 1], args[k + 2]
+    _, steps = _steps(ctx, args)
+    d = tuple(g[1:])
+    dxgs, dhgs, h_prevs = [None] * len(steps), [None] * len(steps), [None] * len(steps)
+    for t, s, hg, saved in reversed(steps):
+        dxg, dhg, direct = ctx._cell_vjp(saved, s, hg, (d[0] + g[0][t],) + d[1:])
+        dh = dhg @ w_hh
+        d = (dh if direct[0] is None else dh + direct[0],) + direct[1:]
+        dxgs[t], dhgs[t], h_prevs[t] = dxg, dhg, s[0]
+    dxg = stack(dxgs).flatten(0, 1)                                     # (T*B, rows)
+    dhg = dxg if dhgs[0] is dxgs[0] else stack(dhgs).flatten(0, 1)
+    need = ctx.needs_input_grad
+    grads = [None] * len(need)
+    if need[0]:
+        grads[0] = (dxg @ w_ih).reshape(x.shape)
+    for j in range(k):
+        grads[1 + j] = d[j] if need[1 + j] else None
+    if need[k + 1]:
+        grads[k + 1] = dxg.mT @ x.flatten(0, 1)
+    if need[k + 2]:
+        grads[k + 2] = dhg.mT @ stack(h_prevs).flatten(0, 1)
+    if len(need) > k + 3:
+        grads[k + 3] = dxg.sum(0) if need[k + 3] else None
+        grads[k + 4] = dhg.sum(0) if need[k + 4] else None
+    return tuple(grads)
+
+
+def _tangents(ctx, args, tangents):
+    """The layer's JVP on tensors: the tangents of (hs, h_T(, c_T))."""
+    k = ctx.n_state
+    x, w_ih, w_hh = args[0], args[k + 1], args[k + 2]
+    dx, d, dw_ih, dw_hh = tangents[0], tuple(tangents[1:k + 1]), tangents[k + 1], tangents[k + 2]
+    db_ih, db_hh = tangents[k + 3:] or (None, None)
+    xg, steps = _steps(ctx, args)
+    dxg = Linear.apply(dx, w_ih, None) + Linear.apply(x, dw_ih, db_ih)
+    dhs = [None] * x.shape[0]
+    for t, s, hg, saved in steps:
+        dhg = Linear.apply(d[0], w_hh, None) + Linear.apply(s[0], dw_hh, db_hh)
+        d = ctx._cell_jvp(saved, s, hg, dxg[t], dhg, d)
+        dhs[t] = d[0]
+    return (stack(dhs),) + d
 
 
 # --- public functions (torch.lstm_cell, torch.gru_cell, torch.rnn_tanh_cell, ...) ------

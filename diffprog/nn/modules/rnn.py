@@ -2,10 +2,11 @@
 
 Parameters, their names (`weight_ih_l0`, `bias_hh_l1_reverse`, `weight_hr_l0`, ...),
 shapes, gate order and initialization U(-1/sqrt(hidden), 1/sqrt(hidden)) are PyTorch's,
-so state dicts move between the two.  A layer computes the input projection of the whole
-sequence in one product; each time step is then one product with w_hh and one fused
-gate op (`diffprog/ops/rnn.py`).  An LSTM layer over a padded batch is a single node,
-`LSTMLayer`, with a hand-written backward through time (the fast path for training).
+so state dicts move between the two.  Each layer and direction over a padded batch is a
+single node (`LSTMLayer`, `GRULayer`, `RNNLayer` in `diffprog/ops/rnn.py`), with a
+hand-written backward through time.  Packed sequences, proj_size and forward-mode AD run
+per step instead: the input projection of the whole sequence in one product, then per
+step one product with w_hh and one fused gate op.
 """
 import math
 import warnings
@@ -13,7 +14,7 @@ import warnings
 from ...autograd.grad_mode import state as _grad_state
 from ...creation import empty, zeros
 from ...ops.nn import Linear as _Linear
-from ...ops.rnn import GRUGates, LSTMGates, LSTMLayer, RNNGates
+from ...ops.rnn import GRUGates, GRULayer, LSTMGates, LSTMLayer, RNNGates, RNNLayer
 from ...ops.shape import cat, split, stack, unbind
 from .. import functional as F
 from .. import init
@@ -220,13 +221,13 @@ class RNNBase(Module):
                 b_ih, b_hh = (w[2], w[3]) if self.bias else (None, None)
                 w_hr = w[-1] if self.proj_size else None
                 s0 = tuple(s[layer * D + d] for s in state)
-                if self.mode == "LSTM" and not packed and not self.proj_size and not _grad_state.fw_level:
-                    # the whole layer as one node (see LSTMLayer); forward-mode AD and
-                    # packed or projected sequences take the per-step path below
-                    hs, h, c = LSTMLayer.apply(x, *s0, w_ih, w_hh, *(() if b_hh is None else (b_ih, b_hh)),
-                                               reverse=d == 1)
+                if not packed and not self.proj_size and not _grad_state.fw_level:
+                    # the whole layer as one node (see ops/rnn.py: _Layer); forward-mode AD
+                    # and packed or projected sequences take the per-step path below
+                    hs, *final = self._layer(x, *s0, w_ih, w_hh, *(() if b_hh is None else (b_ih, b_hh)),
+                                             reverse=d == 1)
                     outs.append(hs)
-                    finals.append((h, c))
+                    finals.append(tuple(final))
                     continue
                 xg = _Linear.apply(x, w_ih, b_ih)
                 xgs = split(xg, batch_sizes) if packed else unbind(xg, 0)
@@ -247,6 +248,14 @@ class RNNBase(Module):
             if not batched:
                 h_n = tuple(h.squeeze(1) for h in h_n)
         return output, (h_n if self.mode == "LSTM" else h_n[0])
+
+    def _layer(self, *args, reverse):
+        """One layer and direction as one op (LSTMLayer, GRULayer or RNNLayer)."""
+        if self.mode == "LSTM":
+            return LSTMLayer.apply(*args, reverse=reverse)
+        if self.mode == "GRU":
+            return GRULayer.apply(*args, reverse=reverse)
+        return RNNLayer.apply(*args, nonlinearity="tanh" if self.mode == "RNN_TANH" else "relu", reverse=reverse)
 
     def _initial_state(self, hx, B, batched, dtype):
         """The initial states as a list [h0] or [h0, c0] of (layers * directions, B, size)."""
