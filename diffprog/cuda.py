@@ -9,14 +9,17 @@ and synchronising are harmless no-ops.  (`DIFFPROG_FAKE_GPU=1` puts a CPU stand-
 from ._array.device import library
 
 
-def _device_count():
+def _real_cupy():
+    """The cupy module where a real GPU is in use; None without one or on the CPU stand-in."""
     lib = library("cuda")
-    if lib is None:
+    return lib.xp if lib is not None and hasattr(lib.xp, "cuda") else None
+
+
+def _device_count():
+    if library("cuda") is None:
         return 0
-    try:
-        return int(lib.xp.cuda.runtime.getDeviceCount())
-    except AttributeError:      # the CPU stand-in: one device
-        return 1
+    cupy = _real_cupy()
+    return int(cupy.cuda.runtime.getDeviceCount()) if cupy else 1    # the stand-in: one device
 
 
 def is_available():
@@ -34,11 +37,10 @@ def _unavailable(what):
 
 
 def _cupy(what):
-    """The cupy module where a real GPU is in use; None on the CPU stand-in; raises without either."""
+    """`_real_cupy()`, raising where there is no GPU (nor the stand-in)."""
     if not is_available():
         raise _unavailable(what)
-    xp = library("cuda").xp
-    return xp if hasattr(xp, "cuda") else None
+    return _real_cupy()
 
 
 def _index(device):
@@ -78,12 +80,14 @@ manual_seed_all = seed = seed_all = manual_seed
 
 def synchronize(device=None):
     """Wait for the GPU's queued work (nothing to wait for on the CPU)."""
-    if is_available() and _cupy("synchronize"):
-        _cupy("synchronize").cuda.runtime.deviceSynchronize()
+    cupy = _real_cupy()
+    if cupy:
+        cupy.cuda.runtime.deviceSynchronize()
 
 
 def _pool():
-    return _cupy("memory") and _cupy("memory").get_default_memory_pool() if is_available() else None
+    cupy = _real_cupy()
+    return cupy.get_default_memory_pool() if cupy else None
 
 
 def empty_cache():

@@ -450,7 +450,7 @@ def _to_array(obj, dtype=None):
         a = xp.asarray(obj)
     if dtype is not None:
         return a.astype(dtype.np, copy=False)
-    if not isinstance(obj, (xp.ndarray, Tensor, xp.generic)) and a is not obj:
+    if not isinstance(obj, (xp.ndarray, Tensor, xp.generic)) and not is_device_array(obj):
         kind = a.dtype.kind
         if kind == "f" or (a.size == 0 and kind not in "biuc"):
             a = a.astype(_dt.get_default_dtype().np, copy=False)

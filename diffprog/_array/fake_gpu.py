@@ -12,6 +12,13 @@ import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
 
+def _settable(name):
+    """A view attribute (real, imag) that can also be assigned; other attributes are read
+    through `__getattr__`."""
+    return property(lambda self: FakeGPUArray(getattr(self._a, name)),
+                    lambda self, value: setattr(self._a, name, _host(value, name)))
+
+
 class FakeGPUArray(NDArrayOperatorsMixin):
     __slots__ = ("_a",)
     __array_priority__ = 100
@@ -47,29 +54,7 @@ class FakeGPUArray(NDArrayOperatorsMixin):
             return _device(value)
         return lambda *args, **kwargs: _device(value(*_hosts(args, name), **_hosts(kwargs, name)))
 
-    @property
-    def T(self):
-        return FakeGPUArray(self._a.T)
-
-    @property
-    def mT(self):
-        return FakeGPUArray(self._a.mT)
-
-    @property
-    def real(self):
-        return FakeGPUArray(self._a.real)
-
-    @real.setter
-    def real(self, value):
-        self._a.real = _host(value, "real")
-
-    @property
-    def imag(self):
-        return FakeGPUArray(self._a.imag)
-
-    @imag.setter
-    def imag(self, value):
-        self._a.imag = _host(value, "imag")
+    real, imag = _settable("real"), _settable("imag")       # `out.real = re` writes the host array
 
     def __getitem__(self, key):
         return _device(self._a[_hosts(key, "__getitem__")])
@@ -162,9 +147,6 @@ class _Namespace:
             return f
         return lambda *args, **kwargs: _device(f(*_hosts(args, name), **_hosts(kwargs, name)))
 
-    def asarray(self, a, dtype=None):
-        return _device(numpy.array(a._a if type(a) is FakeGPUArray else a, dtype=dtype, copy=None))
-
 
 class _StrideTricks:
     @staticmethod
@@ -185,7 +167,7 @@ def special():
 
 
 def to_host(a):
-    return a._a.copy()
+    return a.get()
 
 
 def from_host(a, index=None):
