@@ -69,6 +69,7 @@ def gelu(x):
 @numba.vectorize(["float32(float32, float32)"], cache=True, fastmath=_FMA)
 def gelu_deriv(x, y):
     """GELU'(x) = Phi(x) + x phi(x) from x and y = GELU(x), float32."""
-    cdf = y / (x if x != 0 else np.float32(1)) if x != 0 else np.float32(0.5)
+    cdf = y / (x + np.float32(x == 0))          # never 0 / 0, which would make NumPy warn
+    cdf = np.float32(0.5) if x == 0 else cdf
     z = np.float64(x)
     return np.float32(cdf + z * _exp(-0.5 * z * z) * _INV_SQRT_2PI)
