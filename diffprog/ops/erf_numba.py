@@ -3,43 +3,60 @@
 (`pip install diffprog[fast]`, see `fast.py`) and use SciPy / NumPy otherwise.
 
 SciPy's `ndtr` and numba's `math.erf` / `math.exp` are scalar library calls (10-16 ns an
-element here); these ufuncs are plain arithmetic, which LLVM vectorises.  Each element is
-computed in float64 and rounded once to float32:
+element here); these ufuncs are plain arithmetic, which LLVM vectorises (1 ns or less):
 
-    erf(z) = z P(z^2) / Q(z^2) for |z| < C, else +-1   (tools/fit_erf.py; relative error
-             2e-9, so within one float32 ulp of erf; erfc(C) is below half an ulp of 1)
+    erf(z) = z P(z^2) for |z| < 1, 1 - R(|z| - M) up to C, +-1 beyond C (erfc(C) is
+             below half an ulp of 1), in float32 (tools/fit_erf.py: within 2 ulps of erf)
     e^t    = 2^k e^r with t = k ln 2 + r, |r| <= ln 2 / 2, e^r by its Taylor polynomial
-             to degree 7 (relative error 6e-9), 2^k written into the exponent bits of a float64
+             to degree 7 (relative error 6e-9), 2^k written into the exponent bits of a
+             float64; the derivative is computed in float64 (in float32 it was no faster)
 
-GELU(x) = x (1 + erf(x / sqrt 2)) / 2 as PyTorch computes it, so for x < -5.5 (where
-x Phi(x) > -1e-7) it is 0, as PyTorch's float32 GELU.  The derivative takes Phi(x) back
-from the output as y / x (0.5 at 0) in float32, as `_GeluDeriv`'s NumPy path does (a
-float64 division would cost a fifth more time).
+GELU(x) = x (1 + erf(x / sqrt 2)) / 2 in float32, as PyTorch computes it (so for x < 0
+the sum cancels: absolute errors up to ~2e-7, and 0 for x < -5.5, where x Phi(x) > -1e-7).
+The derivative takes Phi(x) back from the output as y / x (0.5 at 0) in float32, as
+`_GeluDeriv`'s NumPy path does (a float64 division would cost a fifth more time).
 """
 import math
 
 import numba
 import numpy as np
 
-_C = 3.925
-_P = (1.1283791691424994, 0.18514540192275594, 0.05424924913652183, 0.003839531817199337,
-      0.00037693860687272953, 4.613923702676889e-06, -1.2825557054781032e-08)
-_Q = (1.0, 0.4974142467699002, 0.11388141288283257, 0.015432512160623597,
-      0.0013019482995090261, 6.244306954992582e-05)
-_SQRT_HALF = 1 / math.sqrt(2)
+# tools/fit_erf.py
+_SPLIT, _C, _M = np.float32(1.0), np.float32(3.925), np.float32(2.4625)
+_P = np.array([1.128379167058018, -0.3761263843463962, 0.11283781973789904, -0.026865400010343075,
+               0.005220945299496507, -0.0008482826217818483, 0.00011256923655980374,
+               -9.641431515476093e-06], np.float32)
+_P0_LO = np.float32(1.128379167058018 - np.float64(_P[0]))   # what float32 drops of P(0) = 2 / sqrt(pi)
+_R = np.array([0.0004967535460454626, -0.002623749980285689, 0.006461156956834991,
+               -0.00973371873312631, 0.009829382656401486, -0.00675561508049208,
+               0.002929336268870801, -0.00046629240298700654, -0.00034957612092267047,
+               0.0002976565715176708, -7.619806146693384e-05, -2.4170641298176947e-05,
+               1.721613461947362e-05, -1.3461715009315463e-07, -1.0782154262224111e-06], np.float32)
+_SQRT_HALF = np.float32(1 / math.sqrt(2))
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _FMA = {"contract"}     # fused multiply-adds; NaN, inf and signed zeros keep their meaning
 _LN2_HI, _LN2_LO = 0.693145751953125, 1.4286068203094173e-06     # ln 2 = hi + lo, hi exact in few bits
 
 
 @numba.njit(inline="always", fastmath=_FMA)
+def _horner(coefficients, u, start):
+    """sum of coefficients[start + i] u^i."""
+    r = coefficients[-1]
+    for i in range(len(coefficients) - 2, start - 1, -1):
+        r = r * u + coefficients[i]
+    return r
+
+
+@numba.njit(inline="always", fastmath=_FMA)
 def _erf(z):
-    a = min(max(z, -_C), _C)
-    t = a * a
-    p = _P[0] + t * (_P[1] + t * (_P[2] + t * (_P[3] + t * (_P[4] + t * (_P[5] + t * _P[6])))))
-    q = _Q[0] + t * (_Q[1] + t * (_Q[2] + t * (_Q[3] + t * (_Q[4] + t * _Q[5]))))
-    r = a * p / q
-    return 1.0 if z >= _C else (-1.0 if z <= -_C else r)
+    """erf of a float32, in float32 (not NaN where z is: GELU's x * ... is).  Both pieces are
+    computed, then chosen: a choice between expensive expressions would be a branch, and
+    LLVM would not vectorise the loop."""
+    a = min(abs(z), _C)
+    small = a * _P[0] + a * (_P0_LO + a * a * _horner(_P, a * a, 1))
+    large = min(np.float32(1) - _horner(_R, a - _M, 0), np.float32(1))
+    large = np.float32(1) if a >= _C else large
+    return math.copysign(small if a < _SPLIT else large, z)
 
 
 @numba.njit(inline="always", fastmath=_FMA)
@@ -56,14 +73,14 @@ def _exp(t):
 @numba.vectorize(["float32(float32)"], cache=True, fastmath=_FMA)
 def erf(x):
     """erf of a float32 array."""
-    return np.float32(_erf(np.float64(x)))
+    e = _erf(x)
+    return e if x == x else x
 
 
 @numba.vectorize(["float32(float32)"], cache=True, fastmath=_FMA)
 def gelu(x):
     """x Phi(x) of a float32 array."""
-    z = np.float64(x)
-    return np.float32(0.5 * z * (1.0 + _erf(z * _SQRT_HALF)))
+    return np.float32(0.5) * x * (np.float32(1) + _erf(x * _SQRT_HALF))
 
 
 @numba.vectorize(["float32(float32, float32)"], cache=True, fastmath=_FMA)
