@@ -11,7 +11,7 @@ from oracle import check, rand, torch
 
 import diffprog as dp
 from diffprog.ops import fast
-from diffprog.optim import adam as adam_module
+from diffprog.optim import optimizer
 
 F = torch.nn.functional
 pytest.importorskip("scipy")
@@ -40,7 +40,7 @@ def both_paths(fn):
 def test_no_numba_means_no_kernels(no_numba):
     assert fast.numba() is None and fast.erf_kernels() is None
     p = np.ones(3, np.float32)
-    assert adam_module._kernel(p, p, p, p, None) is None
+    assert optimizer.numba_kernel("adam", p, p, p, p, None) is None
 
 
 # --- erf and the exact GELU ------------------------------------------------------------------
@@ -146,11 +146,12 @@ ADAM_OPTIONS = [dict(), dict(amsgrad=True), dict(maximize=True), dict(weight_dec
                 dict(weight_decay=0.1, amsgrad=True, maximize=True)]
 
 
-def _adam_run(lib, dtype, shapes, options, steps=6, name="Adam", lr=0.01, betas=(0.8, 0.99)):
-    """Parameters and state after `steps` Adam steps on fixed random gradients."""
+def _adam_run(lib, dtype, shapes, options, steps=6, name="Adam"):
+    """Parameters and state after `steps` steps on fixed random gradients."""
     rng = np.random.default_rng(0)
     params = [lib.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
-    opt = getattr(lib.optim, name)(params, lr=lr, betas=betas, eps=1e-6, **options)
+    hyper = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6) if name != "SGD" else dict(lr=0.05)
+    opt = getattr(lib.optim, name)(params, **hyper, **options)
     for _ in range(steps):
         for p in params:
             p.grad = lib.tensor(rng.standard_normal(tuple(p.shape)).astype(dtype))
@@ -175,12 +176,14 @@ def test_adam_kernel_equals_numpy_path_bit_for_bit(options, dtype):
 
 
 @needs_numba
-def test_adam_kernel_runs_only_on_contiguous_float_arrays():
+def test_kernels_run_only_on_contiguous_float_arrays_of_one_dtype():
     p = np.ones((4, 6), np.float32)
-    assert adam_module._kernel(p, p, p, p, None) is not None
-    assert adam_module._kernel(p, p.T.copy().T, p, p, None) is None          # a strided gradient
-    assert adam_module._kernel(p, p, p, p, p[:, :3]) is None
-    assert adam_module._kernel(p.astype(np.float16), *[p.astype(np.float16)] * 3, None) is None
+    kernel = optimizer.numba_kernel
+    assert kernel("adam", p, p, p, p, None) is not None
+    assert kernel("adam", p, p.T.copy().T, p, p, None) is None          # a strided gradient
+    assert kernel("adam", p, p, p, p, p[:, :3]) is None
+    assert kernel("adam", p.astype(np.float16), *[p.astype(np.float16)] * 3, None) is None
+    assert kernel("sgd", p, p, p.astype(np.float64)) is None
 
 
 def test_adam_on_a_strided_gradient_takes_the_numpy_path():
@@ -230,3 +233,22 @@ def test_adam_accepts_torch_flags():
             getattr(dp.optim, name)(p, foreach=True, fused=True)
         with pytest.raises(NotImplementedError, match=f"{name}: capturable=True"):
             getattr(dp.optim, name)(p, differentiable=True)
+
+
+SGD_OPTIONS = [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.1),
+               dict(momentum=0.5, dampening=0.3, maximize=True),
+               dict(momentum=0.8, weight_decay=0.05, maximize=True)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", SGD_OPTIONS, ids=[str(o) for o in SGD_OPTIONS])
+def test_sgd_momentum_kernel_equals_numpy_path_and_torch(options, dtype):
+    (p, s), (p0, s0) = both_paths(lambda: _adam_run(dp, dtype, SHAPES, options, name="SGD"))
+    for a, b in zip(p + [x["momentum_buffer"] for x in s], p0 + [x["momentum_buffer"] for x in s0]):
+        np.testing.assert_array_equal(a, b)
+    theirs = _adam_run(torch, dtype, SHAPES, options, name="SGD")
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip(p, theirs[0]):
+        np.testing.assert_allclose(a, b, **tol)
+    for a, b in zip(s, theirs[1]):
+        np.testing.assert_allclose(a["momentum_buffer"], b["momentum_buffer"], **tol)

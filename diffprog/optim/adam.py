@@ -6,9 +6,8 @@ corrected for their zero start by dividing by 1 - beta^t.
 import math
 
 from .._array import xp
-from ..ops.fast import numba
 from .optimizer import (Optimizer, check, check_betas, scalar_state, count_step, zeros_like,
-                        descent_grad, add_scaled, add_square, lerp)
+                        descent_grad, add_scaled, add_square, lerp, numba_kernel)
 
 __all__ = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "adam", "adamax", "nadam", "radam"]
 
@@ -22,9 +21,9 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, work, *, lr, be
         v = beta2 * v + (1 - beta2) * g^2    (amsgrad: v_max = max(v_max, v) replaces v below)
         param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
-    With numba, one pass per parameter (`adam_numba.py`), with the same results.
+    With numba, one pass per parameter (`update_numba.py`), with the same results.
     """
-    kernel = _kernel(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
+    kernel = numba_kernel("adam", param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
     if kernel is not None:
         decoupled = decoupled_weight_decay and weight_decay
         f = param.dtype.type
@@ -122,18 +121,6 @@ def radam(param, grad, exp_avg, exp_avg_sq, step, work, *, lr, beta1, beta2, eps
         add_scaled(param, update, -lr * rect / bias_correction1, update)
     else:
         add_scaled(param, exp_avg, -lr / bias_correction1, u_buf)
-
-
-def _kernel(*arrays):
-    """`adam_numba.adam` where numba is installed and the arrays (the state given) are
-    C-contiguous and of one float dtype, else None (the NumPy path)."""
-    arrays = [a for a in arrays if a is not None]
-    dtype = arrays[0].dtype
-    if dtype not in (xp.float32, xp.float64) or numba() is None or not all(
-            a.dtype == dtype and a.flags.c_contiguous for a in arrays):
-        return None
-    from . import adam_numba
-    return adam_numba.adam
 
 
 def _weight_decayed(grad, param, lr, weight_decay, decoupled, maximize, out):
