@@ -49,9 +49,9 @@ def _horner(coefficients, u, start):
 
 @numba.njit(inline="always", fastmath=_FMA)
 def _erf(z):
-    """erf of a float32, in float32 (not NaN where z is: GELU's x * ... is).  Both pieces are
-    computed, then chosen: a choice between expensive expressions would be a branch, and
-    LLVM would not vectorise the loop."""
+    """erf of a float32, in float32 (+-1 for NaN: `erf` puts the NaN back, and in `gelu` the
+    factor x is NaN already).  Both pieces are computed, then one is chosen: a choice
+    between expressions still to compute would be a branch, which LLVM does not vectorise."""
     a = min(abs(z), _C)
     small = a * _P[0] + a * (_P0_LO + a * a * _horner(_P, a * a, 1))
     large = min(np.float32(1) - _horner(_R, a - _M, 0), np.float32(1))

@@ -1,6 +1,7 @@
 """Exponentials and logarithms, trigonometric and hyperbolic functions, sigmoid and logit,
 and the special functions erf, erfc, erfinv, lgamma, digamma and polygamma (on SciPy;
-float32 erf on numba where it is installed, `erf_numba.py`).  The conventions of all elementwise ops: `elementwise.py`.
+float32 erf on numba where it is installed, `erf_numba.py`).  The conventions of all
+elementwise ops: `elementwise.py`.
 """
 import math
 
