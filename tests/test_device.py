@@ -131,12 +131,12 @@ class _Net(nn.Module):
         return self.fc(F.dropout(x.flatten(1), 0.0, self.training))
 
 
-def _train(device, steps=3):
+def _train(device, dtype=dp.float64, steps=3):
     dp.manual_seed(0)
-    model = _Net().double().to(device)
+    model = _Net().to(dtype).to(device)
     opt = dp.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
     dp.manual_seed(1)
-    x, y = dp.randn(8, 1, 14, 14, dtype=dp.float64), dp.randint(0, 5, (8,))
+    x, y = dp.randn(8, 1, 14, 14, dtype=dtype), dp.randint(0, 5, (8,))
     losses = []
     for _ in range(steps):
         opt.zero_grad()
@@ -147,13 +147,17 @@ def _train(device, steps=3):
     return model, opt, losses
 
 
-def test_a_training_step_on_the_device_equals_the_cpu(gpu):
-    cpu_model, _, cpu_losses = _train("cpu")
-    gpu_model, opt, gpu_losses = _train(gpu)
-    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-10)
+@pytest.mark.parametrize("dtype, rtol", [(dp.float64, 1e-10), (dp.float32, 1e-4)])
+def test_a_training_step_on_the_device_equals_the_cpu(gpu, dtype, rtol):
+    """In float32 the CPU side runs the numba kernels (GELU, Adam) where numba is installed,
+    the device its library's path."""
+    cpu_model, _, cpu_losses = _train("cpu", dtype)
+    gpu_model, opt, gpu_losses = _train(gpu, dtype)
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=rtol)
     for (name, a), b in zip(cpu_model.state_dict().items(), gpu_model.state_dict().values()):
         assert on_gpu(b), name
-        np.testing.assert_allclose(b.cpu().numpy(), a.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(b.cpu().numpy(), a.numpy(), rtol=10 * rtol, atol=10 * rtol,
+                                   err_msg=name)
     assert all(on_gpu(v) for s in opt.state.values() for k, v in s.items() if k != "step" and
                isinstance(v, dp.Tensor))
 

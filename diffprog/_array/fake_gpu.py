@@ -32,6 +32,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
                         "use .get() to copy it to the host")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if getattr(numpy, ufunc.__name__, None) is not ufunc:
+            return NotImplemented           # CuPy runs NumPy's own ufuncs, not numba's or SciPy's
         kwargs = _hosts(kwargs, ufunc.__name__)         # out=, where=
         result = getattr(ufunc, method)(*_hosts(inputs, ufunc.__name__), **kwargs)
         return _device(result)

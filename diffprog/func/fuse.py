@@ -18,6 +18,7 @@ import numpy as np
 from ..ops.activations import Relu
 from ..ops.arithmetic import Abs, Add, Div, Mul, Neg, Reciprocal, Sqrt, Sub
 from ..ops.comparison import _Predicate
+from ..ops.fast import numba as _numba
 from ..ops.reduction import Sum
 from ..ops.shape import Expand
 from ..ops.transcendental import Exp, Log, Sigmoid, Tanh
@@ -187,17 +188,6 @@ def _param(ref, dtype, params):
 
 
 _KERNELS = {}
-_NUMBA = []
-
-
-def _numba():
-    if not _NUMBA:
-        try:
-            import numba
-            _NUMBA.append(numba)
-        except ImportError:
-            _NUMBA.append(None)
-    return _NUMBA[0]
 
 
 def _compile_numba(numba, code, in_dtypes, out_dtype):

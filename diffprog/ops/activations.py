@@ -1,6 +1,7 @@
 """Activation functions, relu to hardswish, with the signatures of torch and
 torch.nn.functional (`inplace` as in the latter).  The conventions of all elementwise
-ops: `elementwise.py`; the exact GELU needs SciPy.
+ops: `elementwise.py`; the exact GELU needs SciPy, except in float32 where numba is
+installed (`erf_numba.py`).
 """
 import math
 
@@ -9,6 +10,7 @@ from .._array import xp
 from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _inplace, _scipy
+from .fast import erf_kernels
 from .inplace import apply_inplace
 from .op import Op
 
@@ -80,6 +82,9 @@ class Gelu(_Unary):
             y *= x
             y *= 0.5
             return y
+        fast = erf_kernels(x)
+        if fast is not None:
+            return fast.gelu(x, out=xp.empty_like(x))
         y = _scipy("gelu", "ndtr", x)
         y *= x
         return y
@@ -104,6 +109,9 @@ class _GeluDeriv(Op):
     batch = broadcasting
 
     def forward(ctx, x, y):
+        fast = erf_kernels(x, y)
+        if fast is not None:
+            return fast.gelu_deriv(x, y, out=xp.empty_like(x))
         d = xp.divide(y, x, out=xp.full_like(x, 0.5), where=x != 0)
         d += x * xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
         return d

@@ -1,6 +1,7 @@
 """Exponentials and logarithms, trigonometric and hyperbolic functions, sigmoid and logit,
-and the special functions erf, erfc, erfinv, lgamma, digamma and polygamma (on SciPy).
-The conventions of all elementwise ops: `elementwise.py`.
+and the special functions erf, erfc, erfinv, lgamma, digamma and polygamma (on SciPy;
+float32 erf on numba where it is installed, `erf_numba.py`).  The conventions of all
+elementwise ops: `elementwise.py`.
 """
 import math
 
@@ -8,6 +9,7 @@ from .._array import xp
 from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _binary, _inplace, _into, _scipy, _unary
+from .fast import erf_kernels
 from .inplace import apply_inplace
 from .op import Op, quiet
 
@@ -245,6 +247,9 @@ class Logit(_Unary):
 
 class Erf(_Unary):
     def forward(ctx, x):
+        fast = erf_kernels(x)
+        if fast is not None:
+            return fast.erf(x, out=xp.empty_like(x))
         return _scipy("erf", "erf", x)
 
     def deriv(ctx):

@@ -7,7 +7,7 @@ import math
 
 from .._array import xp
 from .optimizer import (Optimizer, check, check_betas, scalar_state, count_step, zeros_like,
-                        descent_grad, add_scaled, add_square, lerp)
+                        descent_grad, add_scaled, add_square, lerp, numba_kernel)
 
 __all__ = ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "adam", "adamax", "nadam", "radam"]
 
@@ -20,7 +20,20 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, work, *, lr, be
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g^2    (amsgrad: v_max = max(v_max, v) replaces v below)
         param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    With numba, one pass per parameter (`update_numba.py`), with the same results.
     """
+    kernel = numba_kernel("adam", param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
+    if kernel is not None:
+        decoupled = decoupled_weight_decay and weight_decay
+        f = param.dtype.type
+        kernel(*(a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)),
+               (exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq).reshape(-1),
+               max_exp_avg_sq is not None, f(-1 if maximize else 1),
+               f(1 - lr * weight_decay if decoupled else 1), f(0 if decoupled else weight_decay),
+               f(1 - beta1), f(beta2), f(1 - beta2), f(math.sqrt(1 - beta2 ** step)), f(eps),
+               f(-lr / (1 - beta1 ** step)))
+        return
     g_buf, u_buf = work
     g = _weight_decayed(grad, param, lr, weight_decay, decoupled_weight_decay, maximize, g_buf)
     lerp(exp_avg, g, 1 - beta1, u_buf)
@@ -135,12 +148,22 @@ def _moments(state, param):
 
 
 class Adam(Optimizer):
+    """Adam; `foreach` and `fused` are accepted and kept in the groups as in PyTorch (every
+    step is one pass per parameter where numba is installed, whatever they say)."""
+
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                 *, maximize=False, decoupled_weight_decay=False):
+                 *, foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
         _check(lr, betas, eps, weight_decay)
+        if capturable or differentiable:
+            raise NotImplementedError(f"{type(self).__name__}: capturable=True and differentiable=True "
+                                      "are not supported (a step is never part of a graph)")
+        if fused and foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                                      capturable=capturable, differentiable=differentiable,
+                                      fused=fused, decoupled_weight_decay=decoupled_weight_decay))
 
     def _update(self, param, grad, state, group):
         step = _moments(state, param)
@@ -160,9 +183,11 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019)."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)
 
 
 class Adamax(Optimizer):

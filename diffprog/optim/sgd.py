@@ -1,7 +1,7 @@
 """Stochastic gradient descent, with momentum (heavy-ball or Nesterov) and weight decay."""
 from .._array import xp
 from ..tensor import Tensor
-from .optimizer import Optimizer, check, descent_grad, add_scaled
+from .optimizer import Optimizer, check, descent_grad, add_scaled, numba_kernel
 
 __all__ = ["SGD", "sgd"]
 
@@ -14,7 +14,18 @@ def sgd(param, grad, momentum_buffer, work, *, lr, momentum, dampening, weight_d
         buf = momentum * buf + (1 - dampening) * g        (buf = g on the first step)
         d = g + momentum * buf if nesterov else buf
         param -= lr * d
+
+    With numba, one pass per parameter after the first step (`update_numba.py`), with the
+    same results.
     """
+    kernel = numba_kernel("sgd", param, grad, momentum_buffer) if momentum and \
+        momentum_buffer is not None else None
+    if kernel is not None:
+        f = param.dtype.type
+        kernel(param.reshape(-1), grad.reshape(-1), momentum_buffer.reshape(-1),
+               f(-1 if maximize else 1), f(weight_decay), f(momentum), f(1 - dampening), nesterov,
+               f(-lr))
+        return momentum_buffer
     g_buf, u_buf = work
     d = g = descent_grad(grad, param, weight_decay, maximize, g_buf)
     if momentum:

@@ -1,0 +1,31 @@
+"""numba, the optional dependency of the fast kernels (`pip install diffprog[fast]`).
+
+It is imported once, on first use, so that diffprog imports without it and pays numba's
+import time only when a kernel is wanted.  The modules of kernels (`ops/erf_numba.py`,
+`optim/update_numba.py`) import numba at their top and are themselves imported only after
+`numba()` has returned it; every caller keeps a NumPy path for when it returns None.
+`diffprog.compile`'s fusion (`func/fuse.py`) asks here too.
+"""
+from .._array import xp
+
+_NUMBA = []
+
+
+def numba():
+    """The numba module, or None where it is not installed."""
+    if not _NUMBA:
+        try:
+            import numba
+            _NUMBA.append(numba)
+        except ImportError:
+            _NUMBA.append(None)
+    return _NUMBA[0]
+
+
+def erf_kernels(*arrays):
+    """`ops/erf_numba.py` (float32 erf, GELU, GELU') for these arrays, or None without
+    numba or unless all are float32 NumPy arrays (device arrays keep their library's path)."""
+    if not all(type(a) is xp.ndarray and a.dtype == xp.float32 for a in arrays) or numba() is None:
+        return None
+    from . import erf_numba
+    return erf_numba

@@ -1,0 +1,254 @@
+"""The numba kernels (ops/erf_numba.py, optim/adam_numba.py) against the NumPy / SciPy
+paths they replace and against PyTorch; `no_numba` runs the same code as if numba were
+not installed, so that each comparison tests the fallback too."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from oracle import check, rand, torch
+
+import diffprog as dp
+from diffprog.ops import fast
+from diffprog.optim import optimizer
+
+F = torch.nn.functional
+pytest.importorskip("scipy")
+import scipy.special  # noqa: E402
+
+needs_numba = pytest.mark.skipif(fast.numba() is None, reason="numba is not installed")
+
+
+@pytest.fixture
+def no_numba(monkeypatch):
+    monkeypatch.setattr(fast, "_NUMBA", [None])
+
+
+def both_paths(fn):
+    """fn() with the kernels, then without numba."""
+    with_kernels = fn()
+    saved = fast._NUMBA[:]
+    fast._NUMBA[:] = [None]
+    try:
+        fallback = fn()
+    finally:
+        fast._NUMBA[:] = saved
+    return with_kernels, fallback
+
+
+def test_no_numba_means_no_kernels(no_numba):
+    assert fast.numba() is None and fast.erf_kernels() is None
+    p = np.ones(3, np.float32)
+    assert optimizer.numba_kernel("adam", p, p, p, p, None) is None
+
+
+# --- erf and the exact GELU ------------------------------------------------------------------
+
+@needs_numba
+def test_erf_within_two_ulps_of_scipy_float64():
+    """Over a dense grid of float32 values (and tiny ones, where erf(x) ~ 2x / sqrt(pi))."""
+    x = np.concatenate([np.linspace(-6, 6, 2_000_001, dtype=np.float32),
+                        np.geomspace(1e-38, 1e-3, 10_000).astype(np.float32)])
+    truth = scipy.special.erf(x.astype(np.float64))
+    ulp = np.spacing(np.abs(truth).astype(np.float32)).astype(np.float64)
+    got = fast.erf_kernels().erf(x)
+    assert got.dtype == np.float32
+    assert (np.abs(got - truth) / ulp).max() <= 2.0
+
+
+@needs_numba
+def test_gelu_and_its_derivative_near_float64():
+    x = np.linspace(-12, 12, 1_000_001, dtype=np.float32)
+    xd = x.astype(np.float64)
+    k = fast.erf_kernels()
+    y = k.gelu(x)
+    # 1 + erf(x / sqrt 2) cancels for x < 0, as in PyTorch: absolute errors of ~1e-7
+    np.testing.assert_allclose(y, xd * scipy.special.ndtr(xd), rtol=2e-7, atol=3e-7)
+    deriv = scipy.special.ndtr(xd) + xd * np.exp(-xd * xd / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(k.gelu_deriv(x, y), deriv, rtol=0, atol=2e-7)
+
+
+def _layouts(dtype):
+    """Odd sizes, 0-d, empty, transposed and strided inputs."""
+    base = rand(7, 13, dtype=dtype, low=-6.0, high=6.0)
+    return {"odd": base, "0-d": np.array(0.7, dtype), "empty": np.zeros((0, 3), dtype),
+            "transposed": base.T, "strided": base[::2, 1::3], "one": base[:1, :1]}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", list(_layouts(np.float32)))
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_fast_path_equals_fallback_and_torch(name, layout, dtype):
+    x = _layouts(dtype)[layout]
+    d_fn, t_fn = (dp.nn.functional.gelu, F.gelu) if name == "gelu" else (dp.erf, torch.erf)
+
+    def run():
+        a = dp.tensor(x, requires_grad=True)
+        y = d_fn(a)
+        y.backward(dp.ones_like(y) * 0.5)
+        return y.detach().numpy(), a.grad.numpy()
+
+    (y, g), (y0, g0) = both_paths(run)
+    b = torch.tensor(x, requires_grad=True)
+    t = t_fn(b)
+    t.backward(torch.ones_like(t) * 0.5)
+    assert y.dtype == y0.dtype == dtype and y.shape == y0.shape == x.shape
+    if dtype == np.float64:             # no kernel: the same SciPy / NumPy computation
+        np.testing.assert_array_equal(y, y0)
+        np.testing.assert_array_equal(g, g0)
+        tol = dict(rtol=1e-12, atol=1e-14)
+    else:
+        np.testing.assert_allclose(y, y0, rtol=3e-7, atol=1e-7)
+        np.testing.assert_allclose(g, g0, rtol=3e-7, atol=1e-7)
+        tol = dict(rtol=1e-5, atol=1e-5)            # the oracle's float32 tolerance
+    for ours in ((y, g), (y0, g0)):
+        np.testing.assert_allclose(ours[0], t.detach().numpy(), **tol)
+        np.testing.assert_allclose(ours[1], b.grad.numpy(), **tol)
+
+
+def test_special_values_match_fallback():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-38, -40.0, 40.0, -1e6, 1e6], np.float32)
+
+    def run():
+        a = dp.tensor(x, requires_grad=True)
+        with np.errstate(all="ignore"):
+            y = dp.nn.functional.gelu(a)
+            y.backward(dp.ones_like(y))
+            e = dp.erf(dp.tensor(x))
+        return y.detach().numpy(), a.grad.numpy(), e.numpy()
+
+    for ours, fallback in zip(*both_paths(run)):
+        np.testing.assert_allclose(ours, fallback, rtol=1e-6, atol=1e-7, equal_nan=True)
+
+
+def test_zeros_raise_no_warning():
+    """After a ReLU, say: GELU'(0) = 0.5 without NumPy's "invalid value" warning for 0 / 0."""
+    x = dp.tensor(np.array([0.0, -0.0, 1.0, 0.0], np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dp.nn.functional.gelu(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[[0, 1, 3]], 0.5)
+
+
+@pytest.mark.parametrize("name", ["gelu", "erf"])
+def test_fallback_passes_the_oracle(no_numba, name):
+    """The rules (VJP, double VJP, JVP, vmap) around the NumPy / SciPy forwards."""
+    d_fn, t_fn = (dp.nn.functional.gelu, F.gelu) if name == "gelu" else (dp.erf, torch.erf)
+    for dtype in (np.float32, np.float64):
+        check(d_fn, t_fn, rand(4, 5, dtype=dtype, low=-4.0, high=4.0))
+
+
+# --- Adam --------------------------------------------------------------------------------
+
+ADAM_OPTIONS = [dict(), dict(amsgrad=True), dict(maximize=True), dict(weight_decay=0.1),
+                dict(weight_decay=0.1, decoupled_weight_decay=True),
+                dict(weight_decay=0.1, amsgrad=True, maximize=True)]
+
+
+def _adam_run(lib, dtype, shapes, options, steps=6, name="Adam"):
+    """Parameters and state after `steps` steps on fixed random gradients."""
+    rng = np.random.default_rng(0)
+    params = [lib.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+    hyper = dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6) if name != "SGD" else dict(lr=0.05)
+    opt = getattr(lib.optim, name)(params, **hyper, **options)
+    for _ in range(steps):
+        for p in params:
+            p.grad = lib.tensor(rng.standard_normal(tuple(p.shape)).astype(dtype))
+        opt.step()
+    state = [{k: np.asarray(v) for k, v in opt.state[p].items()} for p in params]
+    return [p.detach().numpy().copy() for p in params], state
+
+
+SHAPES = [(7, 13), (5,), (), (0, 4), (1,)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", ADAM_OPTIONS, ids=[str(o) for o in ADAM_OPTIONS])
+def test_adam_kernel_equals_numpy_path_bit_for_bit(options, dtype):
+    (p, s), (p0, s0) = both_paths(lambda: _adam_run(dp, dtype, SHAPES, options))
+    for a, b in zip(p, p0):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(s, s0):
+        assert list(a) == list(b)
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+@needs_numba
+def test_kernels_run_only_on_contiguous_float_arrays_of_one_dtype():
+    p = np.ones((4, 6), np.float32)
+    kernel = optimizer.numba_kernel
+    assert kernel("adam", p, p, p, p, None) is not None
+    assert kernel("adam", p, p.T.copy().T, p, p, None) is None          # a strided gradient
+    assert kernel("adam", p, p, p, p, p[:, :3]) is None
+    assert kernel("adam", p.astype(np.float16), *[p.astype(np.float16)] * 3, None) is None
+    assert kernel("sgd", p, p, p.astype(np.float64)) is None
+
+
+def test_adam_on_a_strided_gradient_takes_the_numpy_path():
+    rng = np.random.default_rng(2)
+    w, g = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)
+
+    def run():
+        p = dp.tensor(w.copy(), requires_grad=True)
+        opt = dp.optim.Adam([p], lr=0.1)
+        p.grad = dp.tensor(g).T                     # a non-contiguous view
+        opt.step()
+        return p.detach().numpy()
+
+    ours, fallback = both_paths(run)
+    np.testing.assert_array_equal(ours, fallback)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", ADAM_OPTIONS[:5], ids=[str(o) for o in ADAM_OPTIONS[:5]])
+def test_adam_matches_torch(options, dtype, name):
+    if name == "AdamW":
+        options = {k: v for k, v in options.items() if k != "decoupled_weight_decay"}
+    shapes = [(7, 13), (5,), (), (1,)]
+    ours = both_paths(lambda: _adam_run(dp, dtype, shapes, options, name=name))
+    theirs = _adam_run(torch, dtype, shapes, options, name=name)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for params, state in ours:
+        for a, b in zip(params, theirs[0]):
+            np.testing.assert_allclose(a, b, **tol)
+        for a, b in zip(state, theirs[1]):
+            assert list(a) == list(b)
+            for key in a:
+                np.testing.assert_allclose(a[key], b[key], **tol)
+
+
+def test_adam_accepts_torch_flags():
+    p = [dp.zeros(2, requires_grad=True)]
+    t = [torch.zeros(2, requires_grad=True)]
+    for name in ("Adam", "AdamW"):
+        for flags in (dict(foreach=True), dict(fused=True), dict(foreach=False, fused=False)):
+            group = getattr(dp.optim, name)(p, **flags).param_groups[0]
+            t_group = getattr(torch.optim, name)(t, **flags).param_groups[0]
+            assert {k: v for k, v in group.items() if k != "params"} == \
+                {k: v for k, v in t_group.items() if k != "params"}
+        with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together"):
+            getattr(dp.optim, name)(p, foreach=True, fused=True)
+        with pytest.raises(NotImplementedError, match=f"{name}: capturable=True"):
+            getattr(dp.optim, name)(p, differentiable=True)
+
+
+SGD_OPTIONS = [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=0.1),
+               dict(momentum=0.5, dampening=0.3, maximize=True),
+               dict(momentum=0.8, weight_decay=0.05, maximize=True)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", SGD_OPTIONS, ids=[str(o) for o in SGD_OPTIONS])
+def test_sgd_momentum_kernel_equals_numpy_path_and_torch(options, dtype):
+    (p, s), (p0, s0) = both_paths(lambda: _adam_run(dp, dtype, SHAPES, options, name="SGD"))
+    for a, b in zip(p + [x["momentum_buffer"] for x in s], p0 + [x["momentum_buffer"] for x in s0]):
+        np.testing.assert_array_equal(a, b)
+    theirs = _adam_run(torch, dtype, SHAPES, options, name="SGD")
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for a, b in zip(p, theirs[0]):
+        np.testing.assert_allclose(a, b, **tol)
+    for a, b in zip(s, theirs[1]):
+        np.testing.assert_allclose(a["momentum_buffer"], b["momentum_buffer"], **tol)
