@@ -10,6 +10,7 @@ import math
 
 from . import dtypes as _dt
 from ._array import xp
+from ._array.device import CPU, device_of, library_of
 
 LINEWIDTH, THRESHOLD, EDGEITEMS, PRECISION = 80, 1000, 3, 4
 
@@ -106,11 +107,12 @@ def _add_suffixes(text, suffixes, indent):
 
 
 def tensor_repr(t, prefix="tensor("):
-    a = t._data
+    a, where = t._data, device_of(t._data)
+    a = library_of(a).to_host(a)          # one copy, not one per element shown
     indent = len(prefix)
     dtype = _dt._FROM_NP[a.dtype]
     default = _dt.get_default_dtype()
-    suffixes = []
+    suffixes = [] if where == CPU else [f"device='{where}'"]
     if a.size == 0:
         if a.ndim != 1:
             suffixes.append(f"size={tuple(a.shape)}")

@@ -102,6 +102,34 @@ def test_mixing_devices_names_the_op_and_both_devices(gpu):
         dp.ones(2, 2, device=gpu) @ dp.ones(2, 2)
 
 
+def test_repr_names_the_device_as_torch(gpu):
+    x = dp.tensor([1.0, 2.0], device=gpu)
+    assert repr(x) == "tensor([1., 2.], device='cuda:0')"
+    assert repr(dp.zeros(0, 3, device=gpu)) == "tensor([], device='cuda:0', size=(0, 3))"
+    assert repr(x.double().requires_grad_()) == "tensor([1., 2.], device='cuda:0', dtype=diffprog.float64, requires_grad=True)"
+
+
+def test_the_stand_in_refuses_what_cupy_lacks():
+    """The stand-in is as strict as CuPy about NumPy's and SciPy's functions, so that an op
+    using one of those CuPy lacks fails here rather than only on a GPU."""
+    from diffprog._array import fake_gpu
+    a = fake_gpu.from_host(np.ones(3))
+    with pytest.raises(TypeError, match="CuPy has no such function"):
+        np.linalg.vector_norm(a)
+    with pytest.raises(AttributeError, match="CuPy has no scipy.special.airy"):
+        fake_gpu.special().airy
+    assert isinstance(fake_gpu.special().ndtr(a), fake_gpu.FakeGPUArray)
+    with pytest.raises(TypeError):          # a ufunc that is not NumPy's own
+        np.frompyfunc(abs, 1, 1)(a)
+
+
+def test_functions_cupy_lacks_still_run_on_the_device(gpu):
+    x = dp.tensor([-1.0, 0.5, 3.0], device=gpu)
+    for f in (dp.special.airy_ai, lambda t: dp.linalg.vector_norm(t, 3)):
+        y = f(x)
+        assert on_gpu(y) and np.allclose(y.cpu().numpy(), f(x.cpu()).numpy())
+
+
 def test_transforms_run_on_the_device(gpu):
     from diffprog import func
     w = dp.randn(3, 4, dtype=dp.float64, device=gpu)

@@ -308,6 +308,20 @@ def test_vector_norm_float32_and_zero():
               fd=False, gradgrad=False)
 
 
+def test_vector_norm_of_empty_tensors_as_torch():
+    """inf and negative orders have no identity: an error over an empty dim, as torch."""
+    for ord in (inf, -inf, -1):
+        for dim in (None, 0):
+            with pytest.raises(RuntimeError):
+                torch.linalg.vector_norm(torch.empty(0, 3), ord, dim)
+            with pytest.raises(RuntimeError, match="linalg.vector_norm: cannot compute"):
+                LA.vector_norm(dp.empty(0, 3), ord, dim)
+        assert LA.vector_norm(dp.empty(0, 3), ord, 1).shape == torch.linalg.vector_norm(
+            torch.empty(0, 3), ord, 1).shape == (0,)
+    for ord in (2, 1, 0, 3):
+        assert LA.vector_norm(dp.empty(0, 3), ord).item() == torch.linalg.vector_norm(torch.empty(0, 3), ord).item() == 0
+
+
 def test_vector_norm_second_order_at_zero_is_zero():
     x = dp.zeros(3, dtype=dp.float64, requires_grad=True)
     for ord in (2, 3):

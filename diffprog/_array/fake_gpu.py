@@ -6,10 +6,18 @@ NEP 35) and return device arrays, reductions return 0-d arrays rather than scala
 anything that would silently mix device and host memory raises TypeError: a host array
 as an operand, `numpy.asarray(device_array)`.  Running the op suite with tensors on it
 (`DIFFPROG_FAKE_GPU=1`, `device="cuda"`) finds every place where an op leaves its
-inputs' device.  `device.fake_gpu_library()` makes it a library for 'cuda'.
+inputs' device.  It also refuses the NumPy and SciPy functions that CuPy lacks
+(`cupy_api.py`).  `device.fake_gpu_library()` makes it a library for 'cuda'.
 """
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from .cupy_api import LACKS, SPECIAL
+
+
+def _refuse(module, name):
+    if name in LACKS.get(module, ()):
+        raise TypeError(f"{module}.{name}: CuPy has no such function (a device array)")
 
 
 def _settable(name):
@@ -34,11 +42,13 @@ class FakeGPUArray(NDArrayOperatorsMixin):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if getattr(numpy, ufunc.__name__, None) is not ufunc:
             return NotImplemented           # CuPy runs NumPy's own ufuncs, not numba's or SciPy's
+        _refuse("numpy", ufunc.__name__)
         kwargs = _hosts(kwargs, ufunc.__name__)         # out=, where=
         result = getattr(ufunc, method)(*_hosts(inputs, ufunc.__name__), **kwargs)
         return _device(result)
 
     def __array_function__(self, func, types, args, kwargs):
+        _refuse(func.__module__, func.__name__)
         if func in _COPIES_FROM_HOST:       # asarray(host, like=device_array): a copy to the device
             return _device(numpy.array(_hosts(args[0], "asarray") if _on_device(args[0]) else args[0],
                                        *args[1:], **kwargs))
@@ -140,10 +150,12 @@ class _Namespace:
     """A module's functions (numpy's, scipy.special's), making arrays on the device as the
     `cupy` module does."""
 
-    def __init__(self, module):
-        self._module = module
+    def __init__(self, module, has=None):
+        self._module, self._has = module, has
 
     def __getattr__(self, name):
+        if name in LACKS.get(self._module.__name__, ()) or self._has is not None and name not in self._has:
+            raise AttributeError(f"CuPy has no {self._module.__name__}.{name}")
         f = getattr(self._module, name)
         if not callable(f) or isinstance(f, type):
             return f
@@ -165,7 +177,7 @@ def namespace():
 
 def special():
     import scipy.special
-    return _Namespace(scipy.special)
+    return _Namespace(scipy.special, SPECIAL)
 
 
 def to_host(a):

@@ -1020,6 +1020,21 @@ def lstsq(A, B, rcond=None, *, driver=None):
 
 # --- norms ---------------------------------------------------------------------------------
 
+def _vector_norm(a, ord, axis, keepdims):
+    """NumPy's linalg.vector_norm of a = |x|, with the functions that CuPy has too."""
+    if ord == math.inf:
+        return a.max(axis=axis, keepdims=keepdims)
+    if ord == -math.inf:
+        return a.min(axis=axis, keepdims=keepdims)
+    if ord == 0:
+        return (a != 0).sum(axis=axis, keepdims=keepdims, dtype=a.dtype)
+    if ord == 1:
+        return a.sum(axis=axis, keepdims=keepdims)
+    if ord == 2:
+        return xp.sqrt((a * a).sum(axis=axis, keepdims=keepdims))
+    return (a ** ord).sum(axis=axis, keepdims=keepdims) ** (1 / ord)
+
+
 class VectorNorm(Op):
     """(sum |x|^p)^(1/p) over dims; ord inf/-inf are max/min |x|, ord 0 counts non-zeros.
     Where the norm is 0, the gradient is 0 (PyTorch's subgradient)."""
@@ -1034,10 +1049,10 @@ class VectorNorm(Op):
                                f"got {_dtype_name(x)}")
         ctx.ord, ctx.keepdim, ctx.shape = ord, keepdim, x.shape
         ctx.dims = _dims(dim, x.ndim) if x.ndim else ()
-        if x.size == 0 and ord < 0:
-            raise RuntimeError(f"linalg.vector_norm: cannot compute the {ord} norm of an empty tensor")
-        out = xp.linalg.vector_norm(x, ord=ord, axis=ctx.dims if x.ndim else None, keepdims=keepdim)
-        return as_array(out, dtype=x.dtype)
+        if (ord < 0 or ord == math.inf) and any(x.shape[d] == 0 for d in ctx.dims):
+            raise RuntimeError(f"linalg.vector_norm: cannot compute the {ord} norm of an empty tensor "
+                               "(the operation has no identity)")
+        return as_array(_vector_norm(xp.abs(x), ord, ctx.dims if x.ndim else None, keepdim), x.dtype)
 
     def _parts(ctx, x):
         """sign(x) and the masks where x and the (broadcast) norm are zero, as constants."""

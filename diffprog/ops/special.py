@@ -13,6 +13,7 @@ polynomials return results outside the graph.
 import math
 
 from .._array import as_array, xp
+from .._array.device import device_of, library_of, move
 from ..tensor import Tensor
 from .batching import broadcasting, elementwise_function, physical
 from .composite import _inplace
@@ -231,8 +232,11 @@ def _outside(name, scipy_name, index=None):
     """A SciPy function applied to the values only: its result never requires grad."""
     def f(input):
         x = input._data if input.is_floating_point() else input._data.astype(xp.float32)
-        out = getattr(_special(name, x), scipy_name)(x)
+        fn = getattr(_special(name, x), scipy_name, None)
+        on_host = fn is None    # not in the device's library (CuPy has no airy): on the host
+        out = getattr(_special(name), scipy_name)(library_of(x).to_host(x)) if on_host else fn(x)
         out = out[index] if index is not None else out
+        out = move(out, device_of(x)) if on_host else out
         return Tensor._make(as_array(out).astype(x.dtype, copy=False))
     f.__name__ = name
     f.__doc__ = f"SciPy's {scipy_name}, outside the graph (PyTorch gives it no derivative)."
