@@ -25,6 +25,7 @@ def gpu():
             pytest.skip("no GPU")
         yield "cuda"
         return
+    devices.library("cuda")             # the lazy lookup first, so that `old` is what it finds
     old = devices.use_library("cuda", devices.fake_gpu_library())
     try:
         yield "cuda"

@@ -66,4 +66,22 @@ def as_strided(a, shape, strides, writeable=False):
     return library_of(a).xp.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
 
 
-__all__ = ["xp", "as_array", "as_strided", "broadcast_view"]
+# NumPy's ones, full and eye are Python functions that pass `device=None` on to the
+# library of `like=`, and CuPy's take no `device`: these make the array there directly.
+
+def ones(shape, dtype=None, *, like):
+    """xp.ones(shape, dtype) on the device of the array `like`."""
+    return library_of(like).xp.ones(shape, dtype)
+
+
+def full(shape, fill_value, dtype=None, *, like):
+    """xp.full(shape, fill_value, dtype) on the device of the array `like`."""
+    return library_of(like).xp.full(shape, fill_value, dtype)
+
+
+def eye(n, m=None, dtype=float, *, like):
+    """xp.eye(n, m, dtype=dtype) on the device of the array `like`."""
+    return library_of(like).xp.eye(n, m, dtype=dtype)
+
+
+__all__ = ["xp", "as_array", "as_strided", "broadcast_view", "ones", "full", "eye"]

@@ -12,12 +12,21 @@ inputs' device.  It also refuses the NumPy and SciPy functions that CuPy lacks
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-from .cupy_api import LACKS, SPECIAL
+from .cupy_api import ARGUMENTS, LACKS, METHODS, SPECIAL, UFUNC
 
 
-def _refuse(module, name):
+def _refuse(module, name, kwargs):
+    """TypeError where CuPy has no function `module.name`, or where it does not take one
+    of the keyword arguments given."""
     if name in LACKS.get(module, ()):
         raise TypeError(f"{module}.{name}: CuPy has no such function (a device array)")
+    _keywords(f"{module}.{name}", kwargs, lacks=ARGUMENTS.get(f"{module}.{name}", ()))
+
+
+def _keywords(what, kwargs, takes=None, lacks=()):
+    bad = [k for k in kwargs if k in lacks or takes is not None and k not in takes]
+    if bad:
+        raise TypeError(f"{what}: CuPy's takes no argument {', '.join(map(repr, bad))} (a device array)")
 
 
 def _settable(name):
@@ -42,13 +51,14 @@ class FakeGPUArray(NDArrayOperatorsMixin):
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if getattr(numpy, ufunc.__name__, None) is not ufunc:
             return NotImplemented           # CuPy runs NumPy's own ufuncs, not numba's or SciPy's
-        _refuse("numpy", ufunc.__name__)
-        kwargs = _hosts(kwargs, ufunc.__name__)         # out=, where=
+        _refuse("numpy", ufunc.__name__, ())
+        _keywords(f"numpy.{ufunc.__name__}.{method}", kwargs, UFUNC[method])
+        kwargs = _hosts(kwargs, ufunc.__name__)         # out=
         result = getattr(ufunc, method)(*_hosts(inputs, ufunc.__name__), **kwargs)
         return _device(result)
 
     def __array_function__(self, func, types, args, kwargs):
-        _refuse(func.__module__, func.__name__)
+        _refuse(func.__module__, func.__name__, kwargs)
         if func in _COPIES_FROM_HOST:       # asarray(host, like=device_array): a copy to the device
             return _device(numpy.array(_hosts(args[0], "asarray") if _on_device(args[0]) else args[0],
                                        *args[1:], **kwargs))
@@ -59,12 +69,16 @@ class FakeGPUArray(NDArrayOperatorsMixin):
 
     # the ndarray interface, on the device
     def __getattr__(self, name):
-        if name.startswith("__"):           # __array_interface__ & co would hand out host memory
-            raise AttributeError(name)
+        if name.startswith("__") or name in LACKS["ndarray"]:     # __array_interface__ & co
+            raise AttributeError(name)                              # would hand out host memory
         value = getattr(self._a, name)
         if not callable(value):
             return _device(value)
-        return lambda *args, **kwargs: _device(value(*_hosts(args, name), **_hosts(kwargs, name)))
+
+        def method(*args, **kwargs):
+            _keywords(f"ndarray.{name}", kwargs, METHODS.get(name))
+            return _device(value(*_hosts(args, name), **_hosts(kwargs, name)))
+        return method
 
     real, imag = _settable("real"), _settable("imag")       # `out.real = re` writes the host array
 

@@ -13,7 +13,7 @@ The engine knows tensors and nodes only by the attributes it reads, so it sits b
   None) or None), `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
   `_freed`, `_hooks`, `_retained` and `_trace`.
 """
-from .._array import xp
+from .._array import ones, xp
 from .grad_mode import state
 
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
@@ -70,7 +70,7 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = t._new_plain(xp.ones(t._data.shape, t._data.dtype, like=t._data))
+            g = t._new_plain(ones(t._data.shape, t._data.dtype, like=t._data))
         elif not _is_tensor(g):
             g = t._new_plain(xp.asarray(g, dtype=t._data.dtype, like=t._data))
         elif g.shape != t.shape:

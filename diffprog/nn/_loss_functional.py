@@ -8,7 +8,7 @@ their derivatives (kinks included) match.  Every loss takes `reduction` ('mean',
 import math
 import warnings
 
-from .._array import xp
+from .._array import ones, xp
 from ..ops import loss as _fused
 from ..ops.activations import logsigmoid
 from ..ops.selection import minimum, where
@@ -263,7 +263,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
         z = z * z
     if weight is not None:
         z = z * weight[idx]
-    others = xp.ones(input.shape, dtype=bool, like=t)
+    others = ones(input.shape, dtype=bool, like=t)
     xp.put_along_axis(others, t[..., None], False, axis=-1)
     loss = (z * Tensor._make(others)).sum(-1) / C
     return _reduce(loss, reduction)

@@ -112,7 +112,8 @@ class _GeluDeriv(Op):
         fast = erf_kernels(x, y)
         if fast is not None:
             return fast.gelu_deriv(x, y, out=xp.empty_like(x))
-        d = xp.divide(y, x, out=xp.full_like(x, 0.5), where=x != 0)
+        zero = x == 0
+        d = xp.where(zero, 0.5, y / (x + zero))     # Phi(x) = y / x (never 0 / 0)
         d += x * xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
         return d
 

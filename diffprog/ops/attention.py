@@ -9,7 +9,7 @@ Float masks are added to the scores in both.
 """
 import math
 
-from .._array import xp
+from .._array import ones, xp
 from ..random import dropout_mask
 from ..tensor import Tensor
 from .batching import array_of, lift, loop, materialize, ndim_of
@@ -128,7 +128,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if attn_mask is not None:
             raise RuntimeError("scaled_dot_product_attention: explicit attn_mask should not be set "
                                "when is_causal=True")
-        attn_mask = Tensor._make(xp.tril(xp.ones((L, S), dtype=bool, like=array_of(query))))
+        attn_mask = Tensor._make(xp.tril(ones((L, S), dtype=bool, like=array_of(query))))
     if attn_mask is not None:
         shape = (*xp.broadcast_shapes(query.shape[:-2], key.shape[:-2]), L, S)
         _check_mask("scaled_dot_product_attention", attn_mask, shape)

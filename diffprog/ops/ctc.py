@@ -9,7 +9,7 @@ exp term vanishes in log_softmax's backward).  So a finite-difference check agre
 through log_softmax, not on raw log-probabilities.  As in PyTorch, the gradient itself has
 no derivative.  The JVP is the same gradient contracted with the tangent.
 """
-from .._array import xp
+from .._array import full, xp
 from ..tensor import Tensor
 from .batching import batch_function
 from .op import Op
@@ -39,7 +39,7 @@ class CTCLoss(Op):
         ctx.skip[:, 2:] = (labels[:, 2:] != blank) & (labels[:, 2:] != labels[:, :-2])
         rows = xp.arange(N)[:, None]
         emit = lp[:, rows, labels]                                  # (T, N, L)
-        alpha = xp.full((T, N, L), _NEG_INF, dtype=lp.dtype, like=lp)
+        alpha = full((T, N, L), _NEG_INF, dtype=lp.dtype, like=lp)
         alpha[0, :, 0] = emit[0, :, 0]
         alpha[0, :, 1] = xp.where(target_lengths > 0, emit[0, :, 1], _NEG_INF)
         for t in range(1, T):
@@ -68,7 +68,7 @@ class CTCLoss(Op):
         T, N, C = lp.shape
         L = labels.shape[1]
         n_idx = xp.arange(N)
-        beta = xp.full((T, N, L), _NEG_INF, dtype=lp.dtype, like=lp)
+        beta = full((T, N, L), _NEG_INF, dtype=lp.dtype, like=lp)
         last, end = ctx.input_lengths - 1, 2 * ctx.target_lengths
         skip_next = xp.zeros((N, L), bool)
         skip_next[:, :-2] = ctx.skip[:, 2:]
@@ -83,7 +83,7 @@ class CTCLoss(Op):
             beta[t, starting, end[starting]] = emit[t, starting, end[starting]]
             has_label = starting[ctx.target_lengths[starting] > 0]
             beta[t, has_label, end[has_label] - 1] = emit[t, has_label, end[has_label] - 1]
-        occupancy = xp.full((T, N, C), _NEG_INF, dtype=lp.dtype, like=lp)    # log sum of alpha * beta per label
+        occupancy = full((T, N, C), _NEG_INF, dtype=lp.dtype, like=lp)    # log sum of alpha * beta per label
         ab = alpha + beta
         for s in range(L):
             c = labels[:, s]

@@ -6,7 +6,7 @@ tangent, so that gradients and tangents flow through the base.
 """
 from ..autograd.forward_ad import track
 from ..autograd.grad_mode import state
-from .._array import xp
+from .._array import ones, xp
 from ..tensor import Tensor
 from . import batching
 from .batching import array_of, BatchedTensor
@@ -103,7 +103,7 @@ class CopySlices(Op):
     op_name = "copy_slices"
 
     def vjp(ctx, g):
-        mask = xp.ones(tuple(g.shape), dtype=g.dtype.np, like=array_of(g))
+        mask = ones(tuple(g.shape), dtype=g.dtype.np, like=array_of(g))
         ctx.view_fn(Tensor._make(mask))._data[...] = 0
         return g * Tensor._make(mask), ctx.view_fn(g)
 

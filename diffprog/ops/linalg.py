@@ -14,7 +14,7 @@ import math
 import string
 
 from .. import dtypes as _dt
-from .._array import as_array, xp
+from .._array import as_array, eye, ones, xp
 from .._dims import _dims
 from ..tensor import Tensor
 from .batching import along, array_of, leading, lift, loop, materialize, ndim_of, physical, shift
@@ -32,7 +32,7 @@ def _const(array):
 
 
 def _eye(n, like):
-    return _const(xp.eye(n, dtype=like.dtype.np, like=array_of(like)))
+    return _const(eye(n, dtype=like.dtype.np, like=array_of(like)))
 
 
 def _mat(t):
@@ -366,7 +366,7 @@ class Einsum(Op):
                     c = fresh
                 elif c not in present:           # summed only here: broadcast back with ones
                     subs.append(c)
-                    tensors.append(_const(xp.ones(ctx.sizes[c], dtype=g.dtype.np, like=array_of(g))))
+                    tensors.append(_const(ones(ctx.sizes[c], dtype=g.dtype.np, like=array_of(g))))
                     present.add(c)
                 result += c
             grad = Einsum.apply(*tensors, equation=",".join(subs) + "->" + result)
@@ -476,7 +476,7 @@ class Trace(Op):
         return as_array(xp.trace(x, dtype=xp.int64 if x.dtype.kind in "biu" else None))
 
     def vjp(ctx, g):
-        return g * _const(xp.eye(*ctx.shape, dtype=g.dtype.np, like=array_of(g)))
+        return g * _const(eye(*ctx.shape, dtype=g.dtype.np, like=array_of(g)))
 
     def jvp(ctx, dx):
         return trace(dx)
@@ -693,8 +693,8 @@ class SolveTriangular(Op):
         ctx.upper, ctx.unit = upper, unitriangular
         a = xp.triu(a) if upper else xp.tril(a)
         if unitriangular:
-            eye = xp.eye(a.shape[-1], dtype=a.dtype, like=a)
-            a = a * (1 - eye) + eye
+            i = eye(a.shape[-1], dtype=a.dtype, like=a)
+            a = a * (1 - i) + i
         try:
             return xp.linalg.solve(a, b)
         except xp.linalg.LinAlgError:

@@ -31,7 +31,7 @@ import math
 from types import SimpleNamespace
 
 from .. import dtypes as _dt
-from .._array import xp
+from .._array import full, ones, xp
 from .._array.device import key_for
 from ..tensor import Tensor
 from .batching import (array_of, batch_function, broadcasting, fold_batch, lift, loop, materialize,
@@ -81,7 +81,7 @@ def _targets(t, weight, ignore_index, dtype):
     t = t.reshape(-1)
     valid = t != ignore_index
     if valid.all():
-        return t, (weight[t] if weight is not None else xp.ones(t.shape, dtype, like=t)), valid
+        return t, (weight[t] if weight is not None else ones(t.shape, dtype, like=t)), valid
     ts = xp.where(valid, t, 0)
     wt = weight[ts] * valid if weight is not None else valid.astype(dtype)
     return ts, wt, valid
@@ -95,7 +95,7 @@ def _reduce(loss, wt, reduction):
         return loss.sum(), 1
     denom = wt.sum()
     if not denom:                           # nothing to average: nan, as PyTorch
-        return xp.full((), xp.nan, loss.dtype, like=loss), denom
+        return full((), xp.nan, loss.dtype, like=loss), denom
     return loss.sum() / denom, 1 / denom
 
 
@@ -124,7 +124,7 @@ class CrossEntropy(Op):
             valid = valid.astype(x.dtype)
             zw = z.sum(axis=1) if weight is None else z @ weight
         z = xp.exp(z) if xp.may_share_memory(z, x) else xp.exp(z, out=z)
-        total = z @ xp.ones(C, z.dtype, like=z)                    # row sums (BLAS: fast)
+        total = z @ ones(C, z.dtype, like=z)                    # row sums (BLAS: fast)
         lse = xp.log(total)
         loss = (lse - zt) * wt
         Q = wt
@@ -190,8 +190,8 @@ def _linear_in_g(cls, n, args, batched, kwargs, unit):
 
 def _unit_grad(x, s):
     """d loss_i / d x_i (times the reduction's scale): the backward for a gradient of ones."""
-    ones = xp.ones(s.tshape if s.reduction == "none" else (), s.exp.dtype, like=s.exp)
-    return CrossEntropyBackward.apply(Tensor._make(ones), x, s=s)
+    g = ones(s.tshape if s.reduction == "none" else (), s.exp.dtype, like=s.exp)
+    return CrossEntropyBackward.apply(Tensor._make(g), x, s=s)
 
 
 def _per_element(a, s):
@@ -241,8 +241,8 @@ class NllBackward(Op):
         s = kwargs["s"]
         d = _class_dim(s.shape)
         tshape = s.shape[:d] + s.shape[d + 1:] if s.reduction == "none" else ()
-        ones = Tensor._make(xp.ones(tshape, dtype=args[0].dtype.np, like=array_of(args[0])))
-        return _linear_in_g(cls, n, args, batched, kwargs, lambda: cls.apply(ones, s=s))
+        g = Tensor._make(ones(tshape, dtype=args[0].dtype.np, like=array_of(args[0])))
+        return _linear_in_g(cls, n, args, batched, kwargs, lambda: cls.apply(g, s=s))
 
     def forward(ctx, g, s):
         ctx.s = s
@@ -425,10 +425,10 @@ _BCE_EPS = 1e-12            # PyTorch's floor for x (1 - x) in the second deriva
 _BCE_EPS_GRAD = 0.9999999960041972e-12     # and in the first: 1e-12 rounded to float32
 
 
-def _clamped_log(fn, x, where):
-    """max(fn(x), -100), computing fn only where it is finite (no log(0) warning)."""
-    out = xp.full_like(x, -100.0)
-    fn(x, out=out, where=where)
+def _clamped_log(fn, x):
+    """max(fn(x), -100), without NumPy's warning for log(0)."""
+    with xp.errstate(divide="ignore"):
+        out = fn(x)
     return xp.maximum(out, -100.0, out=out)
 
 
@@ -441,8 +441,8 @@ class BinaryCrossEntropy(Op):
     promote = "common"
 
     def forward(ctx, x, t):
-        log_x = _clamped_log(xp.log, x, x > 0)
-        log_1mx = _clamped_log(xp.log1p, -x, x < 1)
+        log_x = _clamped_log(xp.log, x)
+        log_1mx = _clamped_log(xp.log1p, -x)
         return (t - 1) * log_1mx - t * log_x
 
     def vjp(ctx, g):

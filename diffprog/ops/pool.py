@@ -22,7 +22,7 @@ import functools
 import itertools
 import math
 
-from .._array import xp
+from .._array import full, xp
 from .._array.device import key_for
 from ..tensor import Tensor
 from .batching import array_of, batch_function, fold_batch, leading, materialize, unfold_batch
@@ -485,7 +485,7 @@ def pad(input, pad, mode="constant", value=None):
                                 slice(None) for d, n in enumerate(input.shape))]
         key = tuple(slice(max(pairs[d][0], 0), max(pairs[d][0], 0) + n) if d in pairs else slice(None)
                     for d, n in enumerate(input.shape))
-        fill = xp.full(shape, 0 if value is None else value, dtype=input.dtype.np, like=array_of(input))
+        fill = full(shape, 0 if value is None else value, dtype=input.dtype.np, like=array_of(input))
         return IndexPut.apply(Tensor._make(fill), input, key=key)
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"pad: unknown padding mode {mode!r} (expected constant, reflect, "

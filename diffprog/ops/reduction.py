@@ -14,7 +14,7 @@ import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
-from .._array import as_array, xp
+from .._array import as_array, eye, ones, xp
 from .._dims import _dims
 from ..tensor import Tensor
 from . import selection
@@ -189,7 +189,7 @@ def _exclusive_cumprod(x, d, reverse):
     """Products of the elements strictly before (after, if reverse) each one along d:
     the cumprod of x shifted by one, a 1 entering at the start (end)."""
     n = x.shape[d]
-    one = _const(xp.ones(_kept(x.shape, (d,)), dtype=x.dtype.np, like=array_of(x)))
+    one = _const(ones(_kept(x.shape, (d,)), dtype=x.dtype.np, like=array_of(x)))
     shifted = cat([x.narrow(d, 1, n - 1), one] if reverse else [one, x.narrow(d, 0, n - 1)], d)
     return Cumprod.apply(shifted, dim=d, reverse=reverse)
 
@@ -300,10 +300,10 @@ def _cumprod_terms(x, d, reverse):
     O(n^2): used only when x has zeros, where y / x_k is undefined."""
     n = x.shape[d]
     trail = (1,) * (x.ndim - d - 1)
-    eye = xp.eye(n, dtype=x.dtype.np, like=array_of(x))
-    tri = (xp.tril if reverse else xp.triu)(xp.ones_like(eye)).reshape((n, n) + trail)
-    eye = eye.reshape((n, n) + trail)
-    z = x.unsqueeze(d) * _const(1 - eye) + _const(eye)
+    i = eye(n, dtype=x.dtype.np, like=array_of(x))
+    tri = (xp.tril if reverse else xp.triu)(xp.ones_like(i)).reshape((n, n) + trail)
+    i = i.reshape((n, n) + trail)
+    z = x.unsqueeze(d) * _const(1 - i) + _const(i)
     return Cumprod.apply(z, dim=d + 1, reverse=reverse) * _const(tri)
 
 
@@ -503,7 +503,7 @@ class Mode(_Select):
         s = xp.moveaxis(xp.sort(x, axis=d), d, -1)
         n = s.shape[-1]
         pos = xp.arange(n, like=s)
-        starts = xp.ones(s.shape, dtype=bool, like=s)
+        starts = ones(s.shape, dtype=bool, like=s)
         starts[..., 1:] = s[..., 1:] != s[..., :-1]
         run = pos - xp.maximum.accumulate(xp.where(starts, pos, 0), axis=-1)   # run length - 1
         value = xp.take_along_axis(s, xp.argmax(run, axis=-1)[..., None], axis=-1)
