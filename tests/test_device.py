@@ -122,11 +122,19 @@ def test_the_stand_in_refuses_what_cupy_lacks():
     assert isinstance(fake_gpu.special().ndtr(a), fake_gpu.FakeGPUArray)
     with pytest.raises(TypeError):          # a ufunc that is not NumPy's own
         np.frompyfunc(abs, 1, 1)(a)
+    with pytest.raises(TypeError, match="takes no argument 'where'"):
+        np.log(a, where=a > 0)
+    with pytest.raises(TypeError, match="takes no argument 'device'"):
+        np.ones(3, like=a)                  # NumPy 2 passes device=None on
+    with pytest.raises(NotImplementedError, match="maximum.accumulate"):
+        np.maximum.accumulate(a)
+    assert isinstance(np.add.accumulate(a), fake_gpu.FakeGPUArray)
 
 
 def test_functions_cupy_lacks_still_run_on_the_device(gpu):
     x = dp.tensor([-1.0, 0.5, 3.0], device=gpu)
-    for f in (dp.special.airy_ai, lambda t: dp.linalg.vector_norm(t, 3)):
+    for f in (dp.special.airy_ai, lambda t: dp.linalg.vector_norm(t, 3), lambda t: t.cummax(0).values,
+              lambda t: t.logcumsumexp(0)):
         y = f(x)
         assert on_gpu(y) and np.allclose(y.cpu().numpy(), f(x.cpu()).numpy())
 

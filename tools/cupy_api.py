@@ -36,6 +36,21 @@ def _parameters(f):
         return {a.split("=")[0].split()[-1].lstrip("*") for a in m.group(1).split(",") if a.strip()} - {"self"}
 
 
+def _implemented(ufunc, method):
+    """Whether CuPy's ufunc.method is implemented: the ones that are not raise
+    NotImplementedError before they look at their (here dummy) arguments."""
+    f = getattr(ufunc, method, None)
+    if f is None:
+        return False
+    try:
+        f(*[object()] * (1 if method in ("reduce", "accumulate") else 2))
+    except NotImplementedError:
+        return False
+    except Exception:       # noqa: BLE001 (an implemented method failing on the dummy)
+        pass
+    return True
+
+
 def _set(names):
     return "{" + ", ".join(f'"{n}"' for n in sorted(names)) + "}" if names else "set()"
 
@@ -59,6 +74,9 @@ def main():
     methods = {n: p for n in dir(cupy.ndarray) if not n.startswith("_") and callable(getattr(cupy.ndarray, n))
                for p in [_parameters(getattr(cupy.ndarray, n))] if p is not None}
     ufunc = {m: _parameters(getattr(cupy.add, m)) for m in ("reduce", "accumulate", "reduceat", "at")}
+    ufunc_methods = {m: [n for n in dir(numpy) if isinstance(getattr(numpy, n), numpy.ufunc)
+                         and _implemented(getattr(cupy, n, None), m)]
+                     for m in ("reduce", "accumulate", "reduceat", "at")}
     special = [n for n in dir(cupyx.scipy.special) if not n.startswith("_")
                and callable(getattr(cupyx.scipy.special, n))]
 
@@ -79,6 +97,11 @@ def main():
           "# documentation and cupy/_core/_kernel.pyx say)\n"
           'UFUNC = {\n    "__call__": {"casting", "dtype", "out"},\n    "outer": {"casting", "dtype", "out"},')
     for key, names in ufunc.items():
+        print(f'    "{key}": {_set(names)},')
+    print("}\n")
+    print("# the ufuncs whose reduce, accumulate, reduceat and at CuPy implements (the others\n"
+          "# raise NotImplementedError)\nUFUNC_METHODS = {")
+    for key, names in ufunc_methods.items():
         print(f'    "{key}": {_set(names)},')
     print("}\n")
     print(f'SPECIAL = set("""\n{_words(special, 4)}\n""".split())')

@@ -84,4 +84,14 @@ def eye(n, m=None, dtype=float, *, like):
     return library_of(like).xp.eye(n, m, dtype=dtype)
 
 
-__all__ = ["xp", "as_array", "as_strided", "broadcast_view", "ones", "full", "eye"]
+def ufunc_method(ufunc, method, a, *args, **kwargs):
+    """ufunc.method(a, *args) ('reduce', 'accumulate', 'reduceat') on a's device, by way of
+    the host where its library lacks it (CuPy has few: `cupy_api.UFUNC_METHODS`)."""
+    lib = library_of(a)
+    if lib.has(ufunc, method):
+        return getattr(ufunc, method)(a, *args, **kwargs)
+    args = [lib.to_host(v) if type(v) is lib.array_type else v for v in args]
+    return lib.from_host(getattr(ufunc, method)(lib.to_host(a), *args, **kwargs), lib.index_of(a))
+
+
+__all__ = ["xp", "as_array", "as_strided", "broadcast_view", "ones", "full", "eye", "ufunc_method"]

@@ -193,6 +193,15 @@ UFUNC = {
     "at": {"a", "b", "indices"},
 }
 
+# the ufuncs whose reduce, accumulate, reduceat and at CuPy implements (the others
+# raise NotImplementedError)
+UFUNC_METHODS = {
+    "reduce": {"add", "multiply"},
+    "accumulate": {"add", "multiply"},
+    "reduceat": {"add"},
+    "at": {"add", "bitwise_and", "bitwise_or", "bitwise_xor", "maximum", "minimum", "subtract"},
+}
+
 SPECIAL = set("""
     bdtr bdtrc bdtri beta betainc betaincinv betaln binom boxcox boxcox1p btdtr btdtri cbrt
     chdtr chdtrc chdtri cosdg cosm1 cotdg digamma ellipeinc ellipj ellipk ellipkinc ellipkm1

@@ -51,10 +51,15 @@ class Library:
     type, and the copies to and from host (NumPy) memory."""
 
     def __init__(self, name, xp, array_type, to_host, from_host, index_of=lambda a: None,
-                 special=None):
+                 special=None, ufunc_methods=None):
         self.name, self.xp, self.array_type = name, xp, array_type
         self.to_host, self.from_host, self.index_of = to_host, from_host, index_of
         self.special = special      # its scipy.special (erf, gammaln, ...), imported on demand
+        # method -> the ufuncs whose reduce/accumulate/reduceat/at it has (None: all)
+        self.ufunc_methods = ufunc_methods
+
+    def has(self, ufunc, method):
+        return self.ufunc_methods is None or ufunc.__name__ in self.ufunc_methods[method]
 
 
 def _cupy():
@@ -72,7 +77,9 @@ def _cupy():
     def special():
         import cupyx.scipy.special
         return cupyx.scipy.special
-    return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special)
+    from .cupy_api import UFUNC_METHODS
+    return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special,
+                   UFUNC_METHODS)
 
 
 _CPU = Library("cpu", numpy, numpy.ndarray, lambda a: a, lambda a, index: a)
@@ -98,7 +105,8 @@ def use_library(device_type, library):
 def fake_gpu_library():
     """The CPU stand-in for a GPU library (`fake_gpu.py`), as the library of 'cuda'."""
     from . import fake_gpu as f
-    return Library("cuda", f.namespace(), f.FakeGPUArray, f.to_host, f.from_host, lambda a: 0, f.special)
+    return Library("cuda", f.namespace(), f.FakeGPUArray, f.to_host, f.from_host, lambda a: 0, f.special,
+                   f.UFUNC_METHODS)
 
 
 def library(device_type):

@@ -12,7 +12,7 @@ inputs' device.  It also refuses the NumPy and SciPy functions that CuPy lacks
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-from .cupy_api import ARGUMENTS, LACKS, METHODS, SPECIAL, UFUNC
+from .cupy_api import ARGUMENTS, LACKS, METHODS, SPECIAL, UFUNC, UFUNC_METHODS
 
 
 def _refuse(module, name, kwargs):
@@ -53,6 +53,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
             return NotImplemented           # CuPy runs NumPy's own ufuncs, not numba's or SciPy's
         _refuse("numpy", ufunc.__name__, ())
         _keywords(f"numpy.{ufunc.__name__}.{method}", kwargs, UFUNC[method])
+        if method in UFUNC_METHODS and ufunc.__name__ not in UFUNC_METHODS[method]:
+            raise NotImplementedError(f"`cupy_{ufunc.__name__}.{method}` is not supported yet (CuPy)")
         kwargs = _hosts(kwargs, ufunc.__name__)         # out=
         result = getattr(ufunc, method)(*_hosts(inputs, ufunc.__name__), **kwargs)
         return _device(result)

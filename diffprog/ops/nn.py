@@ -9,7 +9,7 @@ The user-facing functions (with PyTorch's `nn.functional` signatures) are in
 `diffprog/nn/functional.py`; `layer_norm` is also a top-level function, as in PyTorch.
 """
 from ..autograd.grad_mode import state
-from .._array import xp
+from .._array import ufunc_method, xp
 from ..tensor import Tensor
 from .batching import lift, loop, materialize, shift
 from .linalg import per_element_matmul
@@ -347,10 +347,10 @@ class EmbeddingBag(Op):
             if not rows.shape[0]:
                 ctx.sel = xp.zeros((0, w.shape[1]), dtype=xp.int64)
                 return xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype, like=w)
-            best = xp.maximum.reduceat(rows, bags.starts, axis=0)
+            best = ufunc_method(xp.maximum, "reduceat", rows, bags.starts, axis=0)
             seg = xp.repeat(xp.arange(best.shape[0]), xp.diff(xp.append(bags.starts, rows.shape[0])))
             at = xp.where(rows == best[seg], xp.arange(rows.shape[0])[:, None], rows.shape[0])
-            ctx.sel = bags.ids[xp.minimum.reduceat(at, bags.starts, axis=0)]   # first maximum
+            ctx.sel = bags.ids[ufunc_method(xp.minimum, "reduceat", at, bags.starts, axis=0)]   # first maximum
             if bags.full is None:
                 return best
             out = xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype, like=w)

@@ -14,7 +14,7 @@ import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
-from .._array import as_array, eye, ones, xp
+from .._array import as_array, eye, ones, ufunc_method, xp
 from .._dims import _dims
 from ..tensor import Tensor
 from . import selection
@@ -253,7 +253,7 @@ class LogCumSumExp(Op):
 
     def forward(ctx, x, *, dim):
         ctx.dim = _dims(dim, x.ndim)[0]
-        return xp.logaddexp.accumulate(x.reshape(x.shape or (1,)), axis=ctx.dim).reshape(x.shape)
+        return ufunc_method(xp.logaddexp, "accumulate", x.reshape(x.shape or (1,)), axis=ctx.dim).reshape(x.shape)
 
     def _safe_output(ctx):
         """y with -inf (a prefix of -inf terms, all zero) replaced by 0, so that x - y is
@@ -505,7 +505,7 @@ class Mode(_Select):
         pos = xp.arange(n, like=s)
         starts = ones(s.shape, dtype=bool, like=s)
         starts[..., 1:] = s[..., 1:] != s[..., :-1]
-        run = pos - xp.maximum.accumulate(xp.where(starts, pos, 0), axis=-1)   # run length - 1
+        run = pos - ufunc_method(xp.maximum, "accumulate", xp.where(starts, pos, 0), axis=-1)   # run length - 1
         value = xp.take_along_axis(s, xp.argmax(run, axis=-1)[..., None], axis=-1)
         last = n - 1 - xp.argmax((xp.moveaxis(x, d, -1) == value)[..., ::-1], axis=-1)
         return xp.moveaxis(last[..., None], -1, d)
@@ -547,18 +547,18 @@ class Cummax(_Select):
     last NaN, once there is one)."""
 
     reduces = False
-    scan = staticmethod(xp.maximum.accumulate)
+    scan = xp.maximum
 
     def pick(ctx, x, d):
-        hit = x == ctx.scan(x, axis=d)
+        hit = x == ufunc_method(ctx.scan, "accumulate", x, axis=d)
         if x.dtype.kind == "f":
             hit |= xp.isnan(x)
         pos = xp.arange(x.shape[d], like=x).reshape((-1,) + (1,) * (x.ndim - d - 1))
-        return xp.maximum.accumulate(xp.where(hit, pos, 0), axis=d)
+        return ufunc_method(xp.maximum, "accumulate", xp.where(hit, pos, 0), axis=d)
 
 
 class Cummin(Cummax):
-    scan = staticmethod(xp.minimum.accumulate)
+    scan = xp.minimum
 
 
 # --- var, std, logsumexp ------------------------------------------------------------------
