@@ -62,8 +62,11 @@ from .device import as_array, library_of  # noqa: E402
 
 
 def as_strided(a, shape, strides, writeable=False):
-    """A strided view of `a` (strides in bytes), by the library `a` belongs to."""
-    return library_of(a).xp.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
+    """A strided view of `a` (strides in bytes), by the library `a` belongs to (CuPy's are
+    always writeable: it takes no `writeable`)."""
+    if type(a) is xp.ndarray:
+        return xp.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
+    return library_of(a).xp.lib.stride_tricks.as_strided(a, shape, strides)
 
 
 # NumPy's ones, full and eye are Python functions that pass `device=None` on to the

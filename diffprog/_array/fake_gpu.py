@@ -180,9 +180,8 @@ class _Namespace:
 
 class _StrideTricks:
     @staticmethod
-    def as_strided(a, shape=None, strides=None, writeable=True):
-        return FakeGPUArray(numpy.lib.stride_tricks.as_strided(_host(a, "as_strided"), shape, strides,
-                                                               writeable=writeable))
+    def as_strided(a, shape=None, strides=None):         # (CuPy's has no `writeable`)
+        return FakeGPUArray(numpy.lib.stride_tricks.as_strided(_host(a, "as_strided"), shape, strides))
 
 
 def namespace():
