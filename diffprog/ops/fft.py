@@ -114,7 +114,7 @@ class IRFFT(Op):
         o = ctx.opts
         n = o["s"][-1]
         half = RFFT.apply(g, s=o["s"], dims=o["dims"], norm=_DUAL[o["norm"]])
-        weight = xp.full(n // 2 + 1, 2.0)
+        weight = xp.full(n // 2 + 1, 2.0, like=array_of(half))
         weight[0] = 1.0
         if n % 2 == 0:
             weight[-1] = 1.0
