@@ -546,15 +546,16 @@ def tile(input, dims):
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeat each element `repeats` times (an int or one count per element) along dim.
-    With only a tensor of counts, the indices 0, 1, ... repeated by those counts."""
+    With only a tensor of counts, the indices 0, 1, ... repeated by those counts.  The
+    counts are read on the host (the output's shape depends on them)."""
     if repeats is None:
-        counts = input._data
-        return Tensor._make(xp.repeat(xp.arange(counts.size), counts))
+        counts = input.cpu()._data
+        return Tensor._make(xp.repeat(xp.arange(counts.size), counts)).to(input.device)
     if dim is None:
         input, dim = input.reshape(-1), 0
     n = input.shape[dim]
-    counts = repeats._data if isinstance(repeats, Tensor) else repeats
-    index = Tensor._make(xp.repeat(xp.arange(n), counts))
+    counts = repeats.cpu()._data if isinstance(repeats, Tensor) else repeats
+    index = Tensor._make(xp.repeat(xp.arange(n), counts)).to(input.device)
     return input.index_select(dim, index)
 
 
