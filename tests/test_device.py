@@ -102,6 +102,29 @@ def test_mixing_devices_names_the_op_and_both_devices(gpu):
         dp.ones(2, 2, device=gpu) @ dp.ones(2, 2)
 
 
+def test_a_0_dim_cpu_tensor_joins_an_op_on_the_device(gpu):
+    """As PyTorch: `x_cuda * torch.tensor(2.)` runs on the device (a CPU scalar tensor is an
+    operand like a Python number); its gradient comes back to the CPU."""
+    x = dp.tensor([1.0, -2.0, 3.0], dtype=dp.float32, device=gpu, requires_grad=True)
+    s = dp.tensor(2.0, dtype=dp.float64, requires_grad=True)
+    y = x * s
+    assert on_gpu(y) and y.dtype == dp.float32         # a 0-d operand does not promote
+    y.pow(2).sum().backward()
+    assert on_gpu(x.grad) and s.grad.device == dp.device("cpu") and not on_gpu(s.grad)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 8 * np.array([1.0, -2.0, 3.0]))
+    np.testing.assert_allclose(s.grad.numpy(), 2 * 2.0 * 14.0)
+    assert on_gpu(dp.where(x > 0, x, dp.tensor(0.0))) and on_gpu(dp.tensor(3.0, device=gpu) + dp.tensor(1.0))
+    z = x.detach().clone()
+    z.mul_(dp.tensor(3.0))
+    z += dp.tensor(1.0)
+    assert on_gpu(z)
+    np.testing.assert_array_equal(z.cpu().numpy(), [4.0, -5.0, 10.0])
+    with pytest.raises(RuntimeError, match="mul: Expected all tensors to be on the same device"):
+        x * dp.ones(1)                      # only 0-d CPU tensors may join
+    with pytest.raises(RuntimeError, match="add: Expected all tensors to be on the same device"):
+        dp.ones(3) + dp.tensor(1.0, device=gpu)     # and not the other way round
+
+
 def test_transforms_run_on_the_device(gpu):
     from diffprog import func
     w = dp.randn(3, 4, dtype=dp.float64, device=gpu)
