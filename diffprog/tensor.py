@@ -315,7 +315,7 @@ class Tensor:
             elif a is not None:
                 dtype = a
         check_device(device, "to")
-        t = self if device is None or _device.device(device) == self.device else self._move(device)
+        t = self if device is None or _device.device(device) == self.device else self._move(device, non_blocking)
         if dtype is not None and _dt.to_dtype(dtype) is not t.dtype:
             return t._cast(_dt.to_dtype(dtype))
         return t.clone() if copy and t is self else t
@@ -360,12 +360,21 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
-        return self.to(_device.device("cuda", getattr(device, "index", device)))
+        return self.to(_device.device("cuda", getattr(device, "index", device)), non_blocking=non_blocking)
 
-    def pin_memory(self):
-        """Page-locked host memory speeds up copies to a GPU; NumPy arrays are already
-        what CuPy copies from, so this is the tensor itself."""
-        return self
+    def pin_memory(self, device=None):
+        """A copy in page-locked host memory (itself when it is there), from which
+        `to('cuda', non_blocking=True)` copies asynchronously; needs an accelerator."""
+        _deprecated_device(device, "pin_memory")
+        if self.device.type != "cpu":
+            legacy = self.type().replace("torch.", f"torch.{self.device.type}.")
+            raise RuntimeError(f"cannot pin '{legacy}' only dense CPU tensors can be pinned")
+        return self if _device.is_pinned(self._data) else self._pin()
+
+    def is_pinned(self, device=None):
+        """Whether this tensor is in page-locked host memory (`pin_memory`)."""
+        _deprecated_device(device, "is_pinned")
+        return _device.is_pinned(self._data)
 
     def share_memory_(self):
         return self
@@ -499,4 +508,11 @@ _LEGACY_TYPES = {f"torch.{c.__name__}": c._legacy_dtype for c in
                  (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor,
                   ByteTensor, CharTensor, BoolTensor)}
 _LEGACY_TYPES.update({k.replace("torch.", "diffprog."): v for k, v in _LEGACY_TYPES.items()})
+def _deprecated_device(device, method):
+    if device is not None:
+        import warnings
+        warnings.warn(f"The argument 'device' of Tensor.{method}() is deprecated. Please do not pass "
+                      "this argument.", DeprecationWarning, stacklevel=3)
+
+
 _LEGACY_NAMES = {v: k for k, v in _LEGACY_TYPES.items() if k.startswith("torch.")}

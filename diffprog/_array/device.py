@@ -48,13 +48,16 @@ CPU = device("cpu")
 
 class Library:
     """The array library of one device type: its namespace for making arrays, its array
-    type, and the copies to and from host (NumPy) memory."""
+    type, the copies to and from host (NumPy) memory (`from_host(a, index, non_blocking)`),
+    and, for an accelerator, page-locked host arrays: `empty_pinned(shape, dtype)` makes
+    one, `is_pinned(a)` recognises them (views too)."""
 
     def __init__(self, name, xp, array_type, to_host, from_host, index_of=lambda a: None,
-                 special=None):
+                 special=None, empty_pinned=None, is_pinned=None):
         self.name, self.xp, self.array_type = name, xp, array_type
         self.to_host, self.from_host, self.index_of = to_host, from_host, index_of
         self.special = special      # its scipy.special (erf, gammaln, ...), imported on demand
+        self.empty_pinned, self.is_pinned = empty_pinned, is_pinned
 
 
 def _cupy():
@@ -66,16 +69,31 @@ def _cupy():
     except Exception:       # no CuPy, no driver, no device: all mean "no GPU"
         return None
 
-    def from_host(a, index):
+    def from_host(a, index, non_blocking=False):
         with cupy.cuda.Device(index or 0):
-            return cupy.asarray(a)
+            if not non_blocking:
+                return cupy.asarray(a)
+            out = cupy.empty(a.shape, a.dtype)      # queued on the current stream: asynchronous
+            out.set(numpy.ascontiguousarray(a), stream=cupy.cuda.get_current_stream())  # from pinned memory
+            return out
+
     def special():
         import cupyx.scipy.special
         return cupyx.scipy.special
-    return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special)
+
+    def empty_pinned(shape, dtype):
+        import cupyx
+        return cupyx.empty_pinned(shape, dtype)
+
+    def is_pinned(a):           # cupyx's pinned arrays are views of a PinnedMemoryPointer
+        while isinstance(a, numpy.ndarray):
+            a = a.base
+        return isinstance(a, cupy.cuda.PinnedMemoryPointer)
+    return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special,
+                   empty_pinned, is_pinned)
 
 
-_CPU = Library("cpu", numpy, numpy.ndarray, lambda a: a, lambda a, index: a)
+_CPU = Library("cpu", numpy, numpy.ndarray, lambda a: a, lambda a, index, non_blocking=False: a)
 _LIBRARIES = {"cpu": _CPU}
 _BY_TYPE = {numpy.ndarray: _CPU}
 _looked_for_cuda = False
@@ -98,7 +116,8 @@ def use_library(device_type, library):
 def fake_gpu_library():
     """The CPU stand-in for a GPU library (`fake_gpu.py`), as the library of 'cuda'."""
     from . import fake_gpu as f
-    return Library("cuda", f.namespace(), f.FakeGPUArray, f.to_host, f.from_host, lambda a: 0, f.special)
+    return Library("cuda", f.namespace(), f.FakeGPUArray, f.to_host, f.from_host, lambda a: 0, f.special,
+                   f.empty_pinned, f.is_pinned)
 
 
 def library(device_type):
@@ -146,8 +165,10 @@ def as_array(x, dtype=None):
     return x if dtype is None or x.dtype == dtype else x.astype(dtype)
 
 
-def move(array, target):
-    """`array` on device `target` (itself when it is already there)."""
+def move(array, target, non_blocking=False):
+    """`array` on device `target` (itself when it is already there).  `non_blocking`: a
+    copy from host to device is queued on the device's stream (asynchronous when the host
+    array is pinned); copies to the host always complete before this returns."""
     target = device(target)
     here = library_of(array)
     if here.name == target.type and (target.index is None or here.index_of(array) in (None, target.index)):
@@ -155,7 +176,33 @@ def move(array, target):
     dest = library(target.type) if target.type != "cpu" else _CPU
     if dest is None:
         check_device(target, "to")
-    return dest.from_host(here.to_host(array), target.index)
+    return dest.from_host(here.to_host(array), target.index, non_blocking)
+
+
+def _accelerator():
+    """The library of the accelerator ('cuda'), or None where this machine has none."""
+    return library("cuda")
+
+
+def pin(array):
+    """A host array in page-locked memory (itself when it is), which the accelerator
+    copies from asynchronously; PyTorch's error where there is no accelerator."""
+    lib = _accelerator()
+    if lib is None or lib.empty_pinned is None:
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    if lib.is_pinned(array):
+        return array
+    out = lib.empty_pinned(array.shape, array.dtype)
+    out[...] = array
+    return out
+
+
+def is_pinned(array):
+    """Whether a host array is in page-locked memory (of an accelerator library that is
+    in use: no pinned array exists before one is)."""
+    lib = _LIBRARIES.get("cuda")
+    return type(array) is numpy.ndarray and lib is not None and lib.is_pinned is not None and \
+        lib.is_pinned(array)
 
 
 default_device = None      # where factory functions put tensors when told nowhere (None: the CPU)

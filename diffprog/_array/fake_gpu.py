@@ -6,7 +6,8 @@ NEP 35) and return device arrays, reductions return 0-d arrays rather than scala
 anything that would silently mix device and host memory raises TypeError: a host array
 as an operand, `numpy.asarray(device_array)`.  Running the op suite with tensors on it
 (`DIFFPROG_FAKE_GPU=1`, `device="cuda"`) finds every place where an op leaves its
-inputs' device.  `device.fake_gpu_library()` makes it a library for 'cuda'.
+inputs' device.  `device.fake_gpu_library()` makes it a library for 'cuda'.  Pinned
+host arrays (`empty_pinned`, as cupyx's) are NumPy arrays over a `PinnedBuffer`.
 """
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -170,5 +171,24 @@ def to_host(a):
     return a.get()
 
 
-def from_host(a, index=None):
+def from_host(a, index=None, non_blocking=False):
     return FakeGPUArray(numpy.array(a))
+
+
+class PinnedBuffer(bytearray):
+    """Host memory the stand-in counts as page-locked, as CuPy's `PinnedMemoryPointer`
+    (behind `cupyx.empty_pinned`'s arrays): ordinary memory, recognisable by its type."""
+
+
+def empty_pinned(shape, dtype):
+    dtype = numpy.dtype(dtype)
+    n = dtype.itemsize
+    for d in shape:
+        n *= d
+    return numpy.ndarray(shape, dtype, buffer=PinnedBuffer(max(n, 1)))
+
+
+def is_pinned(a):
+    while isinstance(a, numpy.ndarray):
+        a = a.base
+    return isinstance(a, PinnedBuffer)

@@ -633,7 +633,7 @@ METHODS = {
     "ravel": ravel,
     "data_ptr": data_ptr, "const_data_ptr": data_ptr, "storage_offset": storage_offset,
     "is_same_size": is_same_size, "is_signed": is_signed, "dim_order": dim_order,
-    "is_shared": _false, "is_pinned": _false, "is_inference": _false, "is_conj": _false,
+    "is_shared": _false, "is_inference": _false, "is_conj": _false,
     "is_neg": _false,
     "is_cpu": property(lambda self: True),
     "itemsize": property(lambda self: self._data.itemsize),

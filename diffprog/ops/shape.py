@@ -10,7 +10,7 @@ import functools
 
 from .. import dtypes as _dt
 from .._array import broadcast_view, xp
-from .._array.device import device_of, move
+from .._array.device import device_of, move, pin
 from .._dims import _dims, _wrap_dim
 from ..tensor import Tensor
 from .batching import array_of, leading, lift, materialize
@@ -363,15 +363,32 @@ class Move(Op):
 
     batch = leading
 
-    def forward(ctx, x, device):
+    def forward(ctx, x, device, non_blocking=False):
         ctx.in_device = device_of(x)
-        return move(x, device)
+        return move(x, device, non_blocking)
 
     def vjp(ctx, g):
         return g.to(ctx.in_device)
 
     def jvp(ctx, dx):
         return dx.to(ctx.output.device)
+
+
+class PinMemory(Op):
+    """A copy in page-locked host memory (`Tensor.pin_memory`); the gradient passes through."""
+
+    op_name = "pin_memory"
+
+    batch = leading
+
+    def forward(ctx, x):
+        return pin(x)
+
+    def vjp(ctx, g):
+        return g
+
+    def jvp(ctx, dx):
+        return dx
 
 
 class Clone(Op):
@@ -761,8 +778,12 @@ def _cast(input, dtype):
     return Cast.apply(input, dtype=dtype)
 
 
-def _move(input, device):
-    return Move.apply(input, device=device)
+def _move(input, device, non_blocking=False):
+    return Move.apply(input, device=device, non_blocking=non_blocking)
+
+
+def _pin(input):
+    return PinMemory.apply(input)
 
 
 def type_as(input, other):
@@ -800,7 +821,8 @@ METHODS = {
     "flipud": flipud, "roll": roll, "split": split, "chunk": chunk, "tensor_split": tensor_split,
     "unbind": unbind, "narrow": narrow, "select": select, "diagonal": diagonal,
     "diagonal_scatter": diagonal_scatter, "diag_embed": diag_embed, "diag": diag, "tril": tril,
-    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move, "type_as": type_as,
+    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move, "_pin": _pin,
+    "type_as": type_as,
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"),
     "new_full": new_full, "new_tensor": new_tensor,
 }
