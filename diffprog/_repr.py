@@ -10,6 +10,7 @@ import math
 
 from . import dtypes as _dt
 from ._array import xp
+from ._array import device as _device
 
 LINEWIDTH, THRESHOLD, EDGEITEMS, PRECISION = 80, 1000, 3, 4
 
@@ -111,6 +112,8 @@ def tensor_repr(t, prefix="tensor("):
     dtype = _dt._FROM_NP[a.dtype]
     default = _dt.get_default_dtype()
     suffixes = []
+    if t.device.type != _device.get_default_device().type:       # (PyTorch's rule)
+        suffixes.append(f"device='{t.device}'")
     if a.size == 0:
         if a.ndim != 1:
             suffixes.append(f"size={tuple(a.shape)}")

@@ -48,6 +48,7 @@ def test_moves_and_device_attributes(gpu):
     assert back.device == dp.device("cpu") and not back.is_cuda and back.get_device() == -1
     np.testing.assert_array_equal(back.numpy(), x.numpy())
     assert y.tolist() == x.tolist() and y[1, 2].item() == 5.0
+    assert repr(y) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], device='cuda:0')" and "device" not in repr(x)
     with pytest.raises(TypeError, match="cuda:0 device type tensor to numpy"):
         y.numpy()
     with pytest.raises(TypeError, match="Tensor.cpu()"):

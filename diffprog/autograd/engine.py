@@ -245,8 +245,9 @@ def _fit(g, a, node):
     device (a 0-d CPU operand of a GPU op gets its gradient on the CPU)."""
     if not _is_tensor(g):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
-    if g.device != a.device:
-        g = g.to(a.device)
+    here, there = g.device, a.device
+    if here is not there and here != there:
+        g = g.to(there)
     if g.shape != a.shape:
         try:
             g = g.sum_to_size(a.shape)

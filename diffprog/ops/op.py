@@ -276,7 +276,7 @@ def _promote(cls, args, arrays):
     main, mixed, scalars = None, False, False
     for a in arrays:
         d = getattr(a, "dtype", None)
-        if d is None or not is_array(a):
+        if d is None or not (isinstance(a, xp.ndarray) or is_array(a)):     # (NumPy's: no call)
             scalars = True
         elif main is None or main.kind == "b":
             main = d if main is None or d.kind != "b" else main
@@ -285,7 +285,7 @@ def _promote(cls, args, arrays):
     # Fast path: one dtype throughout, except perhaps bool masks alongside a floating one,
     # and no scalar of a higher category: NumPy already computes PyTorch's result type.
     if main is not None and not mixed and (main.kind in "fc" or (
-            cls.promote != "float" and len({x.dtype for x in arrays if is_array(x)}) == 1
+            cls.promote != "float" and len({x.dtype for x in arrays if isinstance(x, xp.ndarray) or is_array(x)}) == 1
             and not (scalars and _raises_category(args, main)))):
         return
     dtype = _dt.result_type(*args)
