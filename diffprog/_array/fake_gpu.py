@@ -41,6 +41,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
         if func in _COPIES_FROM_HOST:       # asarray(host, like=device_array): a copy to the device
             return _device(numpy.array(_hosts(args[0], "asarray") if _on_device(args[0]) else args[0],
                                        *args[1:], **kwargs))
+        if func is numpy.repeat:
+            _check_repeats(args[1] if len(args) > 1 else kwargs.get("repeats"))
         return _device(func(*_hosts(args, func.__name__), **_hosts(kwargs, func.__name__)))
 
     def get(self):
@@ -53,6 +55,9 @@ class FakeGPUArray(NDArrayOperatorsMixin):
         value = getattr(self._a, name)
         if not callable(value):
             return _device(value)
+        if name == "repeat":
+            return lambda repeats, *args, **kwargs: _check_repeats(repeats) or _device(value(
+                repeats, *_hosts(args, name), **_hosts(kwargs, name)))
         return lambda *args, **kwargs: _device(value(*_hosts(args, name), **_hosts(kwargs, name)))
 
     real, imag = _settable("real"), _settable("imag")       # `out.real = re` writes the host array
@@ -100,6 +105,12 @@ class FakeGPUArray(NDArrayOperatorsMixin):
 
 
 _COPIES_FROM_HOST = (numpy.asarray, numpy.array, numpy.asanyarray, numpy.ascontiguousarray)
+
+
+def _check_repeats(repeats):
+    """CuPy's repeat takes an int, list or tuple of counts, never a device array."""
+    if type(repeats) is FakeGPUArray:
+        raise ValueError("cupy.ndarray cannot be specified as `repeats` argument.")
 
 
 def _on_device(x):

@@ -265,7 +265,8 @@ class Bags:
             # extra offset, normally len(input), is not read)
             starts = offsets[:-1] if include_last_offset else offsets
             n_bags = starts.size
-            bag = xp.repeat(xp.arange(n_bags, like=ids), xp.diff(starts, append=ids.size))
+            # entry k is in the last bag starting at or before it (CuPy repeats no arrays)
+            bag = xp.searchsorted(starts, xp.arange(ids.size if n_bags else 0, like=ids), side="right") - 1
             ids = ids[:bag.size]                    # no bags: no entries
         else:
             raise ValueError(f"embedding_bag: input has to be 1D or 2D, got shape {ids.shape}")
@@ -349,7 +350,7 @@ class EmbeddingBag(Op):
                 ctx.sel = xp.zeros((0, w.shape[1]), dtype=xp.int64, like=w)
                 return xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype, like=w)
             best = xp.maximum.reduceat(rows, bags.starts, axis=0)
-            seg = xp.repeat(xp.arange(best.shape[0], like=w), xp.diff(xp.append(bags.starts, rows.shape[0])))
+            seg = xp.searchsorted(bags.starts, xp.arange(rows.shape[0], like=w), side="right") - 1
             at = xp.where(rows == best[seg], xp.arange(rows.shape[0], like=w)[:, None], rows.shape[0])
             ctx.sel = bags.ids[xp.minimum.reduceat(at, bags.starts, axis=0)]   # first maximum
             if bags.full is None:
