@@ -362,20 +362,6 @@ class Tensor:
     def cuda(self, device=None, non_blocking=False):
         return self.to(_device.device("cuda", getattr(device, "index", device)), non_blocking=non_blocking)
 
-    def pin_memory(self, device=None):
-        """A copy in page-locked host memory (itself when it is there), from which
-        `to('cuda', non_blocking=True)` copies asynchronously; needs an accelerator."""
-        _deprecated_device(device, "pin_memory")
-        if self.device.type != "cpu":
-            legacy = self.type().replace("torch.", f"torch.{self.device.type}.")
-            raise RuntimeError(f"cannot pin '{legacy}' only dense CPU tensors can be pinned")
-        return self if _device.is_pinned(self._data) else self._pin()
-
-    def is_pinned(self, device=None):
-        """Whether this tensor is in page-locked host memory (`pin_memory`)."""
-        _deprecated_device(device, "is_pinned")
-        return _device.is_pinned(self._data)
-
     def share_memory_(self):
         return self
 
@@ -508,11 +494,4 @@ _LEGACY_TYPES = {f"torch.{c.__name__}": c._legacy_dtype for c in
                  (FloatTensor, DoubleTensor, HalfTensor, LongTensor, IntTensor, ShortTensor,
                   ByteTensor, CharTensor, BoolTensor)}
 _LEGACY_TYPES.update({k.replace("torch.", "diffprog."): v for k, v in _LEGACY_TYPES.items()})
-def _deprecated_device(device, method):
-    if device is not None:
-        import warnings
-        warnings.warn(f"The argument 'device' of Tensor.{method}() is deprecated. Please do not pass "
-                      "this argument.", DeprecationWarning, stacklevel=3)
-
-
 _LEGACY_NAMES = {v: k for k, v in _LEGACY_TYPES.items() if k.startswith("torch.")}

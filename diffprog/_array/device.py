@@ -179,6 +179,20 @@ def move(array, target, non_blocking=False):
     return dest.from_host(here.to_host(array), target.index, non_blocking)
 
 
+def scalars_to_device(arrays):
+    """Move the host 0-d arrays in the list `arrays` to the device of a device array there:
+    PyTorch lets a 0-d CPU tensor be an operand of an op on another device (`x.cuda() *
+    torch.tensor(2.)`).  `Op.apply` calls it only when a forward failed, so the CPU path
+    pays nothing.  False where nothing moved."""
+    there = next((a for a in arrays if is_device_array(a)), None)
+    host = [i for i, a in enumerate(arrays) if type(a) is numpy.ndarray and a.ndim == 0]
+    if there is None or not host:
+        return False
+    for i in host:
+        arrays[i] = move(arrays[i], device_of(there))
+    return True
+
+
 def _accelerator():
     """The library of the accelerator ('cuda'), or None where this machine has none."""
     return library("cuda")

@@ -241,8 +241,7 @@ def _sum(a, b, owned):
 
 
 def _fit(g, a, node):
-    """Reduce a gradient over broadcast dimensions and cast it to the input's dtype and
-    device (a 0-d CPU operand of a GPU op gets its gradient on the CPU)."""
+    """Reduce a gradient over broadcast dimensions, cast it to the input's dtype, move it to its device."""
     if not _is_tensor(g):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
     here, there = g.device, a.device

@@ -33,7 +33,7 @@ from ..autograd.engine import freed_error
 from ..autograd.forward_ad import track
 from ..autograd.grad_mode import state
 from .._array import xp
-from .._array.device import as_array, device_of, is_array, is_device_array, move
+from .._array.device import as_array, is_array, scalars_to_device
 from ..tensor import Tensor
 from . import batching
 
@@ -148,7 +148,7 @@ class Op:
             try:
                 out = ctx.forward(*arrays, **kwargs)
             except (ValueError, TypeError, IndexError) as e:
-                if _scalars_to_device(args, arrays):        # and try once more
+                if scalars_to_device(arrays):       # a 0-d CPU tensor joins a GPU op: once more
                     continue
                 raise _wrap_error(cls, args, e) from None
             except (RuntimeWarning, FloatingPointError):    # NumPy made to raise: PyTorch is silent
@@ -251,22 +251,6 @@ class _AccumulateGrad:
 
     def __repr__(self):
         return f"<AccumulateGrad object at {id(self):#x}>"
-
-
-def _scalars_to_device(args, arrays):
-    """PyTorch lets a 0-d CPU tensor be an operand of an op on another device (`x.cuda() *
-    torch.tensor(2.)`): on a failed forward, move such operands' arrays (in the list) to
-    the device of the others.  False where there was none to move.  Only the failure path
-    pays for this check; the gradient of such an operand goes back to the CPU (engine)."""
-    target = next((a._data for a in args if isinstance(a, Tensor) and is_device_array(a._data)), None)
-    if target is None:
-        return False
-    moved = False
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor) and type(arrays[i]) is xp.ndarray and arrays[i].ndim == 0:
-            arrays[i] = move(arrays[i], device_of(target))
-            moved = True
-    return moved
 
 
 # --- dtype promotion -------------------------------------------------------------------

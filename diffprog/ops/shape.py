@@ -11,6 +11,7 @@ import functools
 from .. import dtypes as _dt
 from .._array import broadcast_view, xp
 from .._array.device import device_of, move, pin
+from .._array.device import is_pinned as _is_pinned
 from .._dims import _dims, _wrap_dim
 from ..tensor import Tensor
 from .batching import array_of, leading, lift, materialize
@@ -782,8 +783,27 @@ def _move(input, device, non_blocking=False):
     return Move.apply(input, device=device, non_blocking=non_blocking)
 
 
-def _pin(input):
-    return PinMemory.apply(input)
+def pin_memory(input, device=None):
+    """A copy in page-locked host memory (itself when it is there), from which
+    `to('cuda', non_blocking=True)` copies asynchronously; needs an accelerator."""
+    _deprecated_device(device, "pin_memory")
+    if input.device.type != "cpu":
+        legacy = input.type().replace("torch.", f"torch.{input.device.type}.")
+        raise RuntimeError(f"cannot pin '{legacy}' only dense CPU tensors can be pinned")
+    return input if is_pinned(input) else PinMemory.apply(input)
+
+
+def is_pinned(input, device=None):
+    """Whether this tensor is in page-locked host memory (`pin_memory`)."""
+    _deprecated_device(device, "is_pinned")
+    return _is_pinned(input._data)
+
+
+def _deprecated_device(device, method):
+    if device is not None:
+        import warnings
+        warnings.warn(f"The argument 'device' of Tensor.{method}() is deprecated. Please do not pass "
+                      "this argument.", DeprecationWarning, stacklevel=3)
 
 
 def type_as(input, other):
@@ -821,8 +841,8 @@ METHODS = {
     "flipud": flipud, "roll": roll, "split": split, "chunk": chunk, "tensor_split": tensor_split,
     "unbind": unbind, "narrow": narrow, "select": select, "diagonal": diagonal,
     "diagonal_scatter": diagonal_scatter, "diag_embed": diag_embed, "diag": diag, "tril": tril,
-    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move, "_pin": _pin,
-    "type_as": type_as,
+    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move,
+    "pin_memory": pin_memory, "is_pinned": is_pinned, "type_as": type_as,
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"),
     "new_full": new_full, "new_tensor": new_tensor,
 }
