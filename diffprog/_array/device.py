@@ -89,6 +89,7 @@ def _cupy():
         while isinstance(a, numpy.ndarray):
             a = a.base
         return isinstance(a, cupy.cuda.PinnedMemoryPointer)
+
     return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special,
                    empty_pinned, is_pinned)
 
@@ -193,15 +194,10 @@ def scalars_to_device(arrays):
     return True
 
 
-def _accelerator():
-    """The library of the accelerator ('cuda'), or None where this machine has none."""
-    return library("cuda")
-
-
 def pin(array):
     """A host array in page-locked memory (itself when it is), which the accelerator
     copies from asynchronously; PyTorch's error where there is no accelerator."""
-    lib = _accelerator()
+    lib = library("cuda")
     if lib is None or lib.empty_pinned is None:
         raise RuntimeError("Cannot access accelerator device when none is available.")
     if lib.is_pinned(array):

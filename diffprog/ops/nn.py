@@ -370,7 +370,7 @@ class EmbeddingBag(Op):
         if ctx.mode == "max":
             if bags.full is not None:
                 g = Index.apply(g, key=(bags.full,))
-            cols = xp.arange(w.shape[1], like=g._data)[None, :]
+            cols = xp.arange(w.shape[1], like=ctx.sel)[None, :]
             return IndexBackward.apply(g, key=(ctx.sel, cols), shape=tuple(w.shape)), None
         gw = gp = None
         if need_w:      # each kept entry's bag gradient, weighted, summed into the row it read
