@@ -10,7 +10,8 @@ import math
 
 from . import dtypes as _dt
 from ._array import xp
-from ._array.device import CPU, device_of, library_of
+from ._array import device as _device
+from ._array.device import library_of
 
 LINEWIDTH, THRESHOLD, EDGEITEMS, PRECISION = 80, 1000, 3, 4
 
@@ -107,12 +108,13 @@ def _add_suffixes(text, suffixes, indent):
 
 
 def tensor_repr(t, prefix="tensor("):
-    a, where = t._data, device_of(t._data)
-    a = library_of(a).to_host(a)          # one copy, not one per element shown
+    a = library_of(t._data).to_host(t._data)       # one copy, not one per element shown
     indent = len(prefix)
     dtype = _dt._FROM_NP[a.dtype]
     default = _dt.get_default_dtype()
-    suffixes = [] if where == CPU else [f"device='{where}'"]
+    suffixes = []
+    if t.device.type != _device.get_default_device().type:       # (PyTorch's rule)
+        suffixes.append(f"device='{t.device}'")
     if a.size == 0:
         if a.ndim != 1:
             suffixes.append(f"size={tuple(a.shape)}")

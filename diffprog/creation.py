@@ -14,13 +14,27 @@ __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "emp
            "eye", "scalar_tensor"]
 
 
-def _finish(data, dtype, device, requires_grad, where):
+def _finish(data, dtype, device, requires_grad, where, pin_memory=False):
+    """The factories' tensor of `data`: on `device` (or the default device), in pinned
+    memory with `pin_memory=True`."""
     check_device(device, where)
     device = device or _device.default_device
+    if pin_memory:
+        data = _pinned(data, device, where)
     t = Tensor._make(data if device is None else move(data, device))
     if requires_grad:
         t.requires_grad_()
     return t
+
+
+def _pinned(data, device, where):
+    if _device.library("cuda") is None:
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no pinned memory "
+                           "allocator is available on this system.")
+    if device is not None and _device.device(device).type != "cpu":
+        raise RuntimeError(f"{where}: only dense CPU tensors can be pinned (pin_memory=True), got "
+                           f"device='{device}'")
+    return _device.pin(data)
 
 
 def shape_arg(size, who):
@@ -40,7 +54,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     src = data._data if isinstance(data, Tensor) else data
     if a is src or isinstance(src, xp.ndarray) and xp.may_share_memory(a, src):
         a = a.copy()
-    return _finish(a, dtype, device, requires_grad, "tensor")
+    return _finish(a, dtype, device, requires_grad, "tensor", pin_memory)
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -69,30 +83,31 @@ def from_numpy(ndarray):
     return Tensor._make(ndarray)
 
 
-def _filled(fill, size, dtype, device, requires_grad, where):
+def _filled(fill, size, dtype, device, requires_grad, where, pin_memory):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return _finish(fill(shape_arg(size, where), dtype=dtype.np), dtype, device, requires_grad, where)
+    return _finish(fill(shape_arg(size, where), dtype=dtype.np), dtype, device, requires_grad, where, pin_memory)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(xp.zeros, size, dtype, device, requires_grad, "zeros")
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
+    return _filled(xp.zeros, size, dtype, device, requires_grad, "zeros", pin_memory)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None):
-    return _filled(xp.ones, size, dtype, device, requires_grad, "ones")
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
+    return _filled(xp.ones, size, dtype, device, requires_grad, "ones", pin_memory)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None,
           memory_format=None, pin_memory=False):
-    return _filled(xp.empty, size, dtype, device, requires_grad, "empty")
+    return _filled(xp.empty, size, dtype, device, requires_grad, "empty", pin_memory)
 
 
-def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+         pin_memory=False):
     if dtype is None:
         dtype = _dt.result_type(fill_value)
     dtype = _dt.to_dtype(dtype)
     data = xp.full(shape_arg((size,), "full"), fill_value, dtype=dtype.np)
-    return _finish(data, dtype, device, requires_grad, "full")
+    return _finish(data, dtype, device, requires_grad, "full", pin_memory)
 
 
 def _like(fn, input, dtype, device, requires_grad, *args):

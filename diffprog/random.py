@@ -21,13 +21,13 @@ import numpy as np
 from . import dtypes as _dt
 from .autograd.grad_mode import no_grad, state
 from ._array import xp
-from .creation import shape_arg
+from .creation import _finish, shape_arg
 from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
 from .ops.inplace import apply_inplace
 from .ops.op import Op
 from .tensor import Tensor
 from ._array import device as _device
-from ._array.device import check_device, move
+from ._array.device import check_device
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
            "get_rng_state", "set_rng_state", "fork_rng", "rand", "rand_like", "randn",
@@ -161,17 +161,12 @@ def _levels(who):
     return levels, tuple(lv.size for lv in levels)
 
 
-def _wrap(a, dtype, device, requires_grad, who, levels=()):
+def _wrap(a, dtype, device, requires_grad, who, levels=(), pin_memory=False):
     """A tensor of the host draws `a` (random numbers come from the host generator on every
     device, so a seed gives the same numbers everywhere)."""
-    check_device(device, who)
     if a.dtype != dtype.np:
         a = a.astype(dtype.np)
-    device = device or _device.default_device
-    t = Tensor._make(a if device is None else move(a, device))
-    if requires_grad:
-        t.requires_grad_()
-    return rewrap(t, levels)
+    return rewrap(_finish(a, dtype, device, requires_grad, who, pin_memory), levels)
 
 
 @sampler
@@ -186,7 +181,7 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     else:   # multiples of 2**-bits: exact in dtype, so rounding can't reach 1
         bits = np.finfo(dtype.np).nmant + 1
         a = rng.integers(0, 2**bits, shape) * 2.0**-bits
-    return _wrap(a, dtype, device, requires_grad, "rand", levels)
+    return _wrap(a, dtype, device, requires_grad, "rand", levels, pin_memory)
 
 
 @sampler
@@ -196,7 +191,7 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     dtype = _float_dtype(dtype, "randn")
     levels, lead = _levels("randn")
     a = _rng(generator).standard_normal(lead + shape_arg(size, "randn"), dtype=_native(dtype))
-    return _wrap(a, dtype, device, requires_grad, "randn", levels)
+    return _wrap(a, dtype, device, requires_grad, "randn", levels, pin_memory)
 
 
 @sampler
@@ -213,7 +208,7 @@ def randint(*args, size=None, generator=None, dtype=None, device=None, requires_
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     levels, lead = _levels("randint")
     a = _rng(generator).integers(low, high, lead + shape_arg((size,), "randint"), dtype=np.int64)
-    return _wrap(a, dtype, device, requires_grad, "randint", levels)
+    return _wrap(a, dtype, device, requires_grad, "randint", levels, pin_memory)
 
 
 @sampler
@@ -224,7 +219,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     levels, lead = _levels("randperm")
     rng = _rng(generator)
     a = xp.argsort(rng.random(lead + (int(n),)), axis=-1) if lead else rng.permutation(int(n))
-    return _wrap(a, dtype, device, requires_grad, "randperm", levels)
+    return _wrap(a, dtype, device, requires_grad, "randperm", levels, pin_memory)
 
 
 def _like(fn, input, dtype, kwargs):

@@ -315,7 +315,7 @@ class Tensor:
             elif a is not None:
                 dtype = a
         check_device(device, "to")
-        t = self if device is None or _device.device(device) == self.device else self._move(device)
+        t = self if device is None or _device.device(device) == self.device else self._move(device, non_blocking)
         if dtype is not None and _dt.to_dtype(dtype) is not t.dtype:
             return t._cast(_dt.to_dtype(dtype))
         return t.clone() if copy and t is self else t
@@ -360,12 +360,7 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
-        return self.to(_device.device("cuda", getattr(device, "index", device)))
-
-    def pin_memory(self):
-        """Page-locked host memory speeds up copies to a GPU; NumPy arrays are already
-        what CuPy copies from, so this is the tensor itself."""
-        return self
+        return self.to(_device.device("cuda", getattr(device, "index", device)), non_blocking=non_blocking)
 
     def share_memory_(self):
         return self

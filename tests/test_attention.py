@@ -1,7 +1,7 @@
 """Scaled dot-product attention, MultiheadAttention and the Transformer stacks vs PyTorch."""
 import numpy as np
 import pytest
-from oracle import check, const, rand, torch
+from oracle import DEVICE, check, const, rand, torch
 
 import diffprog as dp
 from diffprog import nn
@@ -228,6 +228,7 @@ def test_multihead_attention(ckw, self_attn, fkw):
 def test_multihead_attention_higher_order():
     """Double VJP, JVP and finite differences through a module with fixed weights."""
     tm, dm = _pair("MultiheadAttention", E, H, kdim=5)
+    dm.to(DEVICE)
     mask = ~_bool_mask(N, S, seed=5)
     check(lambda q, k, v, m: dm(q, k, v, key_padding_mask=m),
           lambda q, k, v, m: tm(q, k, v, key_padding_mask=m),

@@ -49,6 +49,7 @@ def test_moves_and_device_attributes(gpu):
     assert back.device == dp.device("cpu") and not back.is_cuda and back.get_device() == -1
     np.testing.assert_array_equal(back.numpy(), x.numpy())
     assert y.tolist() == x.tolist() and y[1, 2].item() == 5.0
+    assert repr(y) == "tensor([[0., 1., 2.],\n        [3., 4., 5.]], device='cuda:0')" and "device" not in repr(x)
     with pytest.raises(TypeError, match="cuda:0 device type tensor to numpy"):
         y.numpy()
     with pytest.raises(TypeError, match="Tensor.cpu()"):
@@ -139,6 +140,29 @@ def test_functions_cupy_lacks_still_run_on_the_device(gpu):
         assert on_gpu(y) and np.allclose(y.cpu().numpy(), f(x.cpu()).numpy())
 
 
+def test_a_0_dim_cpu_tensor_joins_an_op_on_the_device(gpu):
+    """As PyTorch: `x_cuda * torch.tensor(2.)` runs on the device (a CPU scalar tensor is an
+    operand like a Python number); its gradient comes back to the CPU."""
+    x = dp.tensor([1.0, -2.0, 3.0], dtype=dp.float32, device=gpu, requires_grad=True)
+    s = dp.tensor(2.0, dtype=dp.float64, requires_grad=True)
+    y = x * s
+    assert on_gpu(y) and y.dtype == dp.float32         # a 0-d operand does not promote
+    y.pow(2).sum().backward()
+    assert on_gpu(x.grad) and s.grad.device == dp.device("cpu") and not on_gpu(s.grad)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), 8 * np.array([1.0, -2.0, 3.0]))
+    np.testing.assert_allclose(s.grad.numpy(), 2 * 2.0 * 14.0)
+    assert on_gpu(dp.where(x > 0, x, dp.tensor(0.0))) and on_gpu(dp.tensor(3.0, device=gpu) + dp.tensor(1.0))
+    z = x.detach().clone()
+    z.mul_(dp.tensor(3.0))
+    z += dp.tensor(1.0)
+    assert on_gpu(z)
+    np.testing.assert_array_equal(z.cpu().numpy(), [4.0, -5.0, 10.0])
+    with pytest.raises(RuntimeError, match="mul: Expected all tensors to be on the same device"):
+        x * dp.ones(1)                      # only 0-d CPU tensors may join
+    with pytest.raises(RuntimeError, match="add: Expected all tensors to be on the same device"):
+        dp.ones(3) + dp.tensor(1.0, device=gpu)     # and not the other way round
+
+
 def test_transforms_run_on_the_device(gpu):
     from diffprog import func
     w = dp.randn(3, 4, dtype=dp.float64, device=gpu)
@@ -219,9 +243,85 @@ def test_saving_device_tensors_and_loading_them_back(gpu):
 def test_dataloader_batches_move_to_the_device(gpu):
     from diffprog.utils.data import DataLoader, TensorDataset
     data = TensorDataset(dp.randn(10, 3), dp.arange(10))
-    for x, y in DataLoader(data, batch_size=4, pin_memory=True):
-        x, y = x.to(gpu, non_blocking=True), y.cuda(non_blocking=True)
-        assert on_gpu(x) and on_gpu(y) and x.shape[1] == 3
+    for workers in (0, 2):
+        for x, y in DataLoader(data, batch_size=4, pin_memory=True, num_workers=workers):
+            assert x.is_pinned() and y.is_pinned()
+            x, y = x.to(gpu, non_blocking=True), y.cuda(non_blocking=True)
+            assert on_gpu(x) and on_gpu(y) and x.shape[1] == 3
+    assert not any(t.is_pinned() for b in DataLoader(data, batch_size=4) for t in b)
+    dicts = DataLoader([{"x": dp.ones(2), "name": "a"}] * 4, batch_size=2, pin_memory=True)
+    assert all(b["x"].is_pinned() and b["name"] == ["a", "a"] for b in dicts)
+
+
+@pytest.fixture
+def no_gpu():
+    """No accelerator, as on PyTorch's CPU build."""
+    old = devices.use_library("cuda", None)
+    try:
+        yield
+    finally:
+        devices.use_library("cuda", old)
+
+
+def test_pinned_memory_without_an_accelerator_is_pytorchs(no_gpu):
+    """Tensor.pin_memory() and pin_memory=True raise, DataLoader(pin_memory=True) warns and
+    yields unpinned batches: with PyTorch's messages (compared with the installed torch
+    where it has no accelerator either)."""
+    from diffprog.utils.data import DataLoader, TensorDataset
+    x = dp.ones(3)
+    assert not x.is_pinned() and x.to("cpu", non_blocking=True) is x
+    messages = []
+    with pytest.raises(RuntimeError, match="Cannot access accelerator device when none is available") as e:
+        x.pin_memory()
+    messages.append(str(e.value))
+    for make in (lambda: dp.zeros(2, pin_memory=True), lambda: dp.tensor([1.0], pin_memory=True),
+                 lambda: dp.randn(2, pin_memory=True)):
+        with pytest.raises(RuntimeError, match="pin_memory=True requires a CUDA or other accelerator") as e:
+            make()
+    messages.append(str(e.value))
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no accelerator") as w:
+        batches = list(DataLoader(TensorDataset(dp.arange(6.0)), batch_size=2, pin_memory=True))
+    messages.append(str(w[0].message))
+    assert len(batches) == 3 and not any(b[0].is_pinned() for b in batches)
+
+    torch = pytest.importorskip("torch")
+    if torch.accelerator.is_available():
+        return
+    from torch.utils.data import DataLoader as TorchLoader
+    theirs = []
+    for f in (lambda: torch.ones(3).pin_memory(), lambda: torch.randn(2, pin_memory=True)):
+        with pytest.raises(RuntimeError) as e:
+            f()
+        theirs.append(str(e.value))
+    with pytest.warns(UserWarning) as w:
+        list(TorchLoader(torch.arange(6.0), batch_size=2, pin_memory=True))
+    theirs.append(str(w[0].message))
+    assert messages == theirs
+
+
+def test_pinned_memory_on_the_device(gpu):
+    """pin_memory copies to page-locked host memory (views stay pinned, results of ops are
+    fresh memory), passes gradients through, and feeds non-blocking copies."""
+    x = dp.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    p = x.pin_memory()
+    assert p.is_pinned() and not x.is_pinned() and p.device == dp.device("cpu")
+    assert p.pin_memory() is p and p[1:].is_pinned() and p.detach().is_pinned() and not (p + 1).is_pinned()
+    (p * p).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 6.0])
+    y = p.to(gpu, non_blocking=True)
+    assert on_gpu(y) and not y.is_pinned()
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), [1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError, match="cannot pin 'torch.cuda.FloatTensor' only dense CPU tensors"):
+        y.pin_memory()
+    for t in (dp.zeros(2, pin_memory=True), dp.empty(2, pin_memory=True), dp.tensor([1], pin_memory=True),
+              dp.randint(0, 3, (2,), pin_memory=True)):
+        assert t.is_pinned() and t.device == dp.device("cpu")
+    with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
+        dp.ones(2, device=gpu, pin_memory=True)
+    with pytest.warns(DeprecationWarning, match="The argument 'device' of Tensor.is_pinned"):
+        assert p.is_pinned("cuda")
+    packed = nn.utils.rnn.pack_sequence([dp.ones(3), dp.ones(2)], enforce_sorted=False)
+    assert not packed.is_pinned() and packed.pin_memory().is_pinned()
 
 
 def test_trial_runs_on_the_device(gpu):

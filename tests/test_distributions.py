@@ -3,7 +3,7 @@ gradients (via `check`), sampling shapes/moments, reparameterised gradients, val
 import numpy as np
 import pytest
 
-from oracle import check, const, rand, torch
+from oracle import DEVICE, check, const, rand, torch
 
 import diffprog as dp
 
@@ -133,11 +133,12 @@ KL_CASES = [
 
 
 def eye(M, n):
-    return (dp if M is D else torch).eye(n, dtype=(dp if M is D else torch).float64)
+    return dp.eye(n, dtype=dp.float64, device=DEVICE) if M is D else torch.eye(n, dtype=torch.float64)
 
 
 def const_n(M):
-    return (dp if M is D else torch).tensor([[3.0, 4.0, 5.0]], dtype=(dp if M is D else torch).float64)
+    return (dp.tensor([[3.0, 4.0, 5.0]], dtype=dp.float64, device=DEVICE) if M is D else
+            torch.tensor([[3.0, 4.0, 5.0]], dtype=torch.float64))
 
 
 @pytest.mark.parametrize("name,fn,args", CASES + KL_CASES, ids=[c[0] for c in CASES] + ["kl." + c[0] for c in KL_CASES])

@@ -77,7 +77,8 @@ DISTS = [
     ("tanh_normal", lambda M, m, s: M.TransformedDistribution(M.Normal(m, s), T[M].TanhTransform()),
      (rand(3), pos(3)), rand(2, 3, low=-0.9, high=0.9, seed=1)),
     ("logistic", lambda M, a, b: M.TransformedDistribution(
-        M.Uniform(0.0, 1.0).expand((3,)), [T[M].SigmoidTransform().inv, T[M].AffineTransform(a, b)]),
+        M.Uniform(a.new_tensor(0.0).float(), a.new_tensor(1.0).float()).expand((3,)),     # (on a's device)
+        [T[M].SigmoidTransform().inv, T[M].AffineTransform(a, b)]),
      (rand(3), pos(3)), rand(2, 3, seed=1)),
     # (no validation: finite differences step off the simplex)
     ("stick_breaking", lambda M, m, s: M.TransformedDistribution(M.Normal(m, s), T[M].StickBreakingTransform(),

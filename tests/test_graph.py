@@ -7,7 +7,7 @@ import pytest
 import diffprog as dp
 from diffprog import nn
 from diffprog.nn.utils import graph as G
-from oracle import check, rand, torch
+from oracle import DEVICE, check, rand, torch
 
 # a small directed graph with a node (5) without incoming edges and one self-loop (3 -> 3)
 EDGES = np.array([[0, 1, 1, 2, 3, 4, 0, 3, 2, 5], [1, 0, 2, 1, 3, 3, 4, 2, 4, 0]])
@@ -66,7 +66,7 @@ def test_segment_softmax_matches_torch_per_group():
             m = torch.tensor(index == g)
             out = out + torch.where(m[:, None], torch.softmax(src.masked_fill(~m[:, None], -torch.inf), 0), 0.0)
         return out
-    check(lambda s: G.softmax(s, dp.tensor(index), 4), torch_softmax, rand(6, 2, seed=2) * 5)
+    check(lambda s: G.softmax(s, dp.tensor(index, device=s.device), 4), torch_softmax, rand(6, 2, seed=2) * 5)
 
 
 @pytest.mark.parametrize("aggr", ["sum", "mean", "max"])
@@ -86,19 +86,19 @@ def test_message_passing_aggregations(aggr):
                 rows.append({"sum": m.sum(0), "mean": m.mean(0), "max": m.max(0).values}[aggr])
         return torch.stack(rows)
     layer = Scaled(aggr)
-    check(lambda x, w: layer.propagate(dp.tensor(EDGES), x=x, weight=w), ref, rand(N, 3, seed=3),
+    check(lambda x, w: layer.propagate(dp.tensor(EDGES, device=x.device), x=x, weight=w), ref, rand(N, 3, seed=3),
           rand(EDGES.shape[1], seed=4))
 
 
 def test_gcn_conv_is_the_dense_formula():
     dp.manual_seed(0)
-    layer = nn.GCNConv(3, 4).double()
+    layer = nn.GCNConv(3, 4).double().to(DEVICE)
     x = rand(N, 3, seed=5)
     a = dense_adjacency(EDGES, N)
     a += np.diag(np.where(np.diag(a) == 0, 1.0, 0.0))
     d = a.sum(1) ** -0.5
-    w, b = layer.lin.weight.detach().numpy(), rand(4, seed=6)
-    check(lambda x, b: with_params(layer, {"bias": b})(x, dp.tensor(EDGES)),
+    w, b = layer.lin.weight.detach().cpu().numpy(), rand(4, seed=6)
+    check(lambda x, b: with_params(layer, {"bias": b})(x, dp.tensor(EDGES, device=x.device)),
           lambda x, b: torch.tensor(d[:, None] * a * d[None, :]) @ x @ torch.tensor(w).T + b, x, b)
 
 
@@ -110,7 +110,7 @@ def pyg():
 @pytest.mark.parametrize("kw", [dict(), dict(improved=True), dict(add_self_loops=False), dict(normalize=False)])
 def test_gcn_conv_matches_pyg(pyg, kw):
     ours, theirs = nn.GCNConv(3, 4, **kw), pyg.GCNConv(3, 4, **kw)
-    check(lambda x, w, b, ew: with_params(ours, {"lin.weight": w, "bias": b})(x, dp.tensor(EDGES), ew),
+    check(lambda x, w, b, ew: with_params(ours, {"lin.weight": w, "bias": b})(x, dp.tensor(EDGES, device=x.device), ew),
           lambda x, w, b, ew: with_params(theirs, {"lin.weight": w, "bias": b})(x, torch.tensor(EDGES), ew),
           rand(N, 3, seed=7), rand(4, 3, seed=8), rand(4, seed=9), rand(EDGES.shape[1], low=0.5, high=2, seed=10),
           jvp=False)
@@ -123,11 +123,12 @@ def test_gat_conv_matches_pyg(pyg, heads, concat):
     names = ["lin.weight", "att_src", "att_dst", "bias"]
     shapes = [(2 * heads, 3), (1, heads, 2), (1, heads, 2), (2 * heads if concat else 2,)]
     arrays = [rand(N, 3, seed=11)] + [rand(*s, seed=12 + k) for k, s in enumerate(shapes)]
-    check(lambda x, *p: with_params(ours, dict(zip(names, p)))(x, dp.tensor(EDGES)),
+    check(lambda x, *p: with_params(ours, dict(zip(names, p)))(x, dp.tensor(EDGES, device=x.device)),
           lambda x, *p: with_params(theirs, dict(zip(names, p)))(x, torch.tensor(EDGES)), *arrays, jvp=False)
-    out, (ei, alpha) = ours(dp.tensor(arrays[0]), dp.tensor(EDGES), return_attention_weights=True)
+    out, (ei, alpha) = ours(dp.tensor(arrays[0], device=DEVICE), dp.tensor(EDGES, device=DEVICE),
+                            return_attention_weights=True)
     sums = np.zeros((N, heads))
-    np.add.at(sums, ei[1].numpy(), alpha.detach().numpy())
+    np.add.at(sums, ei[1].cpu().numpy(), alpha.detach().cpu().numpy())
     np.testing.assert_allclose(sums, 1.0)       # every node's attention over its in-edges sums to 1
 
 

@@ -186,7 +186,7 @@ FUSED = [
     ("group_norm", lambda x, w, b: F.group_norm(x, 2, w, b), lambda x, w, b: TF.group_norm(x, 2, w, b),
      (rand(3, 4, 5), rand(4, seed=1), rand(4, seed=2))),
     ("bilinear", F.bilinear, TF.bilinear, (rand(5, 3), rand(5, 2, seed=3), rand(4, 3, 2, seed=1), rand(4, seed=2))),
-    ("embedding", lambda w: F.embedding(dp.tensor([[1, 2], [2, 0]]), w),
+    ("embedding", lambda w: F.embedding(dp.tensor([[1, 2], [2, 0]], device=w.device), w),
      lambda w: TF.embedding(torch.tensor([[1, 2], [2, 0]]), w), (rand(4, 3),)),
     ("cosine_similarity", F.cosine_similarity, TF.cosine_similarity, (rand(5, 3), rand(5, 3, seed=1))),
     ("cosine_similarity-bcast", lambda a, b: F.cosine_similarity(a, b, dim=-1),
@@ -213,7 +213,7 @@ def test_functional_matches_torch(name, dp_fn, torch_fn, args):
                                     dict(padding_idx=0, scale_grad_by_freq=True)])
 def test_embedding_gradient_options(kwargs):
     ids = [[1, 2, 2], [2, 0, 3]]
-    check(lambda w: F.embedding(dp.tensor(ids), w, **kwargs),
+    check(lambda w: F.embedding(dp.tensor(ids, device=w.device), w, **kwargs),
           lambda w: TF.embedding(torch.tensor(ids), w, **kwargs), rand(4, 3), fd=False)
 
 

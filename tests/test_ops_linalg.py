@@ -27,7 +27,7 @@ def sym(a):
 
 
 def spd(a):
-    return a @ a.mT + a.shape[-1] * (dp.eye(a.shape[-1], dtype=a.dtype) if isinstance(a, dp.Tensor)
+    return a @ a.mT + a.shape[-1] * (dp.eye(a.shape[-1], dtype=a.dtype, device=a.device) if isinstance(a, dp.Tensor)
                                      else torch.eye(a.shape[-1], dtype=a.dtype))
 
 

@@ -29,14 +29,15 @@ CASES = {
         lambda L: lambda x, t, w: F(L).binary_cross_entropy(x, t, weight=w), [PROB, TARGET, const(TARGET + 0.5)],
         PROBABILITIES),
     "BCELoss of a saturated sigmoid (a correct prediction)": (
-        lambda L: lambda z: L.nn.BCELoss()(z.sigmoid(), (L.arange(9) > 3).to(z.dtype)), [LOGITS]),
+        lambda L: lambda z: L.nn.BCELoss()(z.sigmoid(), (L.arange(9, device=z.device) > 3).to(z.dtype)), [LOGITS]),
     "binary_cross_entropy_with_logits": (
         lambda L: lambda z, t: F(L).binary_cross_entropy_with_logits(z, t, reduction="none"), [LOGITS, TARGET]),
     "binary_cross_entropy_with_logits pos_weight": (
         lambda L: lambda z: F(L).binary_cross_entropy_with_logits(
-            z, L.tensor(TARGET, dtype=z.dtype), pos_weight=L.full((9,), 3.0, dtype=z.dtype)), [LOGITS]),
+            z, L.tensor(TARGET, dtype=z.dtype, device=z.device),
+            pos_weight=L.full((9,), 3.0, dtype=z.dtype, device=z.device)), [LOGITS]),
     "soft_margin_loss": (       # (beyond a margin of 88, PyTorch's overflows to inf; ours does not)
-        lambda L: lambda z: F(L).soft_margin_loss(z, L.tensor(2 * TARGET - 1, dtype=z.dtype)), [LOGITS / 200]),
+        lambda L: lambda z: F(L).soft_margin_loss(z, L.tensor(2 * TARGET - 1, dtype=z.dtype, device=z.device)), [LOGITS / 200]),
     "logsigmoid, softplus": (lambda L: lambda z: (F(L).logsigmoid(z), F(L).softplus(z)), [LOGITS]),
     "kl_div, target 0": (lambda L: lambda x, t: F(L).kl_div(x, t, reduction="sum"),
                          [np.log(PROB + 0.1), TARGET]),
@@ -51,23 +52,25 @@ CASES = {
     "xlogy": (lambda L: lambda x, y: L.xlogy(x, y), [TARGET * 2, PROB]),
     "logit with eps": (lambda L: lambda x: L.logit(x, eps=1e-6), [PROB]),
     "Bernoulli(probs).log_prob": (
-        lambda L: lambda p: L.distributions.Bernoulli(probs=p).log_prob(L.tensor(TARGET.round(), dtype=p.dtype)),
+        lambda L: lambda p: L.distributions.Bernoulli(probs=p).log_prob(
+            L.tensor(TARGET.round(), dtype=p.dtype, device=p.device)),
         [PROB], dict(PROBABILITIES, tol64=1e-8)),     # (p = 1 - 1e-7: rounding grows by 1 / (1 - p))
     "Categorical(probs).log_prob and entropy": (
-        lambda L: lambda p: (L.distributions.Categorical(probs=p).log_prob(L.tensor([0, 1, 2])),
+        lambda L: lambda p: (L.distributions.Categorical(probs=p).log_prob(L.tensor([0, 1, 2], device=p.device)),
                              L.distributions.Categorical(probs=p).entropy()),
         [np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5], [0.2, 0.3, 0.5]])]),
     "Gamma.log_prob at 0": (
-        lambda L: lambda c, r: L.distributions.Gamma(c, r).log_prob(L.tensor([0.0, 0.0, 1.0], dtype=c.dtype)),
+        lambda L: lambda c, r: L.distributions.Gamma(c, r).log_prob(
+            L.tensor([0.0, 0.0, 1.0], dtype=c.dtype, device=c.device)),
         [np.array([1.0, 2.0, 1.0]), np.array([1.0, 3.0, 2.0])], dict(tol64=1e-9)),    # SciPy's polygamma
     "Dirichlet.log_prob, concentration 1": (
-        lambda L: lambda a: L.distributions.Dirichlet(a).log_prob(L.tensor([0.25, 0.75], dtype=a.dtype)),
+        lambda L: lambda a: L.distributions.Dirichlet(a).log_prob(L.tensor([0.25, 0.75], dtype=a.dtype, device=a.device)),
         [np.array([1.0, 2.0])]),
     "Beta.log_prob, concentration 1": (
-        lambda L: lambda a, b: L.distributions.Beta(a, b).log_prob(L.tensor([0.5, 0.1], dtype=a.dtype)),
+        lambda L: lambda a, b: L.distributions.Beta(a, b).log_prob(L.tensor([0.5, 0.1], dtype=a.dtype, device=a.device)),
         [np.array([1.0, 2.0]), np.array([1.0, 1.0])]),
     "Poisson.log_prob at 0": (
-        lambda L: lambda r: L.distributions.Poisson(r).log_prob(L.tensor([0.0, 2.0], dtype=r.dtype)),
+        lambda L: lambda r: L.distributions.Poisson(r).log_prob(L.tensor([0.0, 2.0], dtype=r.dtype, device=r.device)),
         [np.array([0.5, 2.0])]),
 }
 

@@ -88,13 +88,22 @@ def eye(n, m=None, dtype=float, *, like):
 
 
 def ufunc_method(ufunc, method, a, *args, **kwargs):
-    """ufunc.method(a, *args) ('reduce', 'accumulate', 'reduceat') on a's device, by way of
-    the host where its library lacks it (CuPy has few: `cupy_api.UFUNC_METHODS`)."""
+    """ufunc.method(a, *args) ('reduce', 'accumulate', 'reduceat', 'at') on a's device, by
+    way of the host where its library lacks it (CuPy has few: `cupy_api.UFUNC_METHODS`)."""
     lib = library_of(a)
     if lib.has(ufunc, method):
         return getattr(ufunc, method)(a, *args, **kwargs)
-    args = [lib.to_host(v) if type(v) is lib.array_type else v for v in args]
-    return lib.from_host(getattr(ufunc, method)(lib.to_host(a), *args, **kwargs), lib.index_of(a))
+
+    def host(v):
+        if type(v) in (tuple, list):            # (an index of several arrays)
+            return type(v)(map(host, v))
+        return lib.to_host(v) if type(v) is lib.array_type else v
+    copy = lib.to_host(a)
+    out = getattr(ufunc, method)(copy, *map(host, args), **kwargs)
+    if method == "at":          # in place, into the host copy: then back into `a`
+        a[...] = lib.from_host(copy, lib.index_of(a))
+        return None
+    return lib.from_host(out, lib.index_of(a))
 
 
 __all__ = ["xp", "as_array", "as_strided", "broadcast_view", "ones", "full", "eye", "ufunc_method"]

@@ -48,15 +48,18 @@ CPU = device("cpu")
 
 class Library:
     """The array library of one device type: its namespace for making arrays, its array
-    type, and the copies to and from host (NumPy) memory."""
+    type, the copies to and from host (NumPy) memory (`from_host(a, index, non_blocking)`),
+    and, for an accelerator, page-locked host arrays: `empty_pinned(shape, dtype)` makes
+    one, `is_pinned(a)` recognises them (views too)."""
 
     def __init__(self, name, xp, array_type, to_host, from_host, index_of=lambda a: None,
-                 special=None, ufunc_methods=None):
+                 special=None, ufunc_methods=None, empty_pinned=None, is_pinned=None):
         self.name, self.xp, self.array_type = name, xp, array_type
         self.to_host, self.from_host, self.index_of = to_host, from_host, index_of
         self.special = special      # its scipy.special (erf, gammaln, ...), imported on demand
         # method -> the ufuncs whose reduce/accumulate/reduceat/at it has (None: all)
         self.ufunc_methods = ufunc_methods
+        self.empty_pinned, self.is_pinned = empty_pinned, is_pinned
 
     def has(self, ufunc, method):
         return self.ufunc_methods is None or ufunc.__name__ in self.ufunc_methods[method]
@@ -71,18 +74,33 @@ def _cupy():
     except Exception:       # no CuPy, no driver, no device: all mean "no GPU"
         return None
 
-    def from_host(a, index):
+    def from_host(a, index, non_blocking=False):
         with cupy.cuda.Device(index or 0):
-            return cupy.asarray(a)
+            if not non_blocking:
+                return cupy.asarray(a)
+            out = cupy.empty(a.shape, a.dtype)      # queued on the current stream: asynchronous
+            out.set(numpy.ascontiguousarray(a), stream=cupy.cuda.get_current_stream())  # from pinned memory
+            return out
+
     def special():
         import cupyx.scipy.special
         return cupyx.scipy.special
+
+    def empty_pinned(shape, dtype):
+        import cupyx
+        return cupyx.empty_pinned(shape, dtype)
+
+    def is_pinned(a):           # cupyx's pinned arrays are views of a PinnedMemoryPointer
+        while isinstance(a, numpy.ndarray):
+            a = a.base
+        return isinstance(a, cupy.cuda.PinnedMemoryPointer)
+
     from .cupy_api import UFUNC_METHODS
     return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special,
-                   UFUNC_METHODS)
+                   UFUNC_METHODS, empty_pinned, is_pinned)
 
 
-_CPU = Library("cpu", numpy, numpy.ndarray, lambda a: a, lambda a, index: a)
+_CPU = Library("cpu", numpy, numpy.ndarray, lambda a: a, lambda a, index, non_blocking=False: a)
 _LIBRARIES = {"cpu": _CPU}
 _BY_TYPE = {numpy.ndarray: _CPU}
 _looked_for_cuda = False
@@ -106,7 +124,7 @@ def fake_gpu_library():
     """The CPU stand-in for a GPU library (`fake_gpu.py`), as the library of 'cuda'."""
     from . import fake_gpu as f
     return Library("cuda", f.namespace(), f.FakeGPUArray, f.to_host, f.from_host, lambda a: 0, f.special,
-                   f.UFUNC_METHODS)
+                   f.UFUNC_METHODS, f.empty_pinned, f.is_pinned)
 
 
 def library(device_type):
@@ -154,8 +172,10 @@ def as_array(x, dtype=None):
     return x if dtype is None or x.dtype == dtype else x.astype(dtype)
 
 
-def move(array, target):
-    """`array` on device `target` (itself when it is already there)."""
+def move(array, target, non_blocking=False):
+    """`array` on device `target` (itself when it is already there).  `non_blocking`: a
+    copy from host to device is queued on the device's stream (asynchronous when the host
+    array is pinned); copies to the host always complete before this returns."""
     target = device(target)
     here = library_of(array)
     if here.name == target.type and (target.index is None or here.index_of(array) in (None, target.index)):
@@ -163,7 +183,42 @@ def move(array, target):
     dest = library(target.type) if target.type != "cpu" else _CPU
     if dest is None:
         check_device(target, "to")
-    return dest.from_host(here.to_host(array), target.index)
+    return dest.from_host(here.to_host(array), target.index, non_blocking)
+
+
+def scalars_to_device(arrays):
+    """Move the host 0-d arrays in the list `arrays` to the device of a device array there:
+    PyTorch lets a 0-d CPU tensor be an operand of an op on another device (`x.cuda() *
+    torch.tensor(2.)`).  `Op.apply` calls it only when a forward failed, so the CPU path
+    pays nothing.  False where nothing moved."""
+    there = next((a for a in arrays if is_device_array(a)), None)
+    host = [i for i, a in enumerate(arrays) if type(a) is numpy.ndarray and a.ndim == 0]
+    if there is None or not host:
+        return False
+    for i in host:
+        arrays[i] = move(arrays[i], device_of(there))
+    return True
+
+
+def pin(array):
+    """A host array in page-locked memory (itself when it is), which the accelerator
+    copies from asynchronously; PyTorch's error where there is no accelerator."""
+    lib = library("cuda")
+    if lib is None or lib.empty_pinned is None:
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    if lib.is_pinned(array):
+        return array
+    out = lib.empty_pinned(array.shape, array.dtype)
+    out[...] = array
+    return out
+
+
+def is_pinned(array):
+    """Whether a host array is in page-locked memory (of an accelerator library that is
+    in use: no pinned array exists before one is)."""
+    lib = _LIBRARIES.get("cuda")
+    return type(array) is numpy.ndarray and lib is not None and lib.is_pinned is not None and \
+        lib.is_pinned(array)
 
 
 default_device = None      # where factory functions put tensors when told nowhere (None: the CPU)

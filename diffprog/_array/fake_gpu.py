@@ -7,7 +7,8 @@ anything that would silently mix device and host memory raises TypeError: a host
 as an operand, `numpy.asarray(device_array)`.  Running the op suite with tensors on it
 (`DIFFPROG_FAKE_GPU=1`, `device="cuda"`) finds every place where an op leaves its
 inputs' device.  It also refuses the NumPy and SciPy functions that CuPy lacks
-(`cupy_api.py`).  `device.fake_gpu_library()` makes it a library for 'cuda'.
+(`cupy_api.py`).  `device.fake_gpu_library()` makes it a library for 'cuda'.  Pinned
+host arrays (`empty_pinned`, as cupyx's) are NumPy arrays over a `PinnedBuffer`.
 """
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -64,6 +65,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
         if func in _COPIES_FROM_HOST:       # asarray(host, like=device_array): a copy to the device
             return _device(numpy.array(_hosts(args[0], "asarray") if _on_device(args[0]) else args[0],
                                        *args[1:], **kwargs))
+        if func is numpy.repeat:
+            _check_repeats(args[1] if len(args) > 1 else kwargs.get("repeats"))
         return _device(func(*_hosts(args, func.__name__), **_hosts(kwargs, func.__name__)))
 
     def get(self):
@@ -79,6 +82,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
 
         def method(*args, **kwargs):
             _keywords(f"ndarray.{name}", kwargs, METHODS.get(name))
+            if name == "repeat":
+                _check_repeats(args[0] if args else kwargs.get("repeats"))
             return _device(value(*_hosts(args, name), **_hosts(kwargs, name)))
         return method
 
@@ -127,6 +132,12 @@ class FakeGPUArray(NDArrayOperatorsMixin):
 
 
 _COPIES_FROM_HOST = (numpy.asarray, numpy.array, numpy.asanyarray, numpy.ascontiguousarray)
+
+
+def _check_repeats(repeats):
+    """CuPy's repeat takes an int, list or tuple of counts, never a device array."""
+    if type(repeats) is FakeGPUArray:
+        raise ValueError("cupy.ndarray cannot be specified as `repeats` argument.")
 
 
 def _on_device(x):
@@ -199,5 +210,24 @@ def to_host(a):
     return a.get()
 
 
-def from_host(a, index=None):
+def from_host(a, index=None, non_blocking=False):
     return FakeGPUArray(numpy.array(a))
+
+
+class PinnedBuffer(bytearray):
+    """Host memory the stand-in counts as page-locked, as CuPy's `PinnedMemoryPointer`
+    (behind `cupyx.empty_pinned`'s arrays): ordinary memory, recognisable by its type."""
+
+
+def empty_pinned(shape, dtype):
+    dtype = numpy.dtype(dtype)
+    n = dtype.itemsize
+    for d in shape:
+        n *= d
+    return numpy.ndarray(shape, dtype, buffer=PinnedBuffer(max(n, 1)))
+
+
+def is_pinned(a):
+    while isinstance(a, numpy.ndarray):
+        a = a.base
+    return isinstance(a, PinnedBuffer)

@@ -161,7 +161,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                 if e is None or g is None:
                     continue
                 if not getattr(g, "_plain", False) or g._data.shape != a._data.shape \
-                        or g._data.dtype != a._data.dtype:
+                        or g._data.dtype != a._data.dtype or type(g._data) is not type(a._data):
                     g = _fit(g, a, node)
                 _add(buffers, leaves, e, g, owned)
             if pending:
@@ -241,9 +241,12 @@ def _sum(a, b, owned):
 
 
 def _fit(g, a, node):
-    """Reduce a gradient over broadcast dimensions and cast it to the input's dtype."""
+    """Reduce a gradient over broadcast dimensions, cast it to the input's dtype, move it to its device."""
     if not _is_tensor(g):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
+    here, there = g.device, a.device
+    if here is not there and here != there:
+        g = g.to(there)
     if g.shape != a.shape:
         try:
             g = g.sum_to_size(a.shape)

@@ -170,13 +170,14 @@ class _Multinomial(Constraint):
 
 
 def _matrix_check(value, test):
-    """A per-matrix NumPy test over the batch, as a bool tensor (inside vmap, of every
-    element's matrices)."""
+    """A per-matrix NumPy test over the batch, on the host, as a bool tensor on value's
+    device (inside vmap, of every element's matrices)."""
     levels = levels_of(value)
-    a = peel(value.detach(), levels).numpy()
+    t = peel(value.detach(), levels)
+    a = t.cpu().numpy()
     flat = a.reshape((-1,) + a.shape[-2:])
-    return rewrap(Tensor._make(np.array([test(m) for m in flat], dtype=bool).reshape(a.shape[:-2])),
-                  levels)
+    ok = Tensor._make(np.array([test(m) for m in flat], dtype=bool).reshape(a.shape[:-2]))
+    return rewrap(ok.to(t.device), levels)
 
 
 class _LowerCholesky(Constraint):

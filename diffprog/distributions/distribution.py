@@ -38,10 +38,11 @@ class lazy_property:
 
 def broadcast_all(*values):
     """Parameters as tensors of one broadcast shape; Python numbers take the tensors' dtype
-    (or the default float dtype)."""
+    (or the default float dtype) and device."""
     tensors = [v for v in values if isinstance(v, Tensor)]
     dtype = tensors[0].dtype if tensors else _dt.get_default_dtype()
-    values = [v if isinstance(v, Tensor) else _tensor(float(v), dtype=dtype) for v in values]
+    device = tensors[0].device if tensors else None
+    values = [v if isinstance(v, Tensor) else _tensor(float(v), dtype=dtype, device=device) for v in values]
     shape = tuple(np.broadcast_shapes(*(tuple(v.shape) for v in values)))
     return [v if tuple(v.shape) == shape else v.expand(shape) for v in values]
 

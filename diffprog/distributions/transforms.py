@@ -383,7 +383,7 @@ class StickBreakingTransform(Transform):
 
 def _offsets(x):
     """n, n-1, ..., 1 for the n entries of x's last dimension."""
-    return arange(x.shape[-1], 0, -1, dtype=x.dtype)
+    return arange(x.shape[-1], 0, -1, dtype=x.dtype, device=x.device)
 
 
 def _pad_last(x, value):

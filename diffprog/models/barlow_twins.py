@@ -22,7 +22,7 @@ def barlow_twins_loss(z1, z2, lambd=5e-3, eps=1e-5):
     a = (z1 - z1.mean(0)) / (z1.var(0, unbiased=False) + eps).sqrt()
     b = (z2 - z2.mean(0)) / (z2.var(0, unbiased=False) + eps).sqrt()
     c = a.T @ b / n
-    diag = eye(d, dtype=bool)
+    diag = eye(d, dtype=bool, device=c.device)
     on = ((c.diagonal() - 1) ** 2).sum()
     off = (c.masked_fill(diag, 0.0) ** 2).sum()
     return on + lambd * off

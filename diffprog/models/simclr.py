@@ -36,8 +36,8 @@ def nt_xent_loss(z1, z2, temperature=0.5):
                            f"{tuple(z1.shape)} and {tuple(z2.shape)}")
     n = z1.shape[0]
     z = F.normalize(cat([z1, z2]), dim=1)
-    logits = (z @ z.T / temperature).masked_fill(eye(2 * n, dtype=bool), float("-inf"))
-    targets = cat([arange(n, 2 * n), arange(n)])
+    logits = (z @ z.T / temperature).masked_fill(eye(2 * n, dtype=bool, device=z.device), float("-inf"))
+    targets = cat([arange(n, 2 * n, device=z.device), arange(n, device=z.device)])
     return F.cross_entropy(logits, targets)
 
 

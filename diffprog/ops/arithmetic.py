@@ -188,7 +188,7 @@ class Pow(Op):
         """d(x**y)/dy = x**y log x, taken as 0 where x == 0 and y >= 0."""
         out = ctx.output
         if not isinstance(x, Tensor):
-            x = Tensor._make(xp.asarray(x, dtype=out._data.dtype))
+            x = Tensor._make(xp.asarray(x, dtype=out._data.dtype, like=out._data))
         return where((x == 0) & (y >= 0), 0.0, out * x.log())
 
     def vjp(ctx, g):

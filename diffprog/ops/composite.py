@@ -13,7 +13,7 @@ import math
 
 from .. import dtypes as _dt
 from ..autograd.grad_mode import state
-from .._array import xp
+from .._array import ones, xp
 from ..tensor import Size, Tensor
 from .batching import batch_function, broadcasting, elementwise_function
 from .complex import complex_sign
@@ -25,11 +25,12 @@ _kthvalue = _return_type("kthvalue")
 
 
 def _t(x, like=None):
-    """x as a tensor (Python numbers get `like`'s dtype)."""
+    """x as a tensor (Python numbers get `like`'s dtype; it goes to `like`'s device)."""
     if isinstance(x, Tensor):
         return x
     from ..creation import tensor
-    return tensor(x, dtype=like.dtype if like is not None and isinstance(x, (int, float)) else None)
+    return tensor(x, dtype=like.dtype if like is not None and isinstance(x, (int, float)) else None,
+                  device=None if like is None else like.device)
 
 
 def _constant(a):
@@ -115,7 +116,7 @@ def sgn(input):
 @elementwise_function
 def heaviside(input, values):
     """0 where x < 0, `values` where x == 0, 1 where x > 0 (no derivative, as PyTorch)."""
-    x, v = input._data, _t(values)._data
+    x, v = input._data, _t(values, input)._data
     out = xp.where(x == 0, v, (x > 0).astype(xp.result_type(x, v)))
     return Tensor._make(out.astype(xp.result_type(x, v)))
 
@@ -157,7 +158,7 @@ def isneginf(input):
 def isreal(input):
     """True where the imaginary part is zero (everywhere for real tensors)."""
     d = input._data
-    return Tensor._make(d.imag == 0 if d.dtype.kind == "c" else xp.ones(d.shape, bool))
+    return Tensor._make(d.imag == 0 if d.dtype.kind == "c" else ones(d.shape, bool, like=d))
 
 
 @elementwise_function
@@ -285,7 +286,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         raise RuntimeError(f"{name}() input tensor must be either float or double dtype, got "
                            f"{input.dtype.name}")
     scalar_q = not isinstance(q, Tensor)
-    qs = xp.atleast_1d(xp.asarray(q._data if isinstance(q, Tensor) else q, dtype=xp.float64))
+    qs = xp.atleast_1d(xp.asarray(q.cpu()._data if isinstance(q, Tensor) else q, dtype=xp.float64))
     if qs.ndim > 1 or ((qs < 0) | (qs > 1)).any():
         raise RuntimeError(f"{name}() q values must be in the range [0, 1] (a scalar or 1-D tensor)")
     x = input.reshape(-1) if dim is None else input
@@ -299,7 +300,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
         if ignore_nan:
             pos = (count.to(_dt.float64) - 1).clamp(min=0) * float(qv)
         else:
-            pos = _constant(xp.full(x.shape[:-1] + (1,), (n - 1) * float(qv)))
+            pos = x.new_full(tuple(x.shape[:-1]) + (1,), (n - 1) * float(qv), dtype=_dt.float64)
         lo, hi = pos.floor(), pos.ceil()
         if interpolation == "lower":
             pos = lo
@@ -632,7 +633,7 @@ METHODS = {
     "ravel": ravel,
     "data_ptr": data_ptr, "const_data_ptr": data_ptr, "storage_offset": storage_offset,
     "is_same_size": is_same_size, "is_signed": is_signed, "dim_order": dim_order,
-    "is_shared": _false, "is_pinned": _false, "is_inference": _false, "is_conj": _false,
+    "is_shared": _false, "is_inference": _false, "is_conj": _false,
     "is_neg": _false,
     "is_cpu": property(lambda self: True),
     "itemsize": property(lambda self: self._data.itemsize),

@@ -10,6 +10,7 @@ through log_softmax, not on raw log-probabilities.  As in PyTorch, the gradient 
 no derivative.  The JVP is the same gradient contracted with the tangent.
 """
 from .._array import full, xp
+from .._array.device import device_of, move
 from ..tensor import Tensor
 from .batching import batch_function
 from .op import Op
@@ -35,22 +36,22 @@ class CTCLoss(Op):
         ctx.labels, ctx.input_lengths, ctx.target_lengths = labels, input_lengths, target_lengths
         ctx.blank, ctx.zero_infinity = blank, zero_infinity
         # a label may be skipped to when it differs from the one two places back (not blank)
-        ctx.skip = xp.zeros((N, L), bool)
+        ctx.skip = xp.zeros((N, L), bool, like=lp)
         ctx.skip[:, 2:] = (labels[:, 2:] != blank) & (labels[:, 2:] != labels[:, :-2])
-        rows = xp.arange(N)[:, None]
+        rows = xp.arange(N, like=lp)[:, None]
         emit = lp[:, rows, labels]                                  # (T, N, L)
         alpha = full((T, N, L), _NEG_INF, dtype=lp.dtype, like=lp)
         alpha[0, :, 0] = emit[0, :, 0]
         alpha[0, :, 1] = xp.where(target_lengths > 0, emit[0, :, 1], _NEG_INF)
         for t in range(1, T):
             prev = alpha[t - 1]
-            one = xp.concatenate([xp.full((N, 1), _NEG_INF), prev[:, :-1]], 1)
-            two = xp.concatenate([xp.full((N, 2), _NEG_INF), prev[:, :-2]], 1)
+            one = xp.concatenate([full((N, 1), _NEG_INF, like=lp), prev[:, :-1]], 1)
+            two = xp.concatenate([full((N, 2), _NEG_INF, like=lp), prev[:, :-2]], 1)
             alpha[t] = emit[t] + _lse(prev, one, xp.where(ctx.skip, two, _NEG_INF))
         last = input_lengths - 1
         end = 2 * target_lengths                                     # the final blank
-        a_end = alpha[last, xp.arange(N), end]
-        a_label = xp.where(target_lengths > 0, alpha[last, xp.arange(N), xp.maximum(end - 1, 0)],
+        a_end = alpha[last, rows[:, 0], end]
+        a_label = xp.where(target_lengths > 0, alpha[last, rows[:, 0], xp.maximum(end - 1, 0)],
                            _NEG_INF)
         nll = -xp.logaddexp(a_end, a_label)
         ctx.alpha, ctx.emit = alpha, emit
@@ -67,16 +68,16 @@ class CTCLoss(Op):
         alpha, emit, labels = ctx.alpha, ctx.emit, ctx.labels
         T, N, C = lp.shape
         L = labels.shape[1]
-        n_idx = xp.arange(N)
+        n_idx = xp.arange(N, like=lp)
         beta = full((T, N, L), _NEG_INF, dtype=lp.dtype, like=lp)
         last, end = ctx.input_lengths - 1, 2 * ctx.target_lengths
-        skip_next = xp.zeros((N, L), bool)
+        skip_next = xp.zeros((N, L), bool, like=lp)
         skip_next[:, :-2] = ctx.skip[:, 2:]
         for t in range(T - 1, -1, -1):
             if t < T - 1:
                 nxt = beta[t + 1]
-                one = xp.concatenate([nxt[:, 1:], xp.full((N, 1), _NEG_INF)], 1)
-                two = xp.concatenate([nxt[:, 2:], xp.full((N, 2), _NEG_INF)], 1)
+                one = xp.concatenate([nxt[:, 1:], full((N, 1), _NEG_INF, like=lp)], 1)
+                two = xp.concatenate([nxt[:, 2:], full((N, 2), _NEG_INF, like=lp)], 1)
                 beta[t] = emit[t] + _lse(nxt, one, xp.where(skip_next, two, _NEG_INF))
             starting = n_idx[last == t]                              # samples whose input ends at t
             beta[t, starting] = _NEG_INF
@@ -92,7 +93,7 @@ class CTCLoss(Op):
             ctx.target_lengths > 0, alpha[last, n_idx, xp.maximum(end - 1, 0)], _NEG_INF))
         with xp.errstate(invalid="ignore", over="ignore"):
             grad = xp.exp(lp) - xp.exp(occupancy + nll[None, :, None] - lp)
-        grad[xp.arange(T)[:, None] >= ctx.input_lengths[None, :]] = 0
+        grad[xp.arange(T, like=lp)[:, None] >= ctx.input_lengths[None, :]] = 0
         if ctx.zero_infinity:
             grad[:, xp.isinf(nll)] = 0
         ctx.grad = grad
@@ -119,7 +120,7 @@ class CTCLossBackward(Op):
 
 
 def _ints(v, name, n):
-    a = xp.asarray(v._data if isinstance(v, Tensor) else v).reshape(-1)
+    a = xp.asarray(v.cpu()._data if isinstance(v, Tensor) else v).reshape(-1)
     if a.dtype.kind not in "iu":
         raise RuntimeError(f"ctc_loss: {name} must be integers, got {a.dtype}")
     if a.size != n:
@@ -144,7 +145,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     tl = _ints(target_lengths, "target_lengths", N)
     if (il > T).any() or (il < 1).any():
         raise RuntimeError(f"ctc_loss: input_lengths must be in [1, {T}], got {il.tolist()}")
-    tg = xp.asarray(targets._data if isinstance(targets, Tensor) else targets)
+    tg = xp.asarray(targets.cpu()._data if isinstance(targets, Tensor) else targets)
     if unbatched and tg.ndim == 1 and tg.size == tl.sum() and tl.size == 1:
         tg = tg[None]
     S = int(tl.max()) if tl.size else 0
@@ -166,14 +167,17 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         raise RuntimeError(f"ctc_loss: labels and blank must be in [0, {C}), got blank={blank}")
     labels = xp.full((N, 2 * S + 1), blank, dtype=xp.int64)    # blank, l1, blank, l2, ..., blank
     labels[:, 1::2] = rows
-    nll = CTCLoss.apply(log_probs, labels=labels, input_lengths=il, target_lengths=tl, blank=blank,
-                        zero_infinity=zero_infinity)
+    # targets and lengths are read on the host (they may be on the CPU, as PyTorch allows);
+    # the recursion runs on log_probs' device
+    here = device_of(log_probs._data)
+    nll = CTCLoss.apply(log_probs, labels=move(labels, here), input_lengths=move(il, here),
+                        target_lengths=move(tl, here), blank=blank, zero_infinity=zero_infinity)
     if reduction == "none":
         return nll[0] if unbatched else nll
     if reduction == "sum":
         return nll.sum()
     if reduction == "mean":
-        lengths = Tensor._make(xp.maximum(tl, 1).astype(nll._data.dtype))
+        lengths = Tensor._make(move(xp.maximum(tl, 1).astype(nll._data.dtype), here))
         return (nll / lengths).mean()
     raise ValueError(f"{reduction} is not a valid value for reduction")
 

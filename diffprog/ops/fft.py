@@ -17,7 +17,7 @@ The VJPs and JVPs are written with these ops, so derivatives of every order work
 Hermitian transforms (`hfft`, `ihfft`, ...) are conjugates of the real ones.
 """
 from .. import dtypes as _dt
-from .._array import xp
+from .._array import full, xp
 from ..tensor import Tensor
 from .batching import along, array_of
 from .complex import conj
@@ -89,8 +89,8 @@ class RFFT(Op):
 
     def vjp(ctx, g):
         o = ctx.opts
-        full = _fit(g, o["dims"][-1:], o["s"][-1:])
-        back = FFT.apply(full, s=o["s"], dims=o["dims"], norm=_DUAL[o["norm"]], inverse=True)
+        whole = _fit(g, o["dims"][-1:], o["s"][-1:])
+        back = FFT.apply(whole, s=o["s"], dims=o["dims"], norm=_DUAL[o["norm"]], inverse=True)
         return _fit(back.real, o["dims"], ctx.in_sizes)
 
     def jvp(ctx, dx):
@@ -114,7 +114,7 @@ class IRFFT(Op):
         o = ctx.opts
         n = o["s"][-1]
         half = RFFT.apply(g, s=o["s"], dims=o["dims"], norm=_DUAL[o["norm"]])
-        weight = xp.full(n // 2 + 1, 2.0)
+        weight = full(n // 2 + 1, 2.0, like=array_of(half))
         weight[0] = 1.0
         if n % 2 == 0:
             weight[-1] = 1.0

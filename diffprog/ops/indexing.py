@@ -13,7 +13,7 @@ import functools
 import math
 import operator
 
-from .._array import as_array, xp
+from .._array import as_array, ufunc_method, xp
 from .._array.device import device_of, is_array, key_for, move
 from .._dims import _wrap_dim
 from ..tensor import Tensor
@@ -359,7 +359,7 @@ class ScatterReduce(Op):
         out = x.copy()
         if not include_self:
             out[key] = _identity(reduce, x.dtype)
-        ufunc.at(out, key, src)
+        ufunc_method(ufunc, "at", out, key, src)
         if reduce == "mean":
             count = xp.zeros(x.shape, dtype=x.dtype, like=x)
             xp.add.at(count, key, 1)

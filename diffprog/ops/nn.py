@@ -249,7 +249,7 @@ class Bags:
                 raise ValueError("embedding_bag: if input is 2D, then offsets has to be None, as "
                                  "input is treated as a mini-batch of fixed length sequences")
             n_bags, length = ids.shape
-            bag = xp.repeat(xp.arange(n_bags), length)
+            bag = xp.repeat(xp.arange(n_bags, like=ids), length)
         elif ids.ndim == 1:
             if offsets is None or offsets.ndim != 1:
                 raise ValueError("embedding_bag: offsets has to be a 1D tensor when input is 1D")
@@ -265,7 +265,8 @@ class Bags:
             # extra offset, normally len(input), is not read)
             starts = offsets[:-1] if include_last_offset else offsets
             n_bags = starts.size
-            bag = xp.repeat(xp.arange(n_bags), xp.diff(starts, append=ids.size))
+            # entry k is in the last bag starting at or before it (CuPy repeats no arrays)
+            bag = xp.searchsorted(starts, xp.arange(ids.size if n_bags else 0, like=ids), side="right") - 1
             ids = ids[:bag.size]                    # no bags: no entries
         else:
             raise ValueError(f"embedding_bag: input has to be 1D or 2D, got shape {ids.shape}")
@@ -288,7 +289,8 @@ class Bags:
 
     def _locate(self, sizes):
         self.full = None if sizes.all() else xp.flatnonzero(sizes)
-        self.starts = xp.searchsorted(self.bag, xp.arange(self.n_bags) if self.full is None else self.full)
+        firsts = xp.arange(self.n_bags, like=self.bag) if self.full is None else self.full
+        self.starts = xp.searchsorted(self.bag, firsts)
         self.sizes = sizes if self.full is None else sizes[self.full]
         # all bags of one length: (n_bags, length) rows, summed by a reshape
         self.width = int(sizes[0]) if sizes.size and self.full is None and (sizes == sizes[0]).all() else None
@@ -317,7 +319,7 @@ class Bags:
             # short bags (e.g. the gradient's: one per table row): add every bag's r-th entry at
             # once, several times faster than add.reduceat's per-bag loop
             sums = rows[self.starts]
-            for r in range(1, self.sizes.max()):
+            for r in range(1, int(self.sizes.max())):
                 live = self.sizes > r
                 sums[live] += rows[self.starts[live] + r]
         else:
@@ -345,11 +347,11 @@ class EmbeddingBag(Op):
         rows = xp.take(w, bags.ids, axis=0)
         if mode == "max":
             if not rows.shape[0]:
-                ctx.sel = xp.zeros((0, w.shape[1]), dtype=xp.int64)
+                ctx.sel = xp.zeros((0, w.shape[1]), dtype=xp.int64, like=w)
                 return xp.zeros((bags.n_bags, w.shape[1]), dtype=w.dtype, like=w)
             best = ufunc_method(xp.maximum, "reduceat", rows, bags.starts, axis=0)
-            seg = xp.repeat(xp.arange(best.shape[0]), xp.diff(xp.append(bags.starts, rows.shape[0])))
-            at = xp.where(rows == best[seg], xp.arange(rows.shape[0])[:, None], rows.shape[0])
+            seg = xp.searchsorted(bags.starts, xp.arange(rows.shape[0], like=w), side="right") - 1
+            at = xp.where(rows == best[seg], xp.arange(rows.shape[0], like=w)[:, None], rows.shape[0])
             ctx.sel = bags.ids[ufunc_method(xp.minimum, "reduceat", at, bags.starts, axis=0)]   # first maximum
             if bags.full is None:
                 return best
@@ -368,7 +370,7 @@ class EmbeddingBag(Op):
         if ctx.mode == "max":
             if bags.full is not None:
                 g = Index.apply(g, key=(bags.full,))
-            cols = xp.arange(w.shape[1])[None, :]
+            cols = xp.arange(w.shape[1], like=ctx.sel)[None, :]
             return IndexBackward.apply(g, key=(ctx.sel, cols), shape=tuple(w.shape)), None
         gw = gp = None
         if need_w:      # each kept entry's bag gradient, weighted, summed into the row it read
@@ -400,7 +402,7 @@ class EmbeddingBag(Op):
         w, psw = ctx.args
         bags = ctx.bags
         if ctx.mode == "max":
-            picked = Index.apply(dw, key=(ctx.sel, xp.arange(w.shape[1])[None, :]))
+            picked = Index.apply(dw, key=(ctx.sel, xp.arange(w.shape[1], like=ctx.sel)[None, :]))
             if bags.full is None:
                 return picked
             return IndexBackward.apply(picked, key=(bags.full,), shape=(bags.n_bags, w.shape[1]))

@@ -33,7 +33,7 @@ from ..autograd.engine import freed_error
 from ..autograd.forward_ad import track
 from ..autograd.grad_mode import state
 from .._array import xp
-from .._array.device import as_array
+from .._array.device import as_array, is_array, scalars_to_device
 from ..tensor import Tensor
 from . import batching
 
@@ -144,12 +144,16 @@ class Op:
             arrays.append(a)
         if cls.promote is not None:
             _promote(cls, args, arrays)
-        try:
-            out = ctx.forward(*arrays, **kwargs)
-        except (ValueError, TypeError, IndexError) as e:
-            raise _wrap_error(cls, args, e) from None
-        except (RuntimeWarning, FloatingPointError):    # NumPy made to raise: PyTorch is silent
-            out = quiet(ctx.forward)(*arrays, **kwargs)
+        while True:
+            try:
+                out = ctx.forward(*arrays, **kwargs)
+            except (ValueError, TypeError, IndexError) as e:
+                if scalars_to_device(arrays):       # a 0-d CPU tensor joins a GPU op: once more
+                    continue
+                raise _wrap_error(cls, args, e) from None
+            except (RuntimeWarning, FloatingPointError):    # NumPy made to raise: PyTorch is silent
+                out = quiet(ctx.forward)(*arrays, **kwargs)
+            break
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
@@ -256,7 +260,7 @@ def _promote(cls, args, arrays):
     main, mixed, scalars = None, False, False
     for a in arrays:
         d = getattr(a, "dtype", None)
-        if d is None or not isinstance(a, xp.ndarray):
+        if d is None or not (isinstance(a, xp.ndarray) or is_array(a)):     # (NumPy's: no call)
             scalars = True
         elif main is None or main.kind == "b":
             main = d if main is None or d.kind != "b" else main
@@ -265,7 +269,7 @@ def _promote(cls, args, arrays):
     # Fast path: one dtype throughout, except perhaps bool masks alongside a floating one,
     # and no scalar of a higher category: NumPy already computes PyTorch's result type.
     if main is not None and not mixed and (main.kind in "fc" or (
-            cls.promote != "float" and len({x.dtype for x in arrays if isinstance(x, xp.ndarray)}) == 1
+            cls.promote != "float" and len({x.dtype for x in arrays if isinstance(x, xp.ndarray) or is_array(x)}) == 1
             and not (scalars and _raises_category(args, main)))):
         return
     dtype = _dt.result_type(*args)
@@ -273,7 +277,7 @@ def _promote(cls, args, arrays):
         dtype = _dt.get_default_dtype()
     npd = dtype.np
     for i, a in enumerate(arrays):
-        if isinstance(a, xp.ndarray):
+        if is_array(a):
             if a.dtype != npd:
                 arrays[i] = a.astype(npd)
         elif dtype._cat == 2 and isinstance(a, int) and not isinstance(a, bool):

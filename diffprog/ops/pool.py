@@ -343,7 +343,7 @@ def _max_unpool(input, indices, k, op, kernel_size, stride, padding, output_size
         raise RuntimeError(f"{op}: found an invalid max index {idx.max()} for an output of size "
                            f"{size} (input shape {tuple(input.shape)})")
     lead = tuple(input.shape[:-k])
-    start = xp.arange(math.prod(lead)).reshape(lead + (1,) * k) * plane     # each plane's offset
+    start = xp.arange(math.prod(lead), like=idx).reshape(lead + (1,) * k) * plane     # each plane's offset
     zeros = Tensor._make(xp.zeros(math.prod(lead) * plane, dtype=input.dtype.np, like=array_of(input)))
     return IndexPut.apply(zeros, input, key=(idx + start,)).reshape(lead + size)
 

@@ -19,6 +19,7 @@ import functools
 
 from ..autograd.grad_mode import state
 from .._array import xp
+from .._array.device import device_of, move
 from ..tensor import Tensor
 from . import batching
 from .nn import Linear
@@ -35,13 +36,18 @@ def _sigmoid_(a):
     return a
 
 
-@functools.cache
-def _lstm_affine(H, dtype):
+def _lstm_affine(H, like):
     """Per-column (scale, shift) with scale * tanh(scale * a) + shift = (sigmoid, sigmoid,
-    tanh, sigmoid)(a) on the gate blocks (i, f, g, o): all four in one tanh pass."""
+    tanh, sigmoid)(a) on the gate blocks (i, f, g, o): all four in one tanh pass; of
+    `like`'s dtype, on its device."""
+    return _lstm_affine_on(H, like.dtype, device_of(like))
+
+
+@functools.cache
+def _lstm_affine_on(H, dtype, device):
     scale, shift = xp.full(4 * H, 0.5, dtype=dtype), xp.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H], shift[2 * H:3 * H] = 1, 0
-    return scale, shift
+    return move(scale, device), move(shift, device)
 
 
 def _fast():
@@ -84,7 +90,7 @@ class LSTMGates(Op):
 
     def forward(ctx, xg, hg, c):
         H = c.shape[-1]
-        scale, shift = _lstm_affine(H, c.dtype)
+        scale, shift = _lstm_affine(H, c)
         a = xg + hg
         a *= scale
         xp.tanh(a, out=a)
@@ -265,7 +271,7 @@ class _Layer(Op):
         states = [s.T.copy() for s in args[:k]]
         hs, finals = ctx._run(x, states, w_ih, w_hh, b_ih, b_hh,
                               range(T - 1, -1, -1) if reverse else range(T))
-        return (xp.ascontiguousarray(hs.transpose(0, 2, 1)),) + tuple(s.T.copy() for s in finals)
+        return (hs.transpose(0, 2, 1).copy(),) + tuple(s.T.copy() for s in finals)
 
     def vjp(ctx, *g):
         if not _fast() or state.fw_level:        # the gradient's graph or tangents are needed
@@ -281,7 +287,7 @@ class _Layer(Op):
         for j in range(k):
             if need[1 + j]:
                 grads[1 + j] = Tensor._make(d0[j].T.copy())
-        rows = xp.ascontiguousarray(da.transpose(1, 0, 2)).reshape(da.shape[1], -1)    # (rows, T*B)
+        rows = da.transpose(1, 0, 2).copy().reshape(da.shape[1], -1)    # (rows, T*B)
         x_rows, h_rows, shift = ctx._blocks(H)
         dxg, dhg = rows[x_rows], rows[h_rows]
         if need[0]:
@@ -333,7 +339,7 @@ def _unroll(a, shift):
 
 def _project(x, w, b):
     """w @ x_t^T + b for every step t at once: (T, rows of w, B), feature-major."""
-    out = xp.matmul(w, x.transpose(0, 2, 1), out=xp.empty((x.shape[0], w.shape[0], x.shape[1]), dtype=x.dtype))
+    out = xp.matmul(w, x.transpose(0, 2, 1), out=xp.empty((x.shape[0], w.shape[0], x.shape[1]), dtype=x.dtype, like=x))
     if b is not None:
         out += b[:, None]
     return out
@@ -348,11 +354,11 @@ class LSTMLayer(_Layer):
 
     def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
         (h, c), H = states, w_hh.shape[1]
-        scale = _lstm_affine(H, x.dtype)[0][:, None]
+        scale = _lstm_affine(H, x)[0][:, None]
         # scale * (w_ih @ x_t + w_hh @ h + biases) is the argument of tanh: scale folded in
         acts = _project(x, w_ih * scale, None if b_ih is None else (b_ih + b_hh) * scale[:, 0])
         T, B = acts.shape[0], acts.shape[2]
-        hs, cs, tcs = (xp.empty((T, H, B), dtype=x.dtype) for _ in range(3))
+        hs, cs, tcs = (xp.empty((T, H, B), dtype=x.dtype, like=x) for _ in range(3))
         w_s, hg = w_hh * scale, xp.empty_like(acts[0])
         for t in order:
             a = acts[t]
@@ -374,7 +380,7 @@ class LSTMLayer(_Layer):
         acts, cs, tcs = ctx.acts, ctx.cs, ctx.tcs
         (dh, dc), T, H = d_final, acts.shape[0], w_hh.shape[1]
         B = dh.shape[1]
-        w_t = xp.ascontiguousarray(w_hh.T)
+        w_t = w_hh.T.copy()
         da, tmp = xp.empty_like(acts), xp.empty_like(dh)
         for t in order:
             prev = t + 1 if ctx.reverse else t - 1
@@ -430,14 +436,14 @@ class GRULayer(_Layer):
     def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
         (h,), H = states, w_hh.shape[1]
         # r and z are sigmoid(a) = tanh(a / 2) / 2 + 1 / 2: their rows of the weights halved
-        half = _gru_scale(H, x.dtype)
+        half = _gru_scale(H, x)
         b = None
         if b_ih is not None:
             b = b_ih * half
             b[:2 * H] += b_hh[:2 * H] * 0.5
         acts = _project(x, w_ih * half[:, None], b)
         T, B = acts.shape[0], acts.shape[2]
-        hs, hns, hmn = (xp.empty((T, H, B), dtype=x.dtype) for _ in range(3))
+        hs, hns, hmn = (xp.empty((T, H, B), dtype=x.dtype, like=x) for _ in range(3))
         w_s, hg = w_hh * half[:, None], xp.empty_like(acts[0])
         b_n = None if b_hh is None else b_hh[2 * H:, None]
         for t in order:
@@ -465,8 +471,8 @@ class GRULayer(_Layer):
         acts, hns, hmn = ctx.acts, ctx.hns, ctx.hmn
         (dh,), H = d_final, w_hh.shape[1]
         T, B = acts.shape[0], acts.shape[2]
-        w_t = xp.ascontiguousarray(w_hh.T)
-        da, dhz = xp.empty((T, 4 * H, B), dtype=acts.dtype), xp.empty_like(dh)
+        w_t = w_hh.T.copy()
+        da, dhz = xp.empty((T, 4 * H, B), dtype=acts.dtype, like=acts), xp.empty_like(dh)
         for t in order:
             a, hn, d = acts[t], hns[t], da[t]
             r, z, n = a[:H], a[H:2 * H], a[2 * H:]
@@ -508,12 +514,16 @@ class GRULayer(_Layer):
         return (_gru_tangent(*saved, hg[..., 2 * H:], state[0], dxg, dhg, d[0]),)
 
 
+def _gru_scale(H, like):
+    """1/2 on the rows of r and z, 1 on those of n (`like`'s dtype and device)."""
+    return _gru_scale_on(H, like.dtype, device_of(like))
+
+
 @functools.cache
-def _gru_scale(H, dtype):
-    """1/2 on the rows of r and z, 1 on those of n."""
+def _gru_scale_on(H, dtype, device):
     scale = xp.full(3 * H, 0.5, dtype=dtype)
     scale[2 * H:] = 1
-    return scale
+    return move(scale, device)
 
 
 class RNNLayer(_Layer):
@@ -539,7 +549,7 @@ class RNNLayer(_Layer):
 
     def _back(ctx, g_hs, d_final, states0, w_hh, order):
         hs, (dh,) = ctx.hs, d_final
-        w_t = xp.ascontiguousarray(w_hh.T)
+        w_t = w_hh.T.copy()
         da = xp.empty_like(hs)
         for t in order:
             h, d = hs[t], da[t]

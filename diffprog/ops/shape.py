@@ -10,7 +10,8 @@ import functools
 
 from .. import dtypes as _dt
 from .._array import broadcast_view, xp
-from .._array.device import device_of, move
+from .._array.device import device_of, move, pin
+from .._array.device import is_pinned as _is_pinned
 from .._dims import _dims, _wrap_dim
 from ..tensor import Tensor
 from .batching import array_of, leading, lift, materialize
@@ -363,15 +364,32 @@ class Move(Op):
 
     batch = leading
 
-    def forward(ctx, x, device):
+    def forward(ctx, x, device, non_blocking=False):
         ctx.in_device = device_of(x)
-        return move(x, device)
+        return move(x, device, non_blocking)
 
     def vjp(ctx, g):
         return g.to(ctx.in_device)
 
     def jvp(ctx, dx):
         return dx.to(ctx.output.device)
+
+
+class PinMemory(Op):
+    """A copy in page-locked host memory (`Tensor.pin_memory`); the gradient passes through."""
+
+    op_name = "pin_memory"
+
+    batch = leading
+
+    def forward(ctx, x):
+        return pin(x)
+
+    def vjp(ctx, g):
+        return g
+
+    def jvp(ctx, dx):
+        return dx
 
 
 class Clone(Op):
@@ -546,15 +564,16 @@ def tile(input, dims):
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeat each element `repeats` times (an int or one count per element) along dim.
-    With only a tensor of counts, the indices 0, 1, ... repeated by those counts."""
+    With only a tensor of counts, the indices 0, 1, ... repeated by those counts.  The
+    counts are read on the host (the output's shape depends on them)."""
     if repeats is None:
-        counts = input._data
-        return Tensor._make(xp.repeat(xp.arange(counts.size), counts))
+        counts = input.cpu()._data
+        return Tensor._make(xp.repeat(xp.arange(counts.size), counts)).to(input.device)
     if dim is None:
         input, dim = input.reshape(-1), 0
     n = input.shape[dim]
-    counts = repeats._data if isinstance(repeats, Tensor) else repeats
-    index = Tensor._make(xp.repeat(xp.arange(n), counts))
+    counts = repeats.cpu()._data if isinstance(repeats, Tensor) else repeats
+    index = Tensor._make(xp.repeat(xp.arange(n), counts)).to(input.device)
     return input.index_select(dim, index)
 
 
@@ -760,8 +779,31 @@ def _cast(input, dtype):
     return Cast.apply(input, dtype=dtype)
 
 
-def _move(input, device):
-    return Move.apply(input, device=device)
+def _move(input, device, non_blocking=False):
+    return Move.apply(input, device=device, non_blocking=non_blocking)
+
+
+def pin_memory(input, device=None):
+    """A copy in page-locked host memory (itself when it is there), from which
+    `to('cuda', non_blocking=True)` copies asynchronously; needs an accelerator."""
+    _deprecated_device(device, "pin_memory")
+    if input.device.type != "cpu":
+        legacy = input.type().replace("torch.", f"torch.{input.device.type}.")
+        raise RuntimeError(f"cannot pin '{legacy}' only dense CPU tensors can be pinned")
+    return input if is_pinned(input) else PinMemory.apply(input)
+
+
+def is_pinned(input, device=None):
+    """Whether this tensor is in page-locked host memory (`pin_memory`)."""
+    _deprecated_device(device, "is_pinned")
+    return _is_pinned(input._data)
+
+
+def _deprecated_device(device, method):
+    if device is not None:
+        import warnings
+        warnings.warn(f"The argument 'device' of Tensor.{method}() is deprecated. Please do not pass "
+                      "this argument.", DeprecationWarning, stacklevel=3)
 
 
 def type_as(input, other):
@@ -786,7 +828,7 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
     from ..creation import tensor
-    return tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
 
 METHODS = {
@@ -799,7 +841,8 @@ METHODS = {
     "flipud": flipud, "roll": roll, "split": split, "chunk": chunk, "tensor_split": tensor_split,
     "unbind": unbind, "narrow": narrow, "select": select, "diagonal": diagonal,
     "diagonal_scatter": diagonal_scatter, "diag_embed": diag_embed, "diag": diag, "tril": tril,
-    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move, "type_as": type_as,
+    "triu": triu, "clone": clone, "contiguous": contiguous, "_cast": _cast, "_move": _move,
+    "pin_memory": pin_memory, "is_pinned": is_pinned, "type_as": type_as,
     "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"),
     "new_full": new_full, "new_tensor": new_tensor,
 }

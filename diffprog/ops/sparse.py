@@ -239,8 +239,15 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, re
     `size` defaults to one more than the largest index along each dimension.  Values that
     require grad keep their history, so gradients reach them through the sparse tensor."""
     check_device(device, "sparse_coo_tensor")
-    indices = indices if isinstance(indices, Tensor) else Tensor._make(_to_array(indices, None))
     values = values if isinstance(values, Tensor) else Tensor._make(_to_array(values, None))
+    if device is not None:
+        values = values.to(device)
+    # as PyTorch's: indices given as data are made on the values' device; tensors must be there
+    indices = indices.to(device) if isinstance(indices, Tensor) and device is not None else indices
+    indices = indices if isinstance(indices, Tensor) else Tensor._make(_to_array(indices, None)).to(values.device)
+    if indices.device != values.device:
+        raise RuntimeError(f"sparse_coo_tensor: device of indices ({indices.device}) must match device "
+                           f"of values ({values.device})")
     idx = indices._data
     if idx.dtype.kind not in "iu" or idx.ndim != 2:
         raise RuntimeError(f"sparse_coo_tensor: indices must be an int64 tensor of shape (ndim, nnz), "
@@ -298,7 +305,7 @@ class SparseDenseMM(Op):
             m, k = dense.shape[1:]
             out = cls.apply(values, dense.movedim(0, 1).reshape(m, n * k), rows=rows, cols=cols, n_rows=n_rows)
             return out.reshape(n_rows, n, k).movedim(1, 0)
-        block = xp.repeat(xp.arange(n), len(rows))
+        block = xp.repeat(xp.arange(n, like=rows), len(rows))
         if b_dense:
             cols = xp.tile(cols, n) + block * dense.shape[1]
             dense = dense.reshape(-1, dense.shape[-1])
@@ -316,7 +323,7 @@ class SparseDenseMM(Op):
             if (rows[1:] < rows[:-1]).any():          # not coalesced: sort by row
                 order = xp.argsort(rows, kind="stable")
                 rows, products = rows[order], products[order]
-            starts = xp.concatenate([[0], xp.flatnonzero(rows[1:] != rows[:-1]) + 1])
+            starts = xp.flatnonzero(xp.diff(rows, prepend=-1))     # rows are >= 0: 0 starts
             out[rows[starts]] = xp.add.reduceat(products, starts, axis=0)
         return out
 

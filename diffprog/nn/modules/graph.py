@@ -58,12 +58,12 @@ class MessagePassing(Module):
         shape = (dim_size, *inputs.shape[1:])
         if self.aggr == "max":
             expanded = index.reshape(-1, *([1] * (inputs.ndim - 1))).expand(*inputs.shape)
-            return scatter_reduce(creation.zeros(shape, dtype=inputs.dtype), 0, expanded, inputs, "amax",
-                                  include_self=False)
-        out = index_add(creation.zeros(shape, dtype=inputs.dtype), 0, index, inputs)
+            return scatter_reduce(creation.zeros(shape, dtype=inputs.dtype, device=inputs.device), 0, expanded,
+                                  inputs, "amax", include_self=False)
+        out = index_add(creation.zeros(shape, dtype=inputs.dtype, device=inputs.device), 0, index, inputs)
         if self.aggr == "mean":
-            count = index_add(creation.zeros(dim_size, dtype=inputs.dtype), 0, index,
-                              creation.ones(len(index), dtype=inputs.dtype))
+            count = index_add(creation.zeros(dim_size, dtype=inputs.dtype, device=inputs.device), 0, index,
+                              creation.ones(len(index), dtype=inputs.dtype, device=inputs.device))
             out = out / count.clamp(min=1).reshape(-1, *([1] * (inputs.ndim - 1)))
         return out
 
@@ -106,8 +106,9 @@ class GCNConv(Module):
         if self.normalize:
             edge_index, edge_weight = gcn_norm(edge_index, edge_weight, num_nodes, self.improved,
                                                self.add_self_loops, dtype=dtype)
-        adj = to_sparse_adj(edge_index, edge_weight if edge_weight is not None
-                            else creation.ones(edge_index.shape[1], dtype=dtype), num_nodes).coalesce()
+        if edge_weight is None:
+            edge_weight = creation.ones(edge_index.shape[1], dtype=dtype, device=edge_index.device)
+        adj = to_sparse_adj(edge_index, edge_weight, num_nodes).coalesce()
         if self.cached:
             self._cached_adj = adj
         return adj

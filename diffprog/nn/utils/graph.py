@@ -28,7 +28,7 @@ def degree(index, num_nodes=None, dtype=None):
     """How often each node occurs in `index` (e.g. edge_index[1]: in-degrees)."""
     n = _num_nodes(index.reshape(1, -1), num_nodes)
     counts = xp.bincount(index._data.reshape(-1), minlength=n)
-    return creation.tensor(counts, dtype=dtype or _dt.get_default_dtype())
+    return creation.tensor(counts, dtype=dtype or _dt.get_default_dtype(), device=index.device)
 
 
 def remove_self_loops(edge_index, edge_attr=None):
@@ -41,10 +41,11 @@ def remove_self_loops(edge_index, edge_attr=None):
 def add_self_loops(edge_index, edge_attr=None, fill_value=1.0, num_nodes=None):
     """Append the edges i -> i for every node (attributes `fill_value`)."""
     n = _num_nodes(edge_index, num_nodes)
-    loops = creation.arange(n).expand(2, n)
+    loops = creation.arange(n, device=edge_index.device).expand(2, n)
     edge_index = cat([edge_index, loops], 1)
     if edge_attr is not None:
-        edge_attr = cat([edge_attr, creation.full((n, *edge_attr.shape[1:]), fill_value, dtype=edge_attr.dtype)])
+        edge_attr = cat([edge_attr, creation.full((n, *edge_attr.shape[1:]), fill_value, dtype=edge_attr.dtype,
+                                                  device=edge_attr.device)])
     return edge_index, edge_attr
 
 
@@ -52,12 +53,13 @@ def add_remaining_self_loops(edge_index, edge_attr=None, fill_value=1.0, num_nod
     """Add i -> i only for the nodes that lack it; existing loops keep their attributes."""
     n = _num_nodes(edge_index, num_nodes)
     src, dst = edge_index._data
-    has_loop = xp.zeros(n, bool)
+    has_loop = xp.zeros(n, bool, like=src)
     has_loop[src[src == dst]] = True
     missing = Tensor._make(xp.flatnonzero(~has_loop))
     edge_index = cat([edge_index, missing.expand(2, len(missing))], 1)
     if edge_attr is not None:
-        fill = creation.full((len(missing), *edge_attr.shape[1:]), fill_value, dtype=edge_attr.dtype)
+        fill = creation.full((len(missing), *edge_attr.shape[1:]), fill_value, dtype=edge_attr.dtype,
+                             device=edge_attr.device)
         edge_attr = cat([edge_attr, fill])
     return edge_index, edge_attr
 
@@ -79,11 +81,11 @@ def gcn_norm(edge_index, edge_weight=None, num_nodes=None, improved=False, add_s
     _check(edge_index, "gcn_norm")
     n = _num_nodes(edge_index, num_nodes)
     if edge_weight is None:
-        edge_weight = creation.ones(edge_index.shape[1], dtype=dtype)
+        edge_weight = creation.ones(edge_index.shape[1], dtype=dtype, device=edge_index.device)
     if add_self_loops:
         edge_index, edge_weight = add_remaining_self_loops(edge_index, edge_weight, 2.0 if improved else 1.0, n)
     src, dst = edge_index[0], edge_index[1]
-    deg = index_add(creation.zeros(n, dtype=edge_weight.dtype), 0, dst, edge_weight)
+    deg = index_add(creation.zeros(n, dtype=edge_weight.dtype, device=edge_weight.device), 0, dst, edge_weight)
     isolated = deg == 0
     inv_sqrt = deg.masked_fill(isolated, 1.0).pow(-0.5).masked_fill(isolated, 0.0)
     return edge_index, inv_sqrt[src] * edge_weight * inv_sqrt[dst]
@@ -95,7 +97,7 @@ def to_sparse_adj(edge_index, edge_weight=None, num_nodes=None):
     _check(edge_index, "to_sparse_adj")
     n = _num_nodes(edge_index, num_nodes)
     if edge_weight is None:
-        edge_weight = creation.ones(edge_index.shape[1])
+        edge_weight = creation.ones(edge_index.shape[1], device=edge_index.device)
     return sparse_coo_tensor(edge_index.flip(0), edge_weight, (n, n))
 
 
@@ -108,10 +110,10 @@ def softmax(src, index, num_nodes=None):
     # the group maximum only keeps exp() in range: softmax does not depend on it, so it is
     # taken without gradient
     expanded = index.reshape(-1, *([1] * (src.ndim - 1))).expand(*src.shape)
-    peak = scatter_reduce(creation.zeros(shape, dtype=src.dtype), 0, expanded, src.detach(), "amax",
+    peak = scatter_reduce(creation.zeros(shape, dtype=src.dtype, device=src.device), 0, expanded, src.detach(), "amax",
                           include_self=False)
     e = (src - peak[index]).exp()
-    total = index_add(creation.zeros(shape, dtype=src.dtype), 0, index, e)
+    total = index_add(creation.zeros(shape, dtype=src.dtype, device=src.device), 0, index, e)
     return e / total[index]
 
 

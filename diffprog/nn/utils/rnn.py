@@ -35,10 +35,15 @@ class PackedSequence(namedtuple("PackedSequence", ["data", "batch_sizes", "sorte
 
     @property
     def is_cuda(self):
-        return False
+        return self.data.is_cuda
 
     def is_pinned(self):
-        return False
+        return self.data.is_pinned()
+
+    def pin_memory(self):
+        """The data and indices in pinned memory (batch_sizes stay where they are, as in PyTorch)."""
+        pinned = [None if t is None else t.pin_memory() for t in (self.sorted_indices, self.unsorted_indices)]
+        return type(self)(self.data.pin_memory(), self.batch_sizes, *pinned)
 
 
 def invert_permutation(permutation):

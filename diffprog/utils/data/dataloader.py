@@ -4,7 +4,9 @@ With `num_workers > 0` each worker is a process (forked on Linux) with its own c
 dataset.  The main process hands out batches of indices round-robin, keeping
 `prefetch_factor` tasks per worker in flight, and yields the results in sampler order
 (`in_order=False`: as they arrive).  Batches travel back pickled through a pipe (no shared
-memory); `pin_memory` has no effect on the CPU.
+memory).  `pin_memory=True` puts the tensors of each batch in page-locked memory (in the
+main process), from which `to('cuda', non_blocking=True)` copies asynchronously; where
+there is no accelerator it warns, as PyTorch, and leaves the batches as they are.
 """
 import itertools
 import multiprocessing
@@ -12,9 +14,13 @@ import os
 import queue
 import sys
 import time
+import warnings
 import weakref
+from collections.abc import Mapping
 
 from ... import random as _random
+from ..._array.device import library
+from ...tensor import Tensor
 from ._worker import (STATUS_INTERVAL, ExceptionWrapper, IterationEnd, ResumeIteration,
                       worker_loop)
 from ._fetch import make_fetcher
@@ -160,9 +166,42 @@ def _base_seed(loader):
     return int(_random.randint(0, 2**63 - 1, (), generator=loader.generator).item())
 
 
+def _pins(loader):
+    """Whether this loader's batches go to pinned memory, with PyTorch's warnings."""
+    if loader.pin_memory and loader.pin_memory_device:
+        warnings.warn("pin_memory_device is deprecated, the current accelerator will be used as the device,"
+                      f"ignore pin_memory_device='{loader.pin_memory_device}'.")
+    if loader.pin_memory and library("cuda") is None:
+        warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device "
+                      "pinned memory won't be used.")
+        return False
+    return loader.pin_memory
+
+
+def pin_batch(data):
+    """`data` with every tensor in it in pinned memory: through mappings, named and plain
+    tuples, lists, and objects with a `pin_memory` method (as torch.utils.data's)."""
+    if isinstance(data, Tensor):
+        return data.pin_memory()
+    if isinstance(data, (str, bytes)):
+        return data
+    if isinstance(data, Mapping):
+        pinned = {k: pin_batch(v) for k, v in data.items()}
+        try:
+            return type(data)(pinned)
+        except TypeError:           # a mapping that cannot be made from a dict
+            return pinned
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(pin_batch(v) for v in data))
+    if isinstance(data, (tuple, list)):
+        return type(data)(pin_batch(v) for v in data)
+    return data.pin_memory() if hasattr(data, "pin_memory") else data
+
+
 class _SingleProcessIter:
     def __init__(self, loader):
         self._length = loader.__len__
+        self._pin = _pins(loader)
         _base_seed(loader)
         self._indices = iter(loader._index_sampler)
         self._fetcher = make_fetcher(loader.dataset, *loader._fetch_options())
@@ -174,7 +213,8 @@ class _SingleProcessIter:
         return self._length()
 
     def __next__(self):
-        return self._fetcher.fetch(next(self._indices))
+        batch = self._fetcher.fetch(next(self._indices))
+        return pin_batch(batch) if self._pin else batch
 
 
 def _default_context():
@@ -244,6 +284,7 @@ class _MultiProcessIter:
         self._timeout = loader.timeout
         self._in_order = loader.in_order
         self._persistent = loader.persistent_workers
+        self._pin = _pins(loader)
         self._pool = _WorkerPool(loader, _base_seed(loader))
         self._shutdown = weakref.finalize(self, self._pool.shutdown)
         self._reset(loader, first_epoch=True)
@@ -309,7 +350,7 @@ class _MultiProcessIter:
         self._try_put_index()
         if isinstance(batch, ExceptionWrapper):
             batch.reraise()
-        return batch
+        return pin_batch(batch) if self._pin else batch
 
     def __next__(self):
         if self._pool.closed:
