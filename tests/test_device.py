@@ -127,6 +127,8 @@ def test_the_stand_in_refuses_what_cupy_lacks():
         np.log(a, where=a > 0)
     with pytest.raises(TypeError, match="takes no argument 'device'"):
         np.ones(3, like=a)                  # NumPy 2 passes device=None on
+    with pytest.raises(TypeError, match="no list or tuple operand"):
+        np.add(a, [1.0, 2.0, 3.0])
     with pytest.raises(NotImplementedError, match="maximum.accumulate"):
         np.maximum.accumulate(a)
     assert isinstance(np.add.accumulate(a), fake_gpu.FakeGPUArray)

@@ -53,6 +53,8 @@ class FakeGPUArray(NDArrayOperatorsMixin):
         if getattr(numpy, ufunc.__name__, None) is not ufunc:
             return NotImplemented           # CuPy runs NumPy's own ufuncs, not numba's or SciPy's
         _refuse("numpy", ufunc.__name__, ())
+        if method in ("__call__", "outer") and any(type(v) in (list, tuple) for v in inputs):
+            raise TypeError(f"numpy.{ufunc.__name__}: CuPy's ufuncs take no list or tuple operand")
         _keywords(f"numpy.{ufunc.__name__}.{method}", kwargs, UFUNC[method])
         if method in UFUNC_METHODS and ufunc.__name__ not in UFUNC_METHODS[method]:
             raise NotImplementedError(f"`cupy_{ufunc.__name__}.{method}` is not supported yet (CuPy)")

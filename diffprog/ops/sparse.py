@@ -262,7 +262,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, re
     if len(size) != idx.shape[0]:
         raise RuntimeError(f"sparse_coo_tensor: size {size} has {len(size)} dimensions but indices "
                            f"have {idx.shape[0]} rows")
-    if idx.shape[1] and ((idx.min(axis=1) < 0).any() or (idx.max(axis=1) >= size).any()):
+    if idx.shape[1] and ((idx.min(axis=1) < 0).any() or
+                         (idx.max(axis=1) >= xp.asarray(size, like=idx)).any()):
         raise RuntimeError(f"sparse_coo_tensor: indices out of range for size {size} (largest "
                            f"{idx.max(axis=1).tolist()}, smallest {idx.min(axis=1).tolist()})")
     if dtype is not None:
