@@ -33,6 +33,7 @@ CONV = [
     ("conv2d", (2, 3, 5, 5), (3, 1, 3, 3), True, {"groups": 3, "stride": 2, "padding": 1}),   # depthwise
     ("conv2d", (2, 2, 5, 5), (6, 1, 2, 2), False, {"groups": 2, "stride": 2, "dilation": 2}),
     ("conv2d", (2, 5, 5), (3, 2, 3, 3), True, {"padding": 1}),                                 # unbatched
+    ("conv2d", (2, 4, 6, 6), (4, 2, 4, 4), False, {"groups": 2, "stride": 2, "padding": 1}),   # DCGAN's
     ("conv1d", (2, 2, 7), (3, 2, 3), True, {}),
     ("conv1d", (2, 4, 7), (4, 2, 2), True, {"groups": 2, "padding": "same", "dilation": 3}),
     ("conv1d", (2, 2, 9), (3, 2, 3), False, {"stride": 3, "padding": 2}),
@@ -81,15 +82,25 @@ def test_conv_transpose(name, xs, ws, bias, kw):
     ((1, 2, 3, 3), (2, 2, 2, 2), (9, 9), (3, 3), ((0, 0), (0, 0)), 1),      # phases without taps
     ((2, 2, 5), (2, 3, 2), (2,), (1,), ((2, 2),), 1),                       # padding > k - 1: crops
     ((1, 2, 2, 3, 2), (2, 2, 2, 3, 2), (4, 6, 4), (2, 2, 2), ((0, 0), (1, 1), (0, 0)), 1),
+    # kernel sizes multiples of the strides: the sub-pixel path too
+    ((2, 4, 3, 3), (4, 3, 4, 4), (7, 7), (2, 2), ((1, 0), (1, 0)), 1),            # output_padding
+    ((2, 4, 3, 3), (4, 1, 6, 4), (11, 7), (3, 2), ((1, 0), (0, 1)), 2),
+    ((1, 2, 3, 3), (2, 2, 2, 2), (4, 4), (2, 2), ((1, 1), (1, 1)), 1),
+    ((2, 2, 5), (2, 3, 4), (5,), (2,), ((4, 4),), 1),                            # padding crops gy
+    ((1, 2, 2, 3, 2), (2, 2, 2, 2, 2), (4, 6, 4), (2, 2, 2), ((0, 0), (0, 0), (0, 0)), 1),
+    ((1, 2, 3, 4), (2, 2, 2, 3), (6, 4), (2, 1), ((0, 0), (1, 1)), 1),           # stride 1 in one dim
 ])
 def test_conv_transpose_paths_agree(gys, ws, size, stride, padding, groups):
-    """The correlation path of ConvTranspose gives the col2im scatter's result."""
+    """The correlation and sub-pixel paths of ConvTranspose give the col2im scatter's result."""
     import diffprog.ops.conv as C
     rng = np.random.default_rng(0)
     gy, w = rng.standard_normal(gys), rng.standard_normal(ws)
-    direct = C._conv_transpose_direct(gy, w, size, stride, padding, groups)
     scatter = C._conv_transpose_scatter(gy, w, size, stride, padding, (1,) * len(size), groups)
+    direct = C._conv_transpose_direct(gy, w, size, stride, padding, groups)
     np.testing.assert_allclose(direct, scatter, rtol=1e-12, atol=1e-12)
+    if C._subpixel_pays(ws[2:], stride, (1,) * len(size)):
+        subpixel = C._conv_transpose_subpixel(gy, w, size, stride, padding, groups)
+        np.testing.assert_allclose(subpixel, scatter, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,xs,ws", [("conv2d", (2, 3, 8, 8), (4, 3, 3, 3)),

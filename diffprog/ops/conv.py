@@ -226,6 +226,47 @@ def _conv_transpose_direct(gy, w, size, stride, padding, groups):
     return y
 
 
+def _subpixel_pays(ksize, stride, dilation):
+    """Does a transposed convolution run as one sub-pixel correlation?  When every kernel size
+    is a multiple of its stride (DCGAN's 4x4 stride 2), each stride phase has the same number
+    of taps, so no zero taps are multiplied."""
+    return (all(d == 1 for d in dilation) and math.prod(stride) > 1
+            and all(k % s == 0 for k, s in zip(ksize, stride)))
+
+
+def _conv_transpose_subpixel(gy, w, size, stride, padding, groups):
+    """A transposed convolution with kernel sizes that are multiples of the strides, as ONE
+    stride-1 correlation with s^d times the output channels, then a depth-to-space copy
+    (a "sub-pixel" convolution).  The padded output point s * m + r receives the taps
+    r, r + s, ... at gy[m], gy[m - 1], ...; so phase r is the correlation of gy with those
+    taps reversed, and all phases read the same K/s windows of gy: one im2col and one GEMM
+    (s^d * C rows) instead of one per phase."""
+    n, c, o = gy.shape[0], w.shape[1] * groups, w.shape[0]
+    ksize, d = w.shape[2:], len(stride)
+    kq = tuple(k // s for k, s in zip(ksize, stride))                 # taps per phase
+    w = w.reshape((groups, o // groups, c // groups) + sum(((q, s) for q, s in zip(kq, stride)), ()))
+    w = w[(slice(None),) * 3 + (slice(None, None, -1), slice(None)) * d]     # tap u*s + r, u reversed
+    axes = (0,) + tuple(4 + 2 * i for i in range(d)) + (2, 1) + tuple(3 + 2 * i for i in range(d))
+    wsub = w.transpose(axes).reshape((-1, o // groups) + kq)          # (g * s^d * C/g, O/g, *K/s)
+    m0 = tuple(lo // s for (lo, _), s in zip(padding, stride))
+    m = tuple((lo + t - 1) // s - a + 1 for (lo, _), t, s, a in zip(padding, size, stride, m0))
+    pads = tuple((q - 1 - a, b - i + a) for q, a, b, i in zip(kq, m0, m, gy.shape[2:]))
+    sub, _ = _conv(gy, wsub, None, m, (1,) * d, pads, (1,) * d, groups)
+    sub = sub.reshape((n, groups, math.prod(stride), c // groups) + m)
+    y = xp.empty((n, c) + tuple(size), dtype=gy.dtype, like=gy)
+    yg = y.reshape((n, groups, c // groups) + tuple(size))
+    for p, phase in enumerate(xp.ndindex(*stride)):
+        src, dst = [], []
+        for r, s, (lo, _), t, a in zip(phase, stride, padding, size, m0):
+            q0 = -(-(lo - r) // s)                     # first m whose point s * m + r - lo >= 0
+            nq = max(0, (t - 1 + lo - r) // s - q0 + 1)
+            first = s * q0 + r - lo
+            src.append(slice(q0 - a, q0 - a + nq))
+            dst.append(slice(first, first + s * (nq - 1) + 1 if nq else first, s))
+        xp.copyto(yg[(slice(None),) * 3 + tuple(dst)], sub[(slice(None), slice(None), p, slice(None)) + tuple(src)])
+    return y
+
+
 def _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups):
     """A transposed convolution as GEMM then col2im (any dilation): the columns
     w.T @ gy scattered back into place."""
@@ -325,7 +366,10 @@ class ConvTranspose(_ConvBase):
 
     def forward(ctx, gy, w, b=None, *, size, stride, padding, dilation, groups):
         ctx.geometry(stride, padding, dilation, groups)
-        if _direct_pays(gy.shape[1], w.shape[1] * groups, gy.shape[2:], size, stride, dilation):
+        direct = _direct_pays(gy.shape[1], w.shape[1] * groups, gy.shape[2:], size, stride, dilation)
+        if direct and _subpixel_pays(w.shape[2:], stride, dilation):
+            y = _conv_transpose_subpixel(gy, w, size, stride, padding, groups)
+        elif direct:
             y = _conv_transpose_direct(gy, w, size, stride, padding, groups)
         else:
             y = _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups)
