@@ -119,6 +119,28 @@ def test_batch_chunks(monkeypatch):
     check(*_both("conv_transpose2d", stride=2), rand(3, 2, 3, 3), rand(2, 2, 3, 3), fd=False)
 
 
+def test_per_sample_gemms(monkeypatch):
+    """With few output channels the GEMMs go sample by sample (LeNet's first layer): the
+    same as torch, and as the batched GEMM, also in batch chunks."""
+    import diffprog.ops.conv as C
+    args = rand(3, 4, 8, 8, seed=1), rand(6, 2, 3, 3, seed=2), rand(6, seed=3)
+    assert C._per_sample(6 // 2, 64)
+    check(*_both("conv2d", padding=1, groups=2), *args, fd=False)
+
+    def grads():
+        x, w, b = (dp.tensor(a, requires_grad=True) for a in args)
+        y = F.conv2d(x, w, b, padding=1, groups=2)
+        y.backward(dp.tensor(np.cos(np.arange(y.numel())).reshape(y.shape)))
+        return [y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    per_sample = grads()
+    monkeypatch.setattr(C, "_CHUNK", 600)
+    chunked = grads()
+    monkeypatch.setattr(C, "_per_sample", lambda o, L: False)
+    for a, b, c in zip(per_sample, chunked, grads()):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(b, c, rtol=1e-12, atol=1e-12)
+
+
 def test_lenet_gradient_penalty():
     """grad of grad through two conv layers (WGAN-GP style penalty) matches torch."""
     x, w1, w2 = rand(2, 1, 8, 8, seed=1), rand(3, 1, 3, 3, seed=2), rand(2, 3, 3, 3, seed=3)
