@@ -4,7 +4,9 @@ Forward is im2col + GEMM: a strided view of the zero-padded input holds every wi
 copied once (batch chunk by batch chunk, so temporaries stay bounded) into columns
 (groups, C/g * prod(K), n * L) with the batch folded into the GEMM's columns (one large GEMM
 instead of n skinny ones), multiplied by the weight (groups, O/g, C/g * prod(K)); the
-(O, n, L) product goes to (n, O, *out) in the same pass that adds the bias.
+(O, n, L) product goes to (n, O, *out) in the same pass that adds the bias.  With a handful
+of output channels (LeNet's first layer) the GEMMs go sample by sample instead, straight
+into (n, O, *out).
 
 Three ops share one trilinear form T(x, w, gy) = <conv(x, w), gy>, so each one's VJP is
 made of the others and double backward works to any order:
@@ -14,9 +16,11 @@ made of the others and double backward works to any order:
     ConvWeight(x, gy)     = w    VJP: x <- ConvTranspose(gy, gw), gy <- Conv(x, gw)
 
 All are bilinear, so a JVP is the op applied to one tangent at a time.  ConvTranspose is
-computed as correlations, one per stride phase (no scatter), or, where that would multiply
-mostly zeros or copy many more channels (1x1 -> 7x7, 64 -> 1 channels), as GEMM + col2im:
-one strided slice add per kernel offset.
+computed as correlations, one per stride phase (no scatter) or, where every kernel size is
+a multiple of its stride (DCGAN's 4x4 stride 2), all phases as one "sub-pixel" correlation
+with s^d times the channels; or, where that would multiply mostly zeros or copy many more
+channels (1x1 -> 7x7, 64 -> 1 channels), as GEMM + col2im: one strided slice add per kernel
+offset.
 Unfold (im2col) and Fold (col2im) are each other's adjoint.
 """
 import math

@@ -136,8 +136,8 @@ class Normalize(Op):
         return t.mean(ctx.dims, keepdim=True)
 
     def stats(ctx, x=None):
-        """(xhat, rstd) as tensors: the saved arrays for a plain backward; recomputed from x
-        with differentiable ops when the derivative itself is differentiated."""
+        """(xhat, rstd) as tensors: from arrays for a plain backward; recomputed from x with
+        differentiable ops when the derivative itself is differentiated."""
         if x is None and not state.grad_enabled:
             return Tensor._make(ctx.xhat_array()), Tensor._make(ctx.rstd)
         x = ctx.input(0) if x is None else x
