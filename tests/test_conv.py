@@ -34,6 +34,9 @@ CONV = [
     ("conv2d", (2, 2, 5, 5), (6, 1, 2, 2), False, {"groups": 2, "stride": 2, "dilation": 2}),
     ("conv2d", (2, 5, 5), (3, 2, 3, 3), True, {"padding": 1}),                                 # unbatched
     ("conv2d", (2, 4, 6, 6), (4, 2, 4, 4), False, {"groups": 2, "stride": 2, "padding": 1}),   # DCGAN's
+    ("conv2d", (2, 3, 3, 3), (2, 3, 3, 3), True, {}),                        # the kernel covers x
+    ("conv2d", (2, 2, 2, 3), (3, 2, 4, 3), True, {"padding": (1, 0), "stride": 2}),
+    ("conv1d", (2, 3, 4), (2, 3, 4), False, {}),
     ("conv1d", (2, 2, 7), (3, 2, 3), True, {}),
     ("conv1d", (2, 4, 7), (4, 2, 2), True, {"groups": 2, "padding": "same", "dilation": 3}),
     ("conv1d", (2, 2, 9), (3, 2, 3), False, {"stride": 3, "padding": 2}),
@@ -66,6 +69,8 @@ CONV_T = [
     ("conv_transpose2d", (2, 2, 3, 3), (2, 2, 2, 2), True,
      {"stride": 3, "padding": 1, "output_padding": 2}),                        # phases without taps
     ("conv_transpose1d", (2, 2, 5), (2, 2, 2), True, {"padding": 1}),          # padding = k - 1
+    ("conv_transpose2d", (2, 3, 1, 1), (3, 2, 3, 3), True, {}),                # 1x1 -> the kernel (DCGAN's)
+    ("conv_transpose2d", (2, 3, 1, 1), (3, 2, 4, 4), False, {"stride": 2, "padding": 1}),
 ]
 
 
@@ -135,10 +140,29 @@ def test_per_sample_gemms(monkeypatch):
     per_sample = grads()
     monkeypatch.setattr(C, "_CHUNK", 600)
     chunked = grads()
-    monkeypatch.setattr(C, "_per_sample", lambda o, L: False)
+    monkeypatch.setattr(C, "_per_sample", lambda o, L, rows=8: False)
     for a, b, c in zip(per_sample, chunked, grads()):
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(b, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [((2, 3, 3, 3), (2, 3, 3, 3), {}),
+                                      ((2, 2, 2, 3), (3, 2, 4, 3), {"padding": (1, 0), "stride": 2})])
+def test_whole_kernel_gemms(monkeypatch, xs, ws, kw):
+    """A kernel as large as the padded input: Conv, ConvTranspose and ConvWeight are plain
+    GEMMs, with the results of the im2col path."""
+    import diffprog.ops.conv as C
+
+    def run():
+        x, w = dp.tensor(rand(*xs, seed=1), requires_grad=True), dp.tensor(rand(*ws, seed=2), requires_grad=True)
+        y = F.conv2d(x, w, **kw)
+        gx, gw = dp.autograd.grad(y, (x, w), dp.tensor(rand(*y.shape, seed=3)))
+        z = F.conv_transpose2d(y.detach(), w.detach(), **kw)
+        return y.detach().numpy(), gx.numpy(), gw.numpy(), z.numpy()
+    whole = run()
+    monkeypatch.setattr(C, "_whole", lambda *a: False)
+    for a, b in zip(whole, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_lenet_gradient_penalty():

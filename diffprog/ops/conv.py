@@ -104,13 +104,13 @@ def _cols(x, ksize, out, stride, dilation, groups):
     return cols.reshape(groups, -1, n * math.prod(out))
 
 
-def _per_sample(o, L):
+def _per_sample(o, L, rows=8):
     """Multiply sample by sample (the GEMMs' columns one sample's L points) rather than the
-    whole batch at once?  OpenBLAS is 1.5-3x slower on a GEMM with a handful of rows and
-    n * L columns than on n GEMMs of L columns (LeNet's first layer: 6 channels, L = 784);
-    with more rows the single GEMM is as fast or faster (measured on LeNet, DCGAN and
-    ResNet shapes)."""
-    return o <= 8 and L >= 64
+    whole batch at once?  OpenBLAS is 1.2-3x slower on a GEMM with a handful of rows (O) and
+    n * L columns than on n GEMMs of L columns (LeNet's layers: 6 and 16 channels, L = 784
+    and 100); with more rows the single GEMM is as fast or faster (measured on LeNet, DCGAN
+    and ResNet shapes).  The weight gradient's sum over the samples pays only up to 8 rows."""
+    return o <= rows and L >= 64
 
 
 def _sample_cols(cols, n):
@@ -170,6 +170,12 @@ def _channels_bias(b, nd):
     return b.reshape((b.shape[0],) + (1,) * nd)
 
 
+def _whole(ksize, padded, dilation, groups):
+    """Is the kernel as large as the padded input (one window, one output point: DCGAN's
+    7x7 layers)?  Then each of the three ops is one plain GEMM, without im2col."""
+    return groups == 1 and tuple(padded) == tuple(ksize) and all(d == 1 for d in dilation)
+
+
 def _conv(x, w, b, out, stride, padding, dilation, groups):
     """The convolution's arrays: y (n, O, *out) and x's im2col matrix when it was made in
     one piece (else None), which the weight gradient reuses."""
@@ -177,10 +183,15 @@ def _conv(x, w, b, out, stride, padding, dilation, groups):
     out = out or _out_size(x.shape[2:], ksize, stride, padding, dilation)
     x = _pad(x, padding)
     n, o, L = x.shape[0], w.shape[0], math.prod(out)
+    if _whole(ksize, x.shape[2:], dilation, groups):
+        y = xp.matmul(x.reshape(n, -1), w.reshape(o, -1).T)
+        if b is not None:
+            y += b
+        return y.reshape((n, o) + (1,) * len(ksize)), None
     y = xp.empty((n, o) + tuple(out), dtype=x.dtype, like=x)
     w3 = w.reshape(groups, o // groups, -1)
     batches, cols = _batches(n, w3.shape[2] * groups * L), None
-    per_sample = _per_sample(o // groups, L) and type(x) is xp.ndarray
+    per_sample = _per_sample(o // groups, L, rows=16) and type(x) is xp.ndarray
     for sl in batches:
         cols = _cols(x[sl], ksize, out, stride, dilation, groups)
         if per_sample:          # straight into y, seen as (groups, n, O/g, L)
@@ -393,7 +404,12 @@ class ConvTranspose(_ConvBase):
     def forward(ctx, gy, w, b=None, *, size, stride, padding, dilation, groups):
         ctx.geometry(stride, padding, dilation, groups)
         direct = _direct_pays(gy.shape[1], w.shape[1] * groups, gy.shape[2:], size, stride, dilation)
-        if direct and _subpixel_pays(w.shape[2:], stride, dilation):
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
+        if all(t == 1 for t in gy.shape[2:]) and _whole(w.shape[2:], padded, dilation, groups):
+            y = xp.matmul(gy.reshape(gy.shape[0], -1), w.reshape(w.shape[0], -1)).reshape(gy.shape[:1] + w.shape[1:])
+            if any(lo or hi for lo, hi in padding):
+                y = _crop(y, padding).copy()
+        elif direct and _subpixel_pays(w.shape[2:], stride, dilation):
             y = _conv_transpose_subpixel(gy, w, size, stride, padding, groups)
         elif direct:
             y = _conv_transpose_direct(gy, w, size, stride, padding, groups)
@@ -437,6 +453,8 @@ class ConvWeight(_ConvBase):
         cg = x.shape[1] // groups
         if cols is None:
             x = _pad(x, padding)
+            if _whole(ksize, x.shape[2:], dilation, groups):
+                return xp.matmul(gy.reshape(n, o).T, x.reshape(n, -1)).reshape((o, cg) + tuple(ksize))
         gwt = xp.zeros((groups, cg * math.prod(ksize), o // groups), dtype=x.dtype, like=x)
         L = math.prod(out)
         per_sample = _per_sample(o // groups, L) and type(x) is xp.ndarray
