@@ -139,7 +139,10 @@ class Normalize(Op):
         """(xhat, rstd) as tensors: from arrays for a plain backward; recomputed from x with
         differentiable ops when the derivative itself is differentiated."""
         if x is None and not state.grad_enabled:
-            return Tensor._make(ctx.xhat_array()), Tensor._make(ctx.rstd)
+            rstd = Tensor._make(ctx.rstd)
+            if ctx.mean is None:
+                return ctx.output, rstd
+            return (ctx.input(0) - Tensor._make(ctx.mean)) * rstd, rstd
         x = ctx.input(0) if x is None else x
         xc = x - ctx.mean_over(x)
         rstd = (ctx.mean_over(xc * xc) + ctx.eps).rsqrt()
