@@ -33,6 +33,10 @@ CONV = [
     ("conv2d", (2, 3, 5, 5), (3, 1, 3, 3), True, {"groups": 3, "stride": 2, "padding": 1}),   # depthwise
     ("conv2d", (2, 2, 5, 5), (6, 1, 2, 2), False, {"groups": 2, "stride": 2, "dilation": 2}),
     ("conv2d", (2, 5, 5), (3, 2, 3, 3), True, {"padding": 1}),                                 # unbatched
+    ("conv2d", (2, 4, 6, 6), (4, 2, 4, 4), False, {"groups": 2, "stride": 2, "padding": 1}),   # DCGAN's
+    ("conv2d", (2, 3, 3, 3), (2, 3, 3, 3), True, {}),                        # the kernel covers x
+    ("conv2d", (2, 2, 2, 3), (3, 2, 4, 3), True, {"padding": (1, 0), "stride": 2}),
+    ("conv1d", (2, 3, 4), (2, 3, 4), False, {}),
     ("conv1d", (2, 2, 7), (3, 2, 3), True, {}),
     ("conv1d", (2, 4, 7), (4, 2, 2), True, {"groups": 2, "padding": "same", "dilation": 3}),
     ("conv1d", (2, 2, 9), (3, 2, 3), False, {"stride": 3, "padding": 2}),
@@ -65,6 +69,8 @@ CONV_T = [
     ("conv_transpose2d", (2, 2, 3, 3), (2, 2, 2, 2), True,
      {"stride": 3, "padding": 1, "output_padding": 2}),                        # phases without taps
     ("conv_transpose1d", (2, 2, 5), (2, 2, 2), True, {"padding": 1}),          # padding = k - 1
+    ("conv_transpose2d", (2, 3, 1, 1), (3, 2, 3, 3), True, {}),                # 1x1 -> the kernel (DCGAN's)
+    ("conv_transpose2d", (2, 3, 1, 1), (3, 2, 4, 4), False, {"stride": 2, "padding": 1}),
 ]
 
 
@@ -81,15 +87,25 @@ def test_conv_transpose(name, xs, ws, bias, kw):
     ((1, 2, 3, 3), (2, 2, 2, 2), (9, 9), (3, 3), ((0, 0), (0, 0)), 1),      # phases without taps
     ((2, 2, 5), (2, 3, 2), (2,), (1,), ((2, 2),), 1),                       # padding > k - 1: crops
     ((1, 2, 2, 3, 2), (2, 2, 2, 3, 2), (4, 6, 4), (2, 2, 2), ((0, 0), (1, 1), (0, 0)), 1),
+    # kernel sizes multiples of the strides: the sub-pixel path too
+    ((2, 4, 3, 3), (4, 3, 4, 4), (7, 7), (2, 2), ((1, 0), (1, 0)), 1),            # output_padding
+    ((2, 4, 3, 3), (4, 1, 6, 4), (11, 7), (3, 2), ((1, 0), (0, 1)), 2),
+    ((1, 2, 3, 3), (2, 2, 2, 2), (4, 4), (2, 2), ((1, 1), (1, 1)), 1),
+    ((2, 2, 5), (2, 3, 4), (5,), (2,), ((4, 4),), 1),                            # padding crops gy
+    ((1, 2, 2, 3, 2), (2, 2, 2, 2, 2), (4, 6, 4), (2, 2, 2), ((0, 0), (0, 0), (0, 0)), 1),
+    ((1, 2, 3, 4), (2, 2, 2, 3), (6, 4), (2, 1), ((0, 0), (1, 1)), 1),           # stride 1 in one dim
 ])
 def test_conv_transpose_paths_agree(gys, ws, size, stride, padding, groups):
-    """The correlation path of ConvTranspose gives the col2im scatter's result."""
+    """The correlation and sub-pixel paths of ConvTranspose give the col2im scatter's result."""
     import diffprog.ops.conv as C
     rng = np.random.default_rng(0)
     gy, w = rng.standard_normal(gys), rng.standard_normal(ws)
-    direct = C._conv_transpose_direct(gy, w, size, stride, padding, groups)
     scatter = C._conv_transpose_scatter(gy, w, size, stride, padding, (1,) * len(size), groups)
+    direct = C._conv_transpose_direct(gy, w, size, stride, padding, groups)
     np.testing.assert_allclose(direct, scatter, rtol=1e-12, atol=1e-12)
+    if C._subpixel_pays(ws[2:], stride, (1,) * len(size)):
+        subpixel = C._conv_transpose_subpixel(gy, w, size, stride, padding, groups)
+        np.testing.assert_allclose(subpixel, scatter, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,xs,ws", [("conv2d", (2, 3, 8, 8), (4, 3, 3, 3)),
@@ -106,6 +122,47 @@ def test_batch_chunks(monkeypatch):
     monkeypatch.setattr(C, "_CHUNK", 200)
     check(*_both("conv2d", padding=1), rand(3, 2, 4, 4), rand(2, 2, 3, 3), rand(2), fd=False)
     check(*_both("conv_transpose2d", stride=2), rand(3, 2, 3, 3), rand(2, 2, 3, 3), fd=False)
+
+
+def test_per_sample_gemms(monkeypatch):
+    """With few output channels the GEMMs go sample by sample (LeNet's first layer): the
+    same as torch, and as the batched GEMM, also in batch chunks."""
+    import diffprog.ops.conv as C
+    args = rand(3, 4, 8, 8, seed=1), rand(6, 2, 3, 3, seed=2), rand(6, seed=3)
+    assert C._per_sample(6 // 2, 64)
+    check(*_both("conv2d", padding=1, groups=2), *args, fd=False)
+
+    def grads():
+        x, w, b = (dp.tensor(a, requires_grad=True) for a in args)
+        y = F.conv2d(x, w, b, padding=1, groups=2)
+        y.backward(dp.tensor(np.cos(np.arange(y.numel())).reshape(y.shape)))
+        return [y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    per_sample = grads()
+    monkeypatch.setattr(C, "_CHUNK", 600)
+    chunked = grads()
+    monkeypatch.setattr(C, "_per_sample", lambda o, L, rows=8: False)
+    for a, b, c in zip(per_sample, chunked, grads()):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(b, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [((2, 3, 3, 3), (2, 3, 3, 3), {}),
+                                      ((2, 2, 2, 3), (3, 2, 4, 3), {"padding": (1, 0), "stride": 2})])
+def test_whole_kernel_gemms(monkeypatch, xs, ws, kw):
+    """A kernel as large as the padded input: Conv, ConvTranspose and ConvWeight are plain
+    GEMMs, with the results of the im2col path."""
+    import diffprog.ops.conv as C
+
+    def run():
+        x, w = dp.tensor(rand(*xs, seed=1), requires_grad=True), dp.tensor(rand(*ws, seed=2), requires_grad=True)
+        y = F.conv2d(x, w, **kw)
+        gx, gw = dp.autograd.grad(y, (x, w), dp.tensor(rand(*y.shape, seed=3)))
+        z = F.conv_transpose2d(y.detach(), w.detach(), **kw)
+        return y.detach().numpy(), gx.numpy(), gw.numpy(), z.numpy()
+    whole = run()
+    monkeypatch.setattr(C, "_whole", lambda *a: False)
+    for a, b in zip(whole, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_lenet_gradient_penalty():

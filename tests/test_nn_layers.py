@@ -242,6 +242,27 @@ def test_fused_linear_and_layer_norm_equal_composites():
         np.testing.assert_allclose(hx_a.numpy(), hx_c.numpy(), rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("norm", [
+    lambda x, w, b: F.batch_norm(x, None, None, w[:, 0, 0], b[:, 0, 0], training=True),
+    lambda x, w, b: F.batch_norm(x, None, None, None, b[:, 0, 0], training=True),
+    lambda x, w, b: F.batch_norm(x, None, None, training=True),           # xhat is the output
+    lambda x, w, b: F.layer_norm(x, (4, 5), w[0], None),
+    lambda x, w, b: F.group_norm(x, 3, w[:, 0, 0], b[:, 0, 0]),
+])
+def test_norm_plain_backward_equals_differentiable(norm):
+    """A plain backward of batch/layer/group norm runs on arrays (`Normalize._plain_vjp`):
+    the same gradients as the differentiable VJP that create_graph=True takes."""
+    args = [dp.tensor(rand(*shape, seed=i), requires_grad=True)
+            for i, shape in enumerate([(3, 6, 4, 5), (6, 4, 5), (6, 1, 1)])]
+    y, gy = norm(*args), dp.tensor(rand(3, 6, 4, 5, seed=4))
+    plain = dp.autograd.grad(y, args, gy, retain_graph=True, allow_unused=True)
+    graph = dp.autograd.grad(y, args, gy, create_graph=True, allow_unused=True)
+    for p, q in zip(plain, graph):
+        assert (p is None) == (q is None)
+        if p is not None:
+            np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=1e-12, atol=1e-13)
+
+
 # --- batch norm running statistics --------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,shape", [({}, (6, 3)), ({"momentum": None}, (6, 3)),

@@ -65,6 +65,8 @@ UNARY = [
     ("pos", lambda x: +x, lambda x: +x, R), ("abs_op", lambda x: abs(x), lambda x: abs(x), R, NO_ZEROTENSOR),
     ("relu", *same("relu"), R), ("relu6", *fn("relu6"), (-2.0, 8.0)),
     ("leaky_relu", lambda x: dp.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2), R),
+    ("leaky_relu_steep", lambda x: dp.leaky_relu(x, 1.5), lambda x: F.leaky_relu(x, 1.5), R),   # the where path
+    ("leaky_relu_neg", lambda x: dp.leaky_relu(x, -0.5), lambda x: F.leaky_relu(x, -0.5), R),
     ("elu", lambda x: dp.elu(x, 1.5), lambda x: F.elu(x, 1.5), WIDE), ("selu", *fn("selu"), WIDE),
     ("celu", lambda x: dp.celu(x, 0.5), lambda x: F.celu(x, 0.5), WIDE),
     ("gelu", *fn("gelu"), WIDE),
