@@ -60,6 +60,8 @@ class Op:
     promote = None          # None: no promotion; "common": PyTorch result type; "float": ints -> float
     n_out = 1               # number of outputs forward returns (a tuple when > 1)
     is_view = False         # outputs share the first input's storage (slices, reshape, ...)
+    raw = False             # vjp runs on arrays too (see autograd/engine.py's plain mode)
+    _raw = False            # set while the engine runs it so: inputs and outputs are arrays
 
     # --- the rules a subclass writes -------------------------------------------------
 
@@ -85,8 +87,11 @@ class Op:
         if self._freed:
             raise freed_error()
         a, v = self.args[i], self._versions[i]
-        if v is not None and a._vc[0] != v:
-            raise _modified_error(a, v, self)
+        if v is not None:
+            if a._vc[0] != v:
+                raise _modified_error(a, v, self)
+            if self._raw:
+                return a._data
         return a
 
     @property
@@ -100,6 +105,8 @@ class Op:
             raise freed_error()
         if self._out_vc[0] != self._out_version:
             raise _modified_error(None, self._out_version, self, self._out_vc[0])
+        if self._raw:
+            return self._out
         recorded = self.edges is not None
         fw = self.__dict__.get("_out_tangents") if state.fw_level else None
         outs = []
@@ -160,12 +167,8 @@ class Op:
             result._grad = result._tangent = None
             result._out_nr = 0
             result._vc = [0]
-            if record and out.dtype.kind in "fc":
-                result._requires_grad = True
-                result.grad_fn = ctx
-            else:
-                result._requires_grad = False
-                result.grad_fn = None
+            result._requires_grad = record = record and out.dtype.kind in "fc"
+            result.grad_fn = ctx if record else None
             results = (result,)
             outs = (out,)
         else:
@@ -179,14 +182,14 @@ class Op:
                 results.append(t)
             results = tuple(results)
         if record:
-            ctx._connect(args, outs, results)
+            ctx._connect(args, outs, results, active)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
         if active and state.fw_level:
             _forward_ad(ctx, args, results)
         return results[0] if cls.n_out == 1 else results
 
-    def _connect(ctx, args, outs, results):
+    def _connect(ctx, args, outs, results, active=True):
         edges, needs, versions = [], [], []
         for a in args:
             if isinstance(a, Tensor):
@@ -207,7 +210,7 @@ class Op:
         for r in results[1:]:
             r._vc = vc
         ctx._out_vc, ctx._out_version = vc, vc[0]
-        if state.anomaly:
+        if active and state.anomaly:
             ctx._trace = "".join(traceback.format_stack()[:-3])
 
     def release(self):
@@ -253,6 +256,10 @@ class _AccumulateGrad:
 
 def _promote(cls, args, arrays):
     """Cast the operand arrays (in place in the list) to PyTorch's result type."""
+    a, b = arrays[0], arrays[-1]
+    if len(arrays) <= 2 and type(a) is xp.ndarray and a.dtype.kind in "fc" and (
+            type(b) is float or type(b) is int or type(b) is xp.ndarray and b.dtype is a.dtype):
+        return      # the common case (one floating dtype, Python numbers): NumPy's result type
     main, mixed, scalars = None, False, False
     for a in arrays:
         d = getattr(a, "dtype", None)
