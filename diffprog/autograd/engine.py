@@ -17,6 +17,8 @@ from .._array import ones, sum_to, xp
 from .._array.device import as_array, is_array
 from .grad_mode import state
 
+_ndarray = xp.ndarray
+
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
 # vmap, over a graph made outside it), once per batch element where the vjp needs to.
 vjp_batched = None
@@ -71,7 +73,8 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = t._new_plain(ones(t._data.shape, t._data.dtype, like=t._data))
+            a = t._data
+            g = t._new_plain(xp.array(1, a.dtype, like=a) if not a.ndim else ones(a.shape, a.dtype, like=a))
         elif not _is_tensor(g):
             g = t._new_plain(xp.asarray(g, dtype=t._data.dtype, like=t._data))
         elif g.shape != t.shape:
@@ -84,32 +87,41 @@ def _root_grads(tensors, grad_tensors, who):
 def _topological(root_nodes, pending):
     """Nodes reachable from the roots, each after every node that feeds it a gradient."""
     order, seen = [], set()
-    stack = [(n, False) for n in root_nodes]
+    stack = list(root_nodes)  # a node, or _DONE above the node whose inputs are all in order
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack.pop()
+        if node is _DONE:
+            order.append(stack.pop())
             continue
         if node in seen:
             continue
         seen.add(node)
         if node._freed:
             raise freed_error()
-        stack.append((node, True))
+        stack.append(node)
+        stack.append(_DONE)
         for e in node.edges:
-            if e is not None and e[1] is not None and e[0] not in seen:
-                stack.append((e[0], False))
-            elif e is not None and e[1] is None and e[0]._post_hooks:    # count edges into it
+            if e is None:
+                continue
+            if e[1] is not None:
+                stack.append(e[0])
+            elif e[0]._post_hooks:                          # count edges into it
                 pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
     order.reverse()           # consumers first
     return order
 
 
+_DONE = object()
+
+
 def _run(roots, retain_graph, create_graph, inputs):
+    plain = True
+    for _, g in roots:
+        plain = plain and g._plain
     # Plain mode (no create_graph, no vmap, compile, forward AD or anomaly detection): the
     # gradients are arrays throughout, summed in place into sums the engine made itself, and
     # a node whose op is `raw` runs its vjp on arrays, without making tensors or ops.
-    raw = not create_graph and not state.active and all(g._plain for _, g in roots)
+    raw = plain and not create_graph and not state.active
     buffers = {}              # node -> list of summed gradients, one per output
     owned = {} if raw else None   # id -> sum it may add into in place
     leaves = {}               # id(leaf) -> [leaf, summed gradient]
@@ -133,11 +145,11 @@ def _run(roots, retain_graph, create_graph, inputs):
         useful = _useful_nodes(order, wanted)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
-    batched = vjp_batched is not None and not all(g._plain for _, g in roots)
-    wrap = roots[0][0]._new_plain if raw and roots else None     # arrays -> tensors, where needed
+    batched = not plain and vjp_batched is not None
+    wrap = roots[0][0]._new_plain if raw else None     # arrays -> tensors, where needed
+    anomaly = not raw and state.anomaly
     prev = state.grad_enabled
     state.grad_enabled = create_graph
-    anomaly = state.anomaly
     try:
         for node in order:
             grads = buffers.pop(node, None)
@@ -148,7 +160,7 @@ def _run(roots, retain_graph, create_graph, inputs):
             if owned:                # handed on now: a vjp may pass them through unchanged
                 for g in grads:
                     owned.pop(id(g), None)
-            if node._hooks or node._retained:
+            if node._hooks is not None:
                 grads = _node_hooks(node, _tensors(grads, wrap) if raw else grads, raw)
             if wanted is not None:
                 for k, g in enumerate(grads):
@@ -160,7 +172,7 @@ def _run(roots, retain_graph, create_graph, inputs):
             if batched:
                 in_grads = vjp_batched(node, grads)
             elif raw and node.raw:
-                node._raw = True
+                node._raw = True     # ctx.input and ctx.output give arrays
                 try:
                     in_grads = node.vjp(*grads)
                 finally:
@@ -176,7 +188,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                     continue
                 if not raw:
                     g = _fit(g, a, node)
-                elif type(g) is not xp.ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
+                elif type(g) is not _ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
                     g = _fit_array(g, a._data, node)
                 _add(buffers, leaves, e, g, owned)
             if pending:
@@ -243,6 +255,9 @@ def _add(buffers, leaves, edge, g, owned):
         return
     slots = buffers.get(target)
     if slots is None:
+        if target.n_out == 1:
+            buffers[target] = [g]
+            return
         slots = buffers[target] = [None] * target.n_out
     slots[nr] = g if slots[nr] is None else _sum(slots[nr], g, owned)
 

@@ -39,6 +39,7 @@ from . import batching
 
 
 _new = object.__new__
+_ndarray = xp.ndarray
 
 # NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
 # The ops that meet such values in ordinary use decorate their forward with `quiet`
@@ -53,7 +54,7 @@ class Op:
                  "__dict__", "__weakref__")
     # Rarely set, so class-level defaults (instances override them in __dict__).
     _freed = False          # saved values dropped after backward
-    _hooks = None           # {output_nr: [hook, ...]} from Tensor.register_hook
+    _hooks = None           # {output_nr: [hook, ...]} from Tensor.register_hook ({} for retain_grad)
     _retained = None        # {output_nr: weakref(tensor)} from Tensor.retain_grad
     _trace = None           # where forward ran, under detect_anomaly
 
@@ -146,9 +147,11 @@ class Op:
             if isinstance(a, Tensor):
                 if a._base is not None and a._view_version != a._vc[0]:
                     _refresh_view(a)
-                record = record or a._requires_grad
-                a = a._data
-            arrays.append(a)
+                if a._requires_grad:
+                    record = True
+                arrays.append(a._data)
+            else:
+                arrays.append(a)
         if cls.promote is not None:
             _promote(cls, args, arrays)
         try:
@@ -160,17 +163,21 @@ class Op:
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
-            if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
+            if type(out) is not _ndarray:       # NumPy returns scalars for 0-d results
                 out = as_array(out)
             result = _new(Tensor)
             result._data = out
             result._grad = result._tangent = None
             result._out_nr = 0
             result._vc = [0]
-            result._requires_grad = record = record and out.dtype.kind in "fc"
-            result.grad_fn = ctx if record else None
+            if record and out.dtype.kind in "fc":
+                result._requires_grad = True
+                result.grad_fn = ctx
+                ctx._connect(args, (out,), (result,), active)
+            else:
+                result._requires_grad = False
+                result.grad_fn = None
             results = (result,)
-            outs = (out,)
         else:
             outs, results = [as_array(o) for o in out], []
             for i, o in enumerate(outs):
@@ -181,13 +188,13 @@ class Op:
                     t._out_nr = i
                 results.append(t)
             results = tuple(results)
-        if record:
-            ctx._connect(args, outs, results, active)
+            if record:
+                ctx._connect(args, outs, results, active)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
         if active and state.fw_level:
             _forward_ad(ctx, args, results)
-        return results[0] if cls.n_out == 1 else results
+        return result if cls.n_out == 1 else results
 
     def _connect(ctx, args, outs, results, active=True):
         edges, needs, versions = [], [], []
@@ -195,7 +202,8 @@ class Op:
             if isinstance(a, Tensor):
                 versions.append(a._vc[0])
                 if a._requires_grad:
-                    edges.append((a.grad_fn, a._out_nr) if a.grad_fn is not None else (a, None))
+                    f = a.grad_fn
+                    edges.append((a, None) if f is None else (f, a._out_nr))
                     needs.append(True)
                     continue
             else:
@@ -207,9 +215,11 @@ class Op:
         ctx._versions = versions
         ctx._out = outs
         vc = results[0]._vc
-        for r in results[1:]:
-            r._vc = vc
-        ctx._out_vc, ctx._out_version = vc, vc[0]
+        if len(results) > 1:
+            for r in results[1:]:
+                r._vc = vc
+        ctx._out_vc = vc
+        ctx._out_version = vc[0]
         if active and state.anomaly:
             ctx._trace = "".join(traceback.format_stack()[:-3])
 
@@ -230,6 +240,8 @@ class Op:
         import weakref
         if self._retained is None:
             self._retained = {}
+            if self._hooks is None:      # the engine looks at _hooks only
+                self._hooks = {}
         self._retained[out_nr] = weakref.ref(tensor)
 
     def __repr__(self):
@@ -257,8 +269,8 @@ class _AccumulateGrad:
 def _promote(cls, args, arrays):
     """Cast the operand arrays (in place in the list) to PyTorch's result type."""
     a, b = arrays[0], arrays[-1]
-    if len(arrays) <= 2 and type(a) is xp.ndarray and a.dtype.kind in "fc" and (
-            type(b) is float or type(b) is int or type(b) is xp.ndarray and b.dtype is a.dtype):
+    if type(a) is _ndarray and len(arrays) <= 2 and a.dtype.kind in "fc" and (
+            type(b) is float or type(b) is int or type(b) is _ndarray and b.dtype is a.dtype):
         return      # the common case (one floating dtype, Python numbers): NumPy's result type
     main, mixed, scalars = None, False, False
     for a in arrays:
