@@ -17,8 +17,6 @@ from .._array import ones, sum_to, xp
 from .._array.device import as_array, is_array
 from .grad_mode import state
 
-_ndarray = xp.ndarray
-
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
 # vmap, over a graph made outside it), once per batch element where the vjp needs to.
 vjp_batched = None
@@ -73,7 +71,7 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            a = t._data
+            a = t._data         # (a 0-d one without NumPy's Python-level ones())
             g = t._new_plain(xp.array(1, a.dtype, like=a) if not a.ndim else ones(a.shape, a.dtype, like=a))
         elif not _is_tensor(g):
             g = t._new_plain(xp.asarray(g, dtype=t._data.dtype, like=t._data))
@@ -87,10 +85,10 @@ def _root_grads(tensors, grad_tensors, who):
 def _topological(root_nodes, pending):
     """Nodes reachable from the roots, each after every node that feeds it a gradient."""
     order, seen = [], set()
-    stack = list(root_nodes)  # a node, or _DONE above the node whose inputs are all in order
+    stack = list(root_nodes)  # nodes; None above a node whose inputs are all in order
     while stack:
         node = stack.pop()
-        if node is _DONE:
+        if node is None:
             order.append(stack.pop())
             continue
         if node in seen:
@@ -99,25 +97,19 @@ def _topological(root_nodes, pending):
         if node._freed:
             raise freed_error()
         stack.append(node)
-        stack.append(_DONE)
+        stack.append(None)
         for e in node.edges:
-            if e is None:
-                continue
-            if e[1] is not None:
-                stack.append(e[0])
-            elif e[0]._post_hooks:                          # count edges into it
-                pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
+            if e is not None:
+                if e[1] is not None:
+                    stack.append(e[0])
+                elif e[0]._post_hooks:                      # count edges into it
+                    pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
     order.reverse()           # consumers first
     return order
 
 
-_DONE = object()
-
-
 def _run(roots, retain_graph, create_graph, inputs):
-    plain = True
-    for _, g in roots:
-        plain = plain and g._plain
+    plain = all(g._plain for _, g in roots)
     # Plain mode (no create_graph, no vmap, compile, forward AD or anomaly detection): the
     # gradients are arrays throughout, summed in place into sums the engine made itself, and
     # a node whose op is `raw` runs its vjp on arrays, without making tensors or ops.
@@ -160,7 +152,7 @@ def _run(roots, retain_graph, create_graph, inputs):
             if owned:                # handed on now: a vjp may pass them through unchanged
                 for g in grads:
                     owned.pop(id(g), None)
-            if node._hooks is not None:
+            if node._hooks or node._retained:
                 grads = _node_hooks(node, _tensors(grads, wrap) if raw else grads, raw)
             if wanted is not None:
                 for k, g in enumerate(grads):
@@ -188,7 +180,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                     continue
                 if not raw:
                     g = _fit(g, a, node)
-                elif type(g) is not _ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
+                elif type(g) is not xp.ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
                     g = _fit_array(g, a._data, node)
                 _add(buffers, leaves, e, g, owned)
             if pending:
@@ -255,9 +247,6 @@ def _add(buffers, leaves, edge, g, owned):
         return
     slots = buffers.get(target)
     if slots is None:
-        if target.n_out == 1:
-            buffers[target] = [g]
-            return
         slots = buffers[target] = [None] * target.n_out
     slots[nr] = g if slots[nr] is None else _sum(slots[nr], g, owned)
 
@@ -296,12 +285,9 @@ def _fit(g, a, node):
 def _fit_array(g, a, node):
     """`_fit` in plain mode, on arrays; a vjp that is not raw gives tensors."""
     if not is_array(g):
-        if _is_tensor(g):
-            g = g._data
-        elif isinstance(g, xp.generic):         # NumPy's 0-d results
-            g = as_array(g)
-        else:
+        if not (_is_tensor(g) or isinstance(g, xp.generic)):       # (NumPy's 0-d results)
             raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
+        g = g._data if _is_tensor(g) else as_array(g)
     if g.shape != a.shape:
         try:
             g = sum_to(g, a.shape)

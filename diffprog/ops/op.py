@@ -39,7 +39,6 @@ from . import batching
 
 
 _new = object.__new__
-_ndarray = xp.ndarray
 
 # NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
 # The ops that meet such values in ordinary use decorate their forward with `quiet`
@@ -54,7 +53,7 @@ class Op:
                  "__dict__", "__weakref__")
     # Rarely set, so class-level defaults (instances override them in __dict__).
     _freed = False          # saved values dropped after backward
-    _hooks = None           # {output_nr: [hook, ...]} from Tensor.register_hook ({} for retain_grad)
+    _hooks = None           # {output_nr: [hook, ...]} from Tensor.register_hook
     _retained = None        # {output_nr: weakref(tensor)} from Tensor.retain_grad
     _trace = None           # where forward ran, under detect_anomaly
 
@@ -88,12 +87,9 @@ class Op:
         if self._freed:
             raise freed_error()
         a, v = self.args[i], self._versions[i]
-        if v is not None:
-            if a._vc[0] != v:
-                raise _modified_error(a, v, self)
-            if self._raw:
-                return a._data
-        return a
+        if v is not None and a._vc[0] != v:
+            raise _modified_error(a, v, self)
+        return a._data if self._raw and v is not None else a
 
     @property
     def output(self):
@@ -147,11 +143,9 @@ class Op:
             if isinstance(a, Tensor):
                 if a._base is not None and a._view_version != a._vc[0]:
                     _refresh_view(a)
-                if a._requires_grad:
-                    record = True
-                arrays.append(a._data)
-            else:
-                arrays.append(a)
+                record = record or a._requires_grad
+                a = a._data
+            arrays.append(a)
         if cls.promote is not None:
             _promote(cls, args, arrays)
         try:
@@ -163,21 +157,16 @@ class Op:
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
-            if type(out) is not _ndarray:       # NumPy returns scalars for 0-d results
+            if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
                 out = as_array(out)
             result = _new(Tensor)
             result._data = out
             result._grad = result._tangent = None
             result._out_nr = 0
             result._vc = [0]
-            if record and out.dtype.kind in "fc":
-                result._requires_grad = True
-                result.grad_fn = ctx
-                ctx._connect(args, (out,), (result,), active)
-            else:
-                result._requires_grad = False
-                result.grad_fn = None
-            results = (result,)
+            result._requires_grad = record = record and out.dtype.kind in "fc"
+            result.grad_fn = ctx if record else None
+            results, outs = (result,), (out,)
         else:
             outs, results = [as_array(o) for o in out], []
             for i, o in enumerate(outs):
@@ -188,8 +177,8 @@ class Op:
                     t._out_nr = i
                 results.append(t)
             results = tuple(results)
-            if record:
-                ctx._connect(args, outs, results, active)
+        if record:
+            ctx._connect(args, outs, results, active)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
         if active and state.fw_level:
@@ -202,8 +191,7 @@ class Op:
             if isinstance(a, Tensor):
                 versions.append(a._vc[0])
                 if a._requires_grad:
-                    f = a.grad_fn
-                    edges.append((a, None) if f is None else (f, a._out_nr))
+                    edges.append((a.grad_fn, a._out_nr) if a.grad_fn is not None else (a, None))
                     needs.append(True)
                     continue
             else:
@@ -215,11 +203,9 @@ class Op:
         ctx._versions = versions
         ctx._out = outs
         vc = results[0]._vc
-        if len(results) > 1:
-            for r in results[1:]:
-                r._vc = vc
-        ctx._out_vc = vc
-        ctx._out_version = vc[0]
+        for r in results[1:]:
+            r._vc = vc
+        ctx._out_vc, ctx._out_version = vc, vc[0]
         if active and state.anomaly:
             ctx._trace = "".join(traceback.format_stack()[:-3])
 
@@ -240,8 +226,6 @@ class Op:
         import weakref
         if self._retained is None:
             self._retained = {}
-            if self._hooks is None:      # the engine looks at _hooks only
-                self._hooks = {}
         self._retained[out_nr] = weakref.ref(tensor)
 
     def __repr__(self):
@@ -269,8 +253,8 @@ class _AccumulateGrad:
 def _promote(cls, args, arrays):
     """Cast the operand arrays (in place in the list) to PyTorch's result type."""
     a, b = arrays[0], arrays[-1]
-    if type(a) is _ndarray and len(arrays) <= 2 and a.dtype.kind in "fc" and (
-            type(b) is float or type(b) is int or type(b) is _ndarray and b.dtype is a.dtype):
+    if type(a) is xp.ndarray and len(arrays) <= 2 and a.dtype.kind in "fc" and (
+            type(b) is float or type(b) is int or type(b) is xp.ndarray and b.dtype is a.dtype):
         return      # the common case (one floating dtype, Python numbers): NumPy's result type
     main, mixed, scalars = None, False, False
     for a in arrays:
