@@ -16,6 +16,7 @@ The engine knows tensors and nodes only by the attributes it reads, so it sits b
 from .._array import ones, sum_to, xp
 from .._array.device import as_array, is_array
 from .grad_mode import state
+_ndarray = xp.ndarray
 
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
 # vmap, over a graph made outside it), once per batch element where the vjp needs to.
@@ -96,8 +97,7 @@ def _topological(root_nodes, pending):
         seen.add(node)
         if node._freed:
             raise freed_error()
-        stack.append(node)
-        stack.append(None)
+        stack += (node, None)
         for e in node.edges:
             if e is not None:
                 if e[1] is not None:
@@ -180,7 +180,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                     continue
                 if not raw:
                     g = _fit(g, a, node)
-                elif type(g) is not xp.ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
+                elif type(g) is not _ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
                     g = _fit_array(g, a._data, node)
                 _add(buffers, leaves, e, g, owned)
             if pending:
@@ -217,8 +217,7 @@ def _settle_leaves(node, pending, leaves, create_graph, taken, wrap):
 def _finish_leaf(leaf, g, create_graph, taken, wrap):
     """Hooks, then accumulation into .grad; g is an array in plain mode (wrap is set)."""
     if leaf._hooks:
-        g = _leaf_hooks(leaf, wrap(g) if wrap else g)
-        g = g._data if wrap else g
+        g = _leaf_hooks(leaf, wrap(g))._data if wrap else _leaf_hooks(leaf, g)
     _accumulate(leaf, g if wrap or create_graph else g._data, create_graph, taken)
 
 
@@ -252,9 +251,8 @@ def _add(buffers, leaves, edge, g, owned):
 
 
 def _sum(a, b, owned):
-    """a + b; in plain mode (owned is a dict, a and b are arrays), in place into sums the
-    engine made itself, so a weight used at every step of a sequence costs one buffer, not
-    one a step."""
+    """a + b; in plain mode (owned is a dict, a and b are arrays) in place into sums the engine
+    made itself, so a weight used at every step of a sequence costs one buffer, not one a step."""
     if owned is None:
         return a + b
     if owned.get(id(a)) is a:

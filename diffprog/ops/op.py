@@ -39,6 +39,7 @@ from . import batching
 
 
 _new = object.__new__
+_ndarray = xp.ndarray
 
 # NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
 # The ops that meet such values in ordinary use decorate their forward with `quiet`
@@ -157,7 +158,7 @@ class Op:
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
-            if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
+            if type(out) is not _ndarray:       # NumPy returns scalars for 0-d results
                 out = as_array(out)
             result = _new(Tensor)
             result._data = out
@@ -253,8 +254,8 @@ class _AccumulateGrad:
 def _promote(cls, args, arrays):
     """Cast the operand arrays (in place in the list) to PyTorch's result type."""
     a, b = arrays[0], arrays[-1]
-    if type(a) is xp.ndarray and len(arrays) <= 2 and a.dtype.kind in "fc" and (
-            type(b) is float or type(b) is int or type(b) is xp.ndarray and b.dtype is a.dtype):
+    if type(a) is _ndarray and len(arrays) <= 2 and a.dtype.kind in "fc" and (
+            type(b) is float or type(b) is int or type(b) is _ndarray and b.dtype is a.dtype):
         return      # the common case (one floating dtype, Python numbers): NumPy's result type
     main, mixed, scalars = None, False, False
     for a in arrays:
