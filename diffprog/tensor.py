@@ -382,7 +382,7 @@ class Tensor:
 for _name, _dtype in (("float", _dt.float32), ("double", _dt.float64), ("half", _dt.float16), ("long", _dt.int64),
                       ("int", _dt.int32), ("short", _dt.int16), ("byte", _dt.uint8), ("char", _dt.int8),
                       ("bool", _dt.bool_)):
-    setattr(Tensor, _name, lambda self, _dtype=_dtype: self.to(_dtype))
+    setattr(Tensor, _name, lambda self, *, memory_format=None, _dtype=_dtype: self.to(_dtype))
 
 
 def _init(t, data):
