@@ -329,33 +329,6 @@ class Tensor:
             dtype = dtype._legacy_dtype
         return self.to(dtype)
 
-    def float(self):
-        return self.to(_dt.float32)
-
-    def double(self):
-        return self.to(_dt.float64)
-
-    def half(self):
-        return self.to(_dt.float16)
-
-    def long(self):
-        return self.to(_dt.int64)
-
-    def int(self):
-        return self.to(_dt.int32)
-
-    def short(self):
-        return self.to(_dt.int16)
-
-    def byte(self):
-        return self.to(_dt.uint8)
-
-    def char(self):
-        return self.to(_dt.int8)
-
-    def bool(self):
-        return self.to(_dt.bool_)
-
     def cpu(self):
         return self.to("cpu")
 
@@ -395,24 +368,21 @@ class Tensor:
     def _make(cls, data, requires_grad=False):
         """Wrap an array without copying (no checks: internal use)."""
         t = object.__new__(cls)
-        t._data = data
-        t._requires_grad = requires_grad
-        t._grad = None
-        t.grad_fn = None
-        t._out_nr = 0
-        t._vc = [0]
-        t._tangent = None
+        t._data, t._requires_grad, t._grad, t.grad_fn, t._out_nr, t._vc, t._tangent = \
+            data, requires_grad, None, None, 0, [0], None
         return t
 
 
+# The casts x.float(), x.long(), ... (bound here: inside the class their names would shadow the builtins)
+for _name, _dtype in (("float", _dt.float32), ("double", _dt.float64), ("half", _dt.float16), ("long", _dt.int64),
+                      ("int", _dt.int32), ("short", _dt.int16), ("byte", _dt.uint8), ("char", _dt.int8),
+                      ("bool", _dt.bool_)):
+    setattr(Tensor, _name, lambda self, *, memory_format=None, _dtype=_dtype: self.to(_dtype))
+
+
 def _init(t, data):
-    t._data = data
-    t._requires_grad = False
-    t._grad = None
-    t.grad_fn = None
-    t._out_nr = 0
-    t._vc = [0]
-    t._tangent = None
+    t._data, t._requires_grad, t._grad, t.grad_fn, t._out_nr, t._vc, t._tangent = \
+        data, False, None, None, 0, [0], None
 
 
 def _rebuild(data, requires_grad):

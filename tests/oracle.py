@@ -3,7 +3,8 @@
 `check(dp_fn, torch_fn, *args)` runs the same inputs through diffprog and PyTorch and
 compares, for every floating input:
   - the forward values (and integer outputs exactly),
-  - the VJP for a random cotangent,
+  - the VJP for a random cotangent, by a plain backward (where `raw` rules run on arrays)
+    and by a differentiable one (create_graph),
   - the double VJP (derivative of <VJP, v> w.r.t. the inputs), when second order exists,
   - the JVP for random tangents (diffprog forward mode vs torch.func.jvp),
 and, in float64, diffprog's VJP against central finite differences; and `func.vmap` of the
@@ -119,6 +120,9 @@ def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, v
     if not grad or not d_in or not pairs:
         return
     cots = [rng.standard_normal(t.shape).astype(dtype) for _, t in pairs]
+    # the plain backward (no create_graph: raw vjps on arrays), then the differentiable one
+    d_plain = dp.autograd.grad([d for d, _ in pairs], d_in, [_tensor(c) for c in cots],
+                               retain_graph=True, allow_unused=True)
     d_g = dp.autograd.grad([d for d, _ in pairs], d_in, [_tensor(c) for c in cots],
                            create_graph=True, allow_unused=True)
     t_g = torch.autograd.grad([t for _, t in pairs], t_in, [torch.tensor(c) for c in cots],
@@ -129,6 +133,7 @@ def check(dp_fn, torch_fn, *args, grad=True, jvp=True, gradgrad=True, fd=True, v
             continue
         assert a is not None, f"vjp input {i}: diffprog has no gradient"
         _close(_np(a), _np(b), tol, f"vjp input {i}")
+        _close(_np(d_plain[i]), _np(b), tol, f"vjp input {i} (plain backward)")
 
     if gradgrad:
         live = [(i, a, b) for i, (a, b) in enumerate(zip(d_g, t_g))

@@ -935,3 +935,46 @@ def test_post_accumulate_grad_hooks_run_once_grad_is_final_during_backward():
     assert events == [("w2", pytest.approx((t2.grad + 2).tolist()))]
     with pytest.raises(RuntimeError, match="only be registered on leaf tensors"):
         (w1 * 2).register_post_accumulate_grad_hook(lambda p: None)
+
+
+# --- plain mode: a backward without create_graph runs raw vjps on arrays ------------------
+
+def test_plain_backward_then_differentiable_backward_through_the_same_graph():
+    """A raw vjp leaves its node as it found it: a later create_graph pass sees tensors."""
+    x = dp.tensor([0.5, -1.0, 2.0], dtype=dp.float64, requires_grad=True)
+    y = ((x * x).exp() * 3 - x).tanh().sum()
+    (g1,) = autograd.grad(y, x, retain_graph=True)            # plain: arrays throughout
+    (g2,) = autograd.grad(y, x, create_graph=True)
+    assert type(g1) is dp.Tensor and g1.grad_fn is None
+    np.testing.assert_allclose(g1.numpy(), g2.detach().numpy(), rtol=1e-12)
+    xt = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    (gt,) = torch.autograd.grad(((xt * xt).exp() * 3 - xt).tanh().sum(), xt, create_graph=True)
+    (hd,), (ht,) = autograd.grad(g2.sum(), x), torch.autograd.grad(gt.sum(), xt)
+    np.testing.assert_allclose(hd.numpy(), ht.detach().numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_plain_backward_checks_versions_and_gives_hooks_tensors():
+    x = dp.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    y.add_(1)                                                 # Exp's rule reads its output
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+    seen = []
+    z = x * 2
+    z.register_hook(lambda g: seen.append(type(g)) or g * 10)
+    z.retain_grad()
+    z.sum().backward()
+    assert seen == [dp.Tensor] and type(z.grad) is dp.Tensor
+    np.testing.assert_array_equal(x.grad.numpy(), [20.0, 20.0])
+    np.testing.assert_array_equal(z.grad.numpy(), [10.0, 10.0])
+
+
+def test_plain_backward_never_aliases_a_gradient_it_was_given():
+    """Clone's raw vjp hands the root gradient on unchanged; .grad must still be x's own."""
+    x = dp.tensor([1.0, 2.0], requires_grad=True)
+    g = dp.tensor([3.0, 4.0])
+    x.clone().backward(g)
+    g.add_(1)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    (x + x).sum().backward()                                  # one gradient summed twice into a leaf
+    np.testing.assert_array_equal(x.grad.numpy(), [5.0, 6.0])

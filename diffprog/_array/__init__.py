@@ -58,6 +58,17 @@ def broadcast_view(x, shape):
     return out
 
 
+def sum_to(x, shape):
+    """Sum x over the dimensions that broadcasting to x's shape added or stretched, so that
+    it has `shape` (the inverse of broadcast_view; the engine's unbroadcast of gradients)."""
+    lead = x.ndim - len(shape)
+    if lead < 0:
+        raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x.shape)}")
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and x.shape[i + lead] != 1)
+    return (x.sum(axis=axes, keepdims=True) if axes else x).reshape(shape)
+
+
 from .device import as_array, library_of  # noqa: E402
 
 
@@ -106,4 +117,4 @@ def ufunc_method(ufunc, method, a, *args, **kwargs):
     return lib.from_host(out, lib.index_of(a))
 
 
-__all__ = ["xp", "as_array", "as_strided", "broadcast_view", "ones", "full", "eye", "ufunc_method"]
+__all__ = ["xp", "as_array", "as_strided", "broadcast_view", "ones", "full", "eye", "sum_to", "ufunc_method"]

@@ -13,8 +13,10 @@ The engine knows tensors and nodes only by the attributes it reads, so it sits b
   None) or None), `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
   `_freed`, `_hooks`, `_retained` and `_trace`.
 """
-from .._array import ones, xp
+from .._array import ones, sum_to, xp
+from .._array.device import as_array, device_of, is_array, move
 from .grad_mode import state
+_ndarray = xp.ndarray
 
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
 # vmap, over a graph made outside it), once per batch element where the vjp needs to.
@@ -32,7 +34,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         grads = _run(roots, retain_graph, create_graph, inputs)
         for t, g in zip(inputs, grads):
             if g is not None:
-                _accumulate(t, g, create_graph, set())
+                _accumulate(t, g if create_graph else g._data, create_graph, set())
         return
     _run(roots, retain_graph, create_graph, None)
 
@@ -70,7 +72,8 @@ def _root_grads(tensors, grad_tensors, who):
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = t._new_plain(ones(t._data.shape, t._data.dtype, like=t._data))
+            a = t._data         # (a 0-d one without NumPy's Python-level ones())
+            g = t._new_plain(xp.array(1, a.dtype, like=a) if not a.ndim else ones(a.shape, a.dtype, like=a))
         elif not _is_tensor(g):
             g = t._new_plain(xp.asarray(g, dtype=t._data.dtype, like=t._data))
         elif g.shape != t.shape:
@@ -83,35 +86,40 @@ def _root_grads(tensors, grad_tensors, who):
 def _topological(root_nodes, pending):
     """Nodes reachable from the roots, each after every node that feeds it a gradient."""
     order, seen = [], set()
-    stack = [(n, False) for n in root_nodes]
+    stack = list(root_nodes)  # nodes; None above a node whose inputs are all in order
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
             continue
         if node in seen:
             continue
         seen.add(node)
         if node._freed:
             raise freed_error()
-        stack.append((node, True))
+        stack += (node, None)
         for e in node.edges:
-            if e is not None and e[1] is not None and e[0] not in seen:
-                stack.append((e[0], False))
-            elif e is not None and e[1] is None and e[0]._post_hooks:    # count edges into it
-                pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
+            if e is not None:
+                if e[1] is not None:
+                    stack.append(e[0])
+                elif e[0]._post_hooks:                      # count edges into it
+                    pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
     order.reverse()           # consumers first
     return order
 
 
 def _run(roots, retain_graph, create_graph, inputs):
+    plain = all(g._plain for _, g in roots)
+    # Plain mode (no create_graph, no vmap, compile, forward AD or anomaly detection): the
+    # gradients are arrays throughout, summed in place into sums the engine made itself, and
+    # a node whose op is `raw` runs its vjp on arrays, without making tensors or ops.
+    raw = plain and not create_graph and not state.active
     buffers = {}              # node -> list of summed gradients, one per output
-    # id -> sum it may add into in place (not while diffprog.compile records the sums as ops)
-    owned = None if create_graph or state.fw_level or state.tracer is not None else {}
+    owned = {} if raw else None   # id -> sum it may add into in place
     leaves = {}               # id(leaf) -> [leaf, summed gradient]
     for t, g in roots:
-        _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None), g,
-             owned)
+        _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None),
+             g._data if raw else g, owned)
     pending = {}              # id(leaf) -> edges yet to run into it (leaves with post hooks)
     order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
     if inputs is None:
@@ -129,30 +137,40 @@ def _run(roots, retain_graph, create_graph, inputs):
         useful = _useful_nodes(order, wanted)
     captured = [None] * (len(inputs) if inputs is not None else 0)
 
-    batched = vjp_batched is not None and not all(g._plain for _, g in roots)
+    batched = not plain and vjp_batched is not None
+    wrap = roots[0][0]._new_plain if raw else None     # arrays -> tensors, where needed
+    anomaly = not raw and state.anomaly
     prev = state.grad_enabled
     state.grad_enabled = create_graph
-    anomaly = state.anomaly
     try:
         for node in order:
             grads = buffers.pop(node, None)
             if grads is None or (wanted is not None and node not in useful):
                 if pending:
-                    _settle_leaves(node, pending, leaves, create_graph, taken)
+                    _settle_leaves(node, pending, leaves, create_graph, taken, wrap)
                 continue
             if owned:                # handed on now: a vjp may pass them through unchanged
                 for g in grads:
                     owned.pop(id(g), None)
             if node._hooks or node._retained:
-                grads = _node_hooks(node, grads)
+                grads = _node_hooks(node, _tensors(grads, wrap) if raw else grads, raw)
             if wanted is not None:
                 for k, g in enumerate(grads):
                     for i in wanted.get((id(node), k), ()):
-                        captured[i] = g
-            if node.n_out > 1 and None in grads and getattr(node, "materialize_grads", True):
-                make = next(g for g in grads if g is not None)._new_plain
+                        captured[i] = wrap(g) if raw and g is not None else g
+            if node.n_out > 1 and any(g is None for g in grads) and getattr(node, "materialize_grads", True):
+                make = (lambda a: a) if raw else next(g for g in grads if g is not None)._new_plain
                 grads = [g if g is not None else make(xp.zeros_like(o)) for g, o in zip(grads, node._out)]
-            in_grads = vjp_batched(node, grads) if batched else node.vjp(*grads)
+            if batched:
+                in_grads = vjp_batched(node, grads)
+            elif raw and node.raw:
+                node._raw = True     # ctx.input and ctx.output give arrays
+                try:
+                    in_grads = node.vjp(*grads)
+                finally:
+                    node._raw = False
+            else:
+                in_grads = node.vjp(*(_tensors(grads, wrap) if raw else grads))
             if type(in_grads) is not tuple:
                 in_grads = tuple(in_grads) if isinstance(in_grads, list) else (in_grads,)
             if anomaly:
@@ -160,12 +178,13 @@ def _run(roots, retain_graph, create_graph, inputs):
             for e, g, a in zip(node.edges, in_grads, node.args):
                 if e is None or g is None:
                     continue
-                if not getattr(g, "_plain", False) or g._data.shape != a._data.shape \
-                        or g._data.dtype != a._data.dtype or type(g._data) is not type(a._data):
+                if not raw:
                     g = _fit(g, a, node)
+                elif type(g) is not _ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
+                    g = _fit_array(g, a._data, node)
                 _add(buffers, leaves, e, g, owned)
             if pending:
-                _settle_leaves(node, pending, leaves, create_graph, taken)
+                _settle_leaves(node, pending, leaves, create_graph, taken, wrap)
             if not retain_graph:
                 node.release()
     finally:
@@ -173,28 +192,33 @@ def _run(roots, retain_graph, create_graph, inputs):
 
     if inputs is not None:
         for key, (leaf, g) in leaves.items():
-            g = _leaf_hooks(leaf, g)
+            g = _leaf_hooks(leaf, wrap(g) if raw else g)
             for i in wanted.get((key, None), ()):
                 captured[i] = g
         return captured
     for leaf, g in leaves.values():
-        _finish_leaf(leaf, g, create_graph, taken)
+        _finish_leaf(leaf, g, create_graph, taken, wrap)
     return None
 
 
-def _settle_leaves(node, pending, leaves, create_graph, taken):
+def _tensors(grads, wrap):
+    return [g if g is None else wrap(g) for g in grads]
+
+
+def _settle_leaves(node, pending, leaves, create_graph, taken, wrap):
     """Accumulate the hooked leaves that `node` was the last to feed, while the walk goes on."""
     for e in node.edges:
         if e is not None and e[1] is None and id(e[0]) in pending:
             pending[id(e[0])] -= 1
             if not pending[id(e[0])] and id(e[0]) in leaves:
-                _finish_leaf(*leaves.pop(id(e[0])), create_graph, taken)
+                _finish_leaf(*leaves.pop(id(e[0])), create_graph, taken, wrap)
 
 
-def _finish_leaf(leaf, g, create_graph, taken):
+def _finish_leaf(leaf, g, create_graph, taken, wrap):
+    """Hooks, then accumulation into .grad; g is an array in plain mode (wrap is set)."""
     if leaf._hooks:
-        g = _leaf_hooks(leaf, g)
-    _accumulate(leaf, g, create_graph, taken)
+        g = _leaf_hooks(leaf, wrap(g))._data if wrap else _leaf_hooks(leaf, g)
+    _accumulate(leaf, g if wrap or create_graph else g._data, create_graph, taken)
 
 
 def _useful_nodes(order, wanted):
@@ -227,15 +251,14 @@ def _add(buffers, leaves, edge, g, owned):
 
 
 def _sum(a, b, owned):
-    """a + b; without create_graph (owned is a dict), in place into sums the engine made
-    itself, so a weight used at every step of a sequence costs one buffer, not one a step.
-    (Batched gradients, of a backward pass inside vmap, are added by their op.)"""
-    if owned is None or not (a._plain and b._plain):
+    """a + b; in plain mode (owned is a dict, a and b are arrays) in place into sums the engine
+    made itself, so a weight used at every step of a sequence costs one buffer, not one a step."""
+    if owned is None:
         return a + b
     if owned.get(id(a)) is a:
-        a._data += b._data
+        a += b
         return a
-    s = a._new_plain(a._data + b._data)
+    s = as_array(a + b)              # (NumPy makes 0-d sums scalars)
     owned[id(s)] = s
     return s
 
@@ -244,9 +267,8 @@ def _fit(g, a, node):
     """Reduce a gradient over broadcast dimensions, cast it to the input's dtype, move it to its device."""
     if not _is_tensor(g):
         raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
-    here, there = g.device, a.device
-    if here is not there and here != there:
-        g = g.to(there)
+    if g.device != a.device:
+        g = g.to(a.device)
     if g.shape != a.shape:
         try:
             g = g.sum_to_size(a.shape)
@@ -260,7 +282,25 @@ def _fit(g, a, node):
     return g
 
 
-def _node_hooks(node, grads):
+def _fit_array(g, a, node):
+    """`_fit` in plain mode, on arrays; a vjp that is not raw gives tensors."""
+    if not is_array(g):
+        if not (_is_tensor(g) or isinstance(g, xp.generic)):       # (NumPy's 0-d results)
+            raise TypeError(f"{node.name()}: vjp returned {type(g).__name__}, expected a Tensor")
+        g = g._data if _is_tensor(g) else as_array(g)
+    g = g if type(g) is type(a) else move(g, device_of(a))     # (a 0-d CPU operand of a device op)
+    if g.shape != a.shape:
+        try:
+            g = sum_to(g, a.shape)
+        except (RuntimeError, ValueError):
+            raise RuntimeError(f"{node.name()}: vjp returned a gradient of shape {tuple(g.shape)} "
+                               f"for an input of shape {tuple(a.shape)}") from None
+    if g.dtype != a.dtype and a.dtype.kind in "fc":
+        return (g.real if g.dtype.kind == "c" and a.dtype.kind == "f" else g).astype(a.dtype)
+    return g
+
+
+def _node_hooks(node, grads, raw):
     if node._hooks:
         for k, hooks in node._hooks.items():
             for h in hooks:
@@ -273,7 +313,7 @@ def _node_hooks(node, grads):
             if t is not None and grads[k] is not None and t.grad_fn is node:
                 g = grads[k] if state.grad_enabled else grads[k].detach()
                 t._grad = g if t._grad is None else t._grad + g
-    return grads
+    return [g if g is None else g._data for g in grads] if raw else grads
 
 
 def _leaf_hooks(leaf, g):
@@ -285,10 +325,10 @@ def _leaf_hooks(leaf, g):
 
 
 def _accumulate(leaf, g, create_graph, taken):
-    """Add g into leaf.grad (the stored array is always the leaf's own, never an alias), then
-    call its post-accumulate-grad hooks."""
+    """Add g (an array unless create_graph) into leaf.grad (the stored array is always the
+    leaf's own, never an alias), then call its post-accumulate-grad hooks."""
     if not create_graph:
-        data = g._data
+        data = g
         if leaf._grad is not None:
             data = leaf._grad._data + data
         elif id(data) in taken or not (data.flags.owndata and data.flags.writeable):
@@ -321,11 +361,10 @@ def reachable_leaves(tensors):
             continue
         seen.add(node)
         for e in node.edges:
-            if e is not None:
-                if e[1] is None:
-                    leaves.add(id(e[0]))
-                else:
-                    stack.append(e[0])
+            if e is not None and e[1] is None:
+                leaves.add(id(e[0]))
+            elif e is not None:
+                stack.append(e[0])
     return leaves
 
 
@@ -335,7 +374,7 @@ def _is_tensor(x):
 
 def _as_list(x):
     """A tensor or a sequence of them, as a list."""
-    return [x] if _is_tensor(x) else list(x)
+    return x if type(x) is list else [x] if _is_tensor(x) else list(x)
 
 
 def freed_error():

@@ -25,6 +25,7 @@ def _run(cls, inplace, *args, **options):
 # --- the ops -------------------------------------------------------------------------
 
 class Relu(_Unary):
+    raw = True
     promote = None
 
     def forward(ctx, x):

@@ -21,6 +21,7 @@ def _check_divisor(x, y):
 # --- + - * / -------------------------------------------------------------------------
 
 class Add(Op):
+    raw = True
     batch = broadcasting
     promote = "common"
 
@@ -36,6 +37,7 @@ class Add(Op):
 
 
 class Sub(Op):
+    raw = True
     batch = broadcasting
     promote = "common"
 
@@ -51,6 +53,7 @@ class Sub(Op):
 
 
 class Mul(Op):
+    raw = True
     batch = broadcasting
     promote = "common"
 
@@ -256,6 +259,7 @@ class Hypot(Op):
 # --- negation, abs, sign, rounding -----------------------------------------------------
 
 class Neg(Op):
+    raw = True
     batch = broadcasting
 
     def forward(ctx, x):

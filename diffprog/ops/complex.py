@@ -12,6 +12,7 @@ import builtins
 import math
 
 from .._array import xp
+from .._array.device import is_array
 from ..tensor import Tensor
 from .batching import broadcasting, leading, loop
 from .op import Op
@@ -21,9 +22,9 @@ _COMPLEX_OF = {"float32": xp.complex64, "float64": xp.complex128, "float16": xp.
 
 def conj_if_complex(t):
     """conj(t) for a complex tensor, t itself otherwise (a real tensor, a mask, a number)."""
-    if isinstance(t, Tensor) and t.is_complex():
-        return Conj.apply(t)
-    if isinstance(t, builtins.complex):
+    if isinstance(t, Tensor):
+        return Conj.apply(t) if t._data.dtype.kind == "c" else t
+    if isinstance(t, builtins.complex) or is_array(t) and t.dtype.kind == "c":    # (arrays: a raw vjp)
         return t.conjugate()
     return t
 

@@ -20,6 +20,8 @@ from .op import Op
 class Linear(Op):
     """x @ w.T + b over the last dimension of x (w: (out, in), b: (out,))."""
 
+    raw = True
+
     @classmethod
     def batch(cls, n, args, batched, kwargs):
         (x, w, b), (bx, bw, bb) = args + (None,) * (3 - len(args)), batched + (False,) * (3 - len(args))
@@ -60,7 +62,7 @@ class Linear(Op):
                 gx = gx.reshape(ctx.args[0].shape)
         if need_w:
             x = ctx.input(0)
-            gw = g2.mT @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
+            gw = g2.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
         if need_b:
             gb = g2.sum(0)
         return gx, gw, gb

@@ -39,6 +39,7 @@ from . import batching
 
 
 _new = object.__new__
+_ndarray = xp.ndarray
 
 # NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
 # The ops that meet such values in ordinary use decorate their forward with `quiet`
@@ -60,6 +61,8 @@ class Op:
     promote = None          # None: no promotion; "common": PyTorch result type; "float": ints -> float
     n_out = 1               # number of outputs forward returns (a tuple when > 1)
     is_view = False         # outputs share the first input's storage (slices, reshape, ...)
+    raw = False             # vjp runs on arrays too (see autograd/engine.py's plain mode)
+    _raw = False            # set while the engine runs it so: inputs and outputs are arrays
 
     # --- the rules a subclass writes -------------------------------------------------
 
@@ -87,7 +90,7 @@ class Op:
         a, v = self.args[i], self._versions[i]
         if v is not None and a._vc[0] != v:
             raise _modified_error(a, v, self)
-        return a
+        return a._data if self._raw and v is not None else a
 
     @property
     def output(self):
@@ -100,6 +103,8 @@ class Op:
             raise freed_error()
         if self._out_vc[0] != self._out_version:
             raise _modified_error(None, self._out_version, self, self._out_vc[0])
+        if self._raw:
+            return self._out
         recorded = self.edges is not None
         fw = self.__dict__.get("_out_tangents") if state.fw_level else None
         outs = []
@@ -133,8 +138,7 @@ class Op:
                 return state.tracer.apply(cls, args, kwargs)
         ctx = _new(cls)
         ctx.args = args
-        record = False
-        arrays = []
+        record, arrays = False, []
         for a in args:
             if isinstance(a, Tensor):
                 if a._base is not None and a._view_version != a._vc[0]:
@@ -148,7 +152,8 @@ class Op:
             try:
                 out = ctx.forward(*arrays, **kwargs)
             except (ValueError, TypeError, IndexError) as e:
-                if scalars_to_device(arrays):       # a 0-d CPU tensor joins a GPU op: once more
+                if scalars_to_device(arrays):       # a 0-d CPU tensor joins a GPU op: once more,
+                    ctx.raw = False                 # and its vjp runs on tensors (mixed devices)
                     continue
                 raise _wrap_error(cls, args, e) from None
             except (RuntimeWarning, FloatingPointError):    # NumPy made to raise: PyTorch is silent
@@ -157,21 +162,16 @@ class Op:
 
         record = record and state.grad_enabled
         if cls.n_out == 1:
-            if type(out) is not xp.ndarray:     # NumPy returns scalars for 0-d results
+            if type(out) is not _ndarray:       # NumPy returns scalars for 0-d results
                 out = as_array(out)
             result = _new(Tensor)
             result._data = out
             result._grad = result._tangent = None
             result._out_nr = 0
             result._vc = [0]
-            if record and out.dtype.kind in "fc":
-                result._requires_grad = True
-                result.grad_fn = ctx
-            else:
-                result._requires_grad = False
-                result.grad_fn = None
-            results = (result,)
-            outs = (out,)
+            result._requires_grad = record = record and out.dtype.kind in "fc"
+            result.grad_fn = ctx if record else None
+            results, outs = (result,), (out,)
         else:
             outs, results = [as_array(o) for o in out], []
             for i, o in enumerate(outs):
@@ -183,14 +183,14 @@ class Op:
                 results.append(t)
             results = tuple(results)
         if record:
-            ctx._connect(args, outs, results)
+            ctx._connect(args, outs, results, active)
         if cls.is_view:
             _mark_views(ctx, args[0], results, args[1:], kwargs)
         if active and state.fw_level:
             _forward_ad(ctx, args, results)
-        return results[0] if cls.n_out == 1 else results
+        return result if cls.n_out == 1 else results
 
-    def _connect(ctx, args, outs, results):
+    def _connect(ctx, args, outs, results, active=True):
         edges, needs, versions = [], [], []
         for a in args:
             if isinstance(a, Tensor):
@@ -211,7 +211,7 @@ class Op:
         for r in results[1:]:
             r._vc = vc
         ctx._out_vc, ctx._out_version = vc, vc[0]
-        if state.anomaly:
+        if active and state.anomaly:
             ctx._trace = "".join(traceback.format_stack()[:-3])
 
     def release(self):
@@ -257,6 +257,10 @@ class _AccumulateGrad:
 
 def _promote(cls, args, arrays):
     """Cast the operand arrays (in place in the list) to PyTorch's result type."""
+    a, b = arrays[0], arrays[-1]
+    if type(a) is _ndarray and len(arrays) <= 2 and a.dtype.kind in "fc" and (
+            type(b) is float or type(b) is int or type(b) is _ndarray and b.dtype is a.dtype):
+        return      # the common case (one floating dtype, Python numbers): NumPy's result type
     main, mixed, scalars = None, False, False
     for a in arrays:
         d = getattr(a, "dtype", None)

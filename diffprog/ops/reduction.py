@@ -14,7 +14,7 @@ import warnings
 from collections import namedtuple
 
 from .. import dtypes as _dt
-from .._array import as_array, eye, ones, ufunc_method, xp
+from .._array import as_array, broadcast_view, eye, ones, sum_to, ufunc_method, xp
 from .._dims import _dims
 from ..tensor import Tensor
 from . import selection
@@ -33,10 +33,11 @@ def _axes(dim, ndim):
 
 
 def _expand_back(g, shape, dims, keepdim):
-    """Broadcast a reduced gradient back to `shape` (re-inserting reduced dims)."""
+    """Broadcast a reduced gradient (a tensor, or an array in a plain backward) back to
+    `shape` (re-inserting reduced dims)."""
     if not keepdim and dims and g.ndim:
         g = g.reshape(_kept(shape, dims))
-    return g.expand(shape)
+    return g.expand(shape) if isinstance(g, Tensor) else broadcast_view(g, shape)
 
 
 def _kept(shape, dims):
@@ -82,6 +83,7 @@ def _return_type(name, fields=("values", "indices")):
 # --- sum, mean, prod ---------------------------------------------------------------------
 
 class Sum(Op):
+    raw = True
     batch = along("dim")
 
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):
@@ -114,13 +116,7 @@ class SumToSize(Op):
 
     def forward(ctx, x, shape):
         ctx.shape, ctx.in_shape = tuple(shape), x.shape
-        lead = x.ndim - len(ctx.shape)
-        if lead < 0:
-            raise RuntimeError(f"size {list(shape)} is not expandable to size {list(x.shape)}")
-        axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(ctx.shape)
-                                          if s == 1 and x.shape[i + lead] != 1)
-        out = x.sum(axis=axes, keepdims=True) if axes else x
-        return out.reshape(ctx.shape)
+        return sum_to(x, ctx.shape)
 
     def vjp(ctx, g):
         return g.expand(ctx.in_shape)
@@ -130,6 +126,7 @@ class SumToSize(Op):
 
 
 class Mean(Op):
+    raw = True
     batch = along("dim")
 
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):

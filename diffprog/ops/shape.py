@@ -9,7 +9,7 @@ are indexing (`x[key]`).
 import functools
 
 from .. import dtypes as _dt
-from .._array import broadcast_view, xp
+from .._array import broadcast_view, sum_to, xp
 from .._array.device import device_of, move, pin
 from .._array.device import is_pinned as _is_pinned
 from .._dims import _dims, _wrap_dim
@@ -39,6 +39,7 @@ class Reshape(Op):
     """A new shape for the same elements: a view when NumPy can make one, else a copy
     (`view=True` insists on a view, like `Tensor.view`)."""
 
+    raw = True
     is_view = True
 
     @classmethod
@@ -96,6 +97,7 @@ class Permute(Op):
 
 
 class Expand(Op):
+    raw = True
     is_view = True
 
     @classmethod
@@ -117,7 +119,7 @@ class Expand(Op):
                                f"existing size {list(x.shape)}") from None
 
     def vjp(ctx, g):
-        return g.sum_to_size(ctx.in_shape)
+        return g.sum_to_size(ctx.in_shape) if isinstance(g, Tensor) else sum_to(g, ctx.in_shape)
 
     def jvp(ctx, dx):
         return dx.expand(ctx.output.shape)
@@ -393,6 +395,7 @@ class PinMemory(Op):
 
 
 class Clone(Op):
+    raw = True
     batch = leading
 
     def forward(ctx, x, memory_format=None):

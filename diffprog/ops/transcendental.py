@@ -19,6 +19,8 @@ _LN2, _LN10 = math.log(2.0), math.log(10.0)
 # --- exponentials and logarithms -------------------------------------------------------
 
 class Exp(_Unary):
+    raw = True
+
     @quiet
     def forward(ctx, x):
         return xp.exp(x)
@@ -176,6 +178,8 @@ class Cosh(_Unary):
 
 
 class Tanh(_Unary):
+    raw = True
+
     def forward(ctx, x):
         return xp.tanh(x)
 
@@ -216,6 +220,8 @@ class Atanh(_Quotient):
 # --- sigmoid, logit and the special functions ------------------------------------------
 
 class Sigmoid(_Unary):
+    raw = True
+
     @quiet                                    # exp(-x) may overflow to inf, giving exactly 0
     def forward(ctx, x):
         y = xp.empty_like(x)                  # 1 / (1 + exp(-x)), in one buffer
