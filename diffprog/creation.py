@@ -110,34 +110,39 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     return _finish(data, dtype, device, requires_grad, "full", pin_memory)
 
 
-def _like(fn, input, dtype, device, requires_grad, *args):
+def _like(fn, input, dtype, device, requires_grad, pin_memory, *args):
     """fn(input's shape, *args); inside vmap, batched like input (so that writing batched
     values into it in place works, as in torch.func)."""
     dtype = input.dtype if dtype is None else dtype
     device = input.device if device is None else device
     levels = levels_of(input)
     shape = tuple(physical(input).shape) if levels else input.shape
-    return rewrap(fn(shape, *args, dtype=dtype, device=device, requires_grad=requires_grad), levels)
+    return rewrap(fn(shape, *args, dtype=dtype, device=device, requires_grad=requires_grad,
+                     pin_memory=pin_memory), levels)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return _like(zeros, input, dtype, device, requires_grad)
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None,
+               pin_memory=False):
+    return _like(zeros, input, dtype, device, requires_grad, pin_memory)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return _like(ones, input, dtype, device, requires_grad)
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None,
+              pin_memory=False):
+    return _like(ones, input, dtype, device, requires_grad, pin_memory)
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None):
-    return _like(empty, input, dtype, device, requires_grad)
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, layout=None,
+               pin_memory=False):
+    return _like(empty, input, dtype, device, requires_grad, pin_memory)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None,
-              layout=None):
-    return _like(full, input, dtype, device, requires_grad, fill_value)
+              layout=None, pin_memory=False):
+    return _like(full, input, dtype, device, requires_grad, pin_memory, fill_value)
 
 
-def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+           pin_memory=False):
     """Values in [start, end) spaced by step; int64 unless an argument is a float."""
     if end is None:
         start, end = 0, start
@@ -156,10 +161,11 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         data = (start + xp.arange(n, dtype=xp.float64) * step).astype(dtype.np)
     else:
         data = xp.arange(start, end, step, dtype=dtype.np)
-    return _finish(data, dtype, device, requires_grad, "arange")
+    return _finish(data, dtype, device, requires_grad, "arange", pin_memory)
 
 
-def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False, out=None, layout=None,
+             pin_memory=False):
     """`steps` evenly spaced values from start to end, computed like PyTorch: from the start
     for the first half, from the end for the second (so both ends are exact)."""
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
@@ -171,20 +177,21 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     i = xp.arange(steps, dtype=ct)
     step = (end - start) / ct(max(steps - 1, 1))
     data = xp.where(i < max(steps // 2, 1), start + step * i, end - step * (steps - 1 - i))
-    return _finish(data.astype(dtype.np), dtype, device, requires_grad, "linspace")
+    return _finish(data.astype(dtype.np), dtype, device, requires_grad, "linspace", pin_memory)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None):
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False, out=None,
+             layout=None, pin_memory=False):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
     data = xp.logspace(float(start), float(end), int(steps), base=base).astype(dtype.np)
-    return _finish(data, dtype, device, requires_grad, "logspace")
+    return _finish(data, dtype, device, requires_grad, "logspace", pin_memory)
 
 
-def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None):
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return _finish(xp.eye(n, m, dtype=dtype.np), dtype, device, requires_grad, "eye")
+    return _finish(xp.eye(n, m, dtype=dtype.np), dtype, device, requires_grad, "eye", pin_memory)
 
 
-def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     dtype = _dt.to_dtype(dtype) if dtype is not None else _dt.get_default_dtype()
-    return _finish(xp.asarray(s, dtype=dtype.np), dtype, device, requires_grad, "scalar_tensor")
+    return _finish(xp.asarray(s, dtype=dtype.np), dtype, device, requires_grad, "scalar_tensor", pin_memory)

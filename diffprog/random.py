@@ -228,21 +228,24 @@ def _like(fn, input, dtype, kwargs):
 
 
 def rand_like(input, *, dtype=None, generator=None, device=None, requires_grad=False, layout=None,
-              memory_format=None):
-    return _like(rand, input, dtype, dict(generator=generator, device=device, requires_grad=requires_grad))
+              memory_format=None, pin_memory=False):
+    return _like(rand, input, dtype, dict(generator=generator, device=device, requires_grad=requires_grad,
+                                          pin_memory=pin_memory))
 
 
 def randn_like(input, *, dtype=None, generator=None, device=None, requires_grad=False, layout=None,
-               memory_format=None):
-    return _like(randn, input, dtype, dict(generator=generator, device=device, requires_grad=requires_grad))
+               memory_format=None, pin_memory=False):
+    return _like(randn, input, dtype, dict(generator=generator, device=device, requires_grad=requires_grad,
+                                           pin_memory=pin_memory))
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, generator=None, device=None,
-                 requires_grad=False, layout=None, memory_format=None):
+                 requires_grad=False, layout=None, memory_format=None, pin_memory=False):
     if high is None:
         low, high = 0, low
     return randint(low, high, tuple(input.shape), generator=generator, device=device or input.device,
-                   dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad)
+                   dtype=input.dtype if dtype is None else dtype, requires_grad=requires_grad,
+                   pin_memory=pin_memory)
 
 
 def _array(x):

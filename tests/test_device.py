@@ -277,7 +277,9 @@ def test_pinned_memory_without_an_accelerator_is_pytorchs(no_gpu):
         x.pin_memory()
     messages.append(str(e.value))
     for make in (lambda: dp.zeros(2, pin_memory=True), lambda: dp.tensor([1.0], pin_memory=True),
-                 lambda: dp.randn(2, pin_memory=True)):
+                 lambda: dp.randn(2, pin_memory=True), lambda: dp.arange(3, pin_memory=True),
+                 lambda: dp.eye(2, pin_memory=True), lambda: dp.zeros_like(x, pin_memory=True),
+                 lambda: dp.randn_like(x, pin_memory=True)):
         with pytest.raises(RuntimeError, match="pin_memory=True requires a CUDA or other accelerator") as e:
             make()
     messages.append(str(e.value))
@@ -316,7 +318,12 @@ def test_pinned_memory_on_the_device(gpu):
     with pytest.raises(RuntimeError, match="cannot pin 'torch.cuda.FloatTensor' only dense CPU tensors"):
         y.pin_memory()
     for t in (dp.zeros(2, pin_memory=True), dp.empty(2, pin_memory=True), dp.tensor([1], pin_memory=True),
-              dp.randint(0, 3, (2,), pin_memory=True)):
+              dp.randint(0, 3, (2,), pin_memory=True), dp.arange(3, pin_memory=True),
+              dp.linspace(0, 1, 3, pin_memory=True), dp.logspace(0, 1, 3, pin_memory=True),
+              dp.eye(2, pin_memory=True), dp.scalar_tensor(1.0, pin_memory=True),
+              dp.ones_like(x, pin_memory=True), dp.full_like(x, 2.0, pin_memory=True),
+              dp.empty_like(x, pin_memory=True), dp.rand_like(x, pin_memory=True),
+              dp.randint_like(x, 3, pin_memory=True)):
         assert t.is_pinned() and t.device == dp.device("cpu")
     with pytest.raises(RuntimeError, match="only dense CPU tensors can be pinned"):
         dp.ones(2, device=gpu, pin_memory=True)
