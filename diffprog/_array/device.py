@@ -50,19 +50,25 @@ class Library:
     """The array library of one device type: its namespace for making arrays, its array
     type, the copies to and from host (NumPy) memory (`from_host(a, index, non_blocking)`),
     and, for an accelerator, page-locked host arrays: `empty_pinned(shape, dtype)` makes
-    one, `is_pinned(a)` recognises them (views too)."""
+    one, whose memory is a `pinned_type` object."""
 
     def __init__(self, name, xp, array_type, to_host, from_host, index_of=lambda a: None,
-                 special=None, ufunc_methods=None, empty_pinned=None, is_pinned=None):
+                 special=None, ufunc_methods=None, empty_pinned=None, pinned_type=None):
         self.name, self.xp, self.array_type = name, xp, array_type
         self.to_host, self.from_host, self.index_of = to_host, from_host, index_of
         self.special = special      # its scipy.special (erf, gammaln, ...), imported on demand
         # method -> the ufuncs whose reduce/accumulate/reduceat/at it has (None: all)
         self.ufunc_methods = ufunc_methods
-        self.empty_pinned, self.is_pinned = empty_pinned, is_pinned
+        self.empty_pinned, self.pinned_type = empty_pinned, pinned_type
 
     def has(self, ufunc, method):
         return self.ufunc_methods is None or ufunc.__name__ in self.ufunc_methods[method]
+
+    def is_pinned(self, a):
+        """Whether the host array `a` (or the array it is a view of) is in its pinned memory."""
+        while isinstance(a, numpy.ndarray):
+            a = a.base
+        return self.pinned_type is not None and isinstance(a, self.pinned_type)
 
 
 def _cupy():
@@ -90,14 +96,9 @@ def _cupy():
         import cupyx
         return cupyx.empty_pinned(shape, dtype)
 
-    def is_pinned(a):           # cupyx's pinned arrays are views of a PinnedMemoryPointer
-        while isinstance(a, numpy.ndarray):
-            a = a.base
-        return isinstance(a, cupy.cuda.PinnedMemoryPointer)
-
     from .cupy_api import UFUNC_METHODS
     return Library("cuda", cupy, cupy.ndarray, cupy.asnumpy, from_host, lambda a: a.device.id, special,
-                   UFUNC_METHODS, empty_pinned, is_pinned)
+                   UFUNC_METHODS, empty_pinned, cupy.cuda.PinnedMemoryPointer)
 
 
 _CPU = Library("cpu", numpy, numpy.ndarray, lambda a: a, lambda a, index, non_blocking=False: a)
@@ -124,7 +125,7 @@ def fake_gpu_library():
     """The CPU stand-in for a GPU library (`fake_gpu.py`), as the library of 'cuda'."""
     from . import fake_gpu as f
     return Library("cuda", f.namespace(), f.FakeGPUArray, f.to_host, f.from_host, lambda a: 0, f.special,
-                   f.UFUNC_METHODS, f.empty_pinned, f.is_pinned)
+                   f.UFUNC_METHODS, f.empty_pinned, f.PinnedBuffer)
 
 
 def library(device_type):
@@ -217,8 +218,7 @@ def is_pinned(array):
     """Whether a host array is in page-locked memory (of an accelerator library that is
     in use: no pinned array exists before one is)."""
     lib = _LIBRARIES.get("cuda")
-    return type(array) is numpy.ndarray and lib is not None and lib.is_pinned is not None and \
-        lib.is_pinned(array)
+    return type(array) is numpy.ndarray and lib is not None and lib.is_pinned(array)
 
 
 default_device = None      # where factory functions put tensors when told nowhere (None: the CPU)

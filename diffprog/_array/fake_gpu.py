@@ -10,6 +10,8 @@ inputs' device.  It also refuses the NumPy and SciPy functions that CuPy lacks
 (`cupy_api.py`).  `device.fake_gpu_library()` makes it a library for 'cuda'.  Pinned
 host arrays (`empty_pinned`, as cupyx's) are NumPy arrays over a `PinnedBuffer`.
 """
+import math
+
 import numpy
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
@@ -223,13 +225,4 @@ class PinnedBuffer(bytearray):
 
 def empty_pinned(shape, dtype):
     dtype = numpy.dtype(dtype)
-    n = dtype.itemsize
-    for d in shape:
-        n *= d
-    return numpy.ndarray(shape, dtype, buffer=PinnedBuffer(max(n, 1)))
-
-
-def is_pinned(a):
-    while isinstance(a, numpy.ndarray):
-        a = a.base
-    return isinstance(a, PinnedBuffer)
+    return numpy.ndarray(shape, dtype, buffer=PinnedBuffer(max(math.prod(shape) * dtype.itemsize, 1)))

@@ -24,7 +24,7 @@ from ...tensor import Tensor
 from ._worker import (STATUS_INTERVAL, ExceptionWrapper, IterationEnd, ResumeIteration,
                       worker_loop)
 from ._fetch import make_fetcher
-from .collate import default_collate, default_convert
+from .collate import _is_namedtuple, _same_mapping, default_collate, default_convert
 from .dataset import IterableDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
@@ -186,12 +186,8 @@ def pin_batch(data):
     if isinstance(data, (str, bytes)):
         return data
     if isinstance(data, Mapping):
-        pinned = {k: pin_batch(v) for k, v in data.items()}
-        try:
-            return type(data)(pinned)
-        except TypeError:           # a mapping that cannot be made from a dict
-            return pinned
-    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return _same_mapping(data, {k: pin_batch(v) for k, v in data.items()})
+    if _is_namedtuple(data):
         return type(data)(*(pin_batch(v) for v in data))
     if isinstance(data, (tuple, list)):
         return type(data)(pin_batch(v) for v in data)
