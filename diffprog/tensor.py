@@ -220,6 +220,7 @@ class Tensor:
                                "that require grad (this one is not a leaf or does not)")
         if self._post_hooks is None:
             self._post_hooks = []
+            engine.post_hooked.add(self)
         self._post_hooks.append(hook)
         return _HookHandle(self._post_hooks, hook)
 

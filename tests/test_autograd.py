@@ -83,6 +83,33 @@ def test_grad_accumulates_over_backwards():
     close(x.grad, x.detach().exp())
 
 
+def test_grad_accumulates_in_place_as_pytorch():
+    """A second backward adds into the same .grad tensor (its version moves on), as PyTorch's
+    AccumulateGrad does without create_graph; with create_graph the sum is a new tensor."""
+    for lib in (dp, torch):
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        (x * 3).sum().backward()
+        first, version = x.grad, x.grad._version
+        (x * 3).sum().backward()
+        assert x.grad is first and x.grad._version == version + 1
+        assert x.grad.tolist() == [6.0, 6.0]
+        (x * x).sum().backward(create_graph=True)
+        assert x.grad is not first and first.tolist() == [6.0, 6.0]
+
+
+def test_nodes_run_newest_first_whatever_the_edge_order():
+    """A node runs only after every consumer of its outputs, also when the graph's edges
+    reach a shared node by paths of different lengths."""
+    x, tx = both([0.5, -1.5])
+    for a in (x, tx):
+        h = a.exp()
+        long = h
+        for _ in range(5):
+            long = long * 1.5
+        (h.sin() + long + h).sum().backward()
+    close(x.grad, tx.grad)
+
+
 def test_second_backward_needs_retain_graph():
     x, tx = both([0.3, 0.4])
     y = (x.exp() * x).sum()

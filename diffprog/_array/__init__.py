@@ -42,16 +42,14 @@ _tune_malloc()
 def broadcast_view(x, shape):
     """A read-only broadcast view of x (NumPy's broadcast_to, 4x cheaper for the common
     contiguous case, which matters in backward passes full of small expands)."""
-    if type(x) is not xp.ndarray or not x.flags.c_contiguous or len(shape) < x.ndim or x.size == 0:
+    if type(x) is not xp.ndarray or len(shape) < x.ndim or not x.size or not x.flags.c_contiguous:
         return xp.broadcast_to(x, shape)
     lead = len(shape) - x.ndim
-    strides = [0] * lead
-    for size, want, stride in zip(x.shape, shape[lead:], x.strides):
+    strides = [0] * len(shape)          # (a 0-d x, the gradient of a full reduction: all zero)
+    for i, size, want, stride in zip(range(lead, len(shape)), x.shape, shape[lead:], x.strides):
         if size == want:
-            strides.append(stride)
-        elif size == 1:
-            strides.append(0)
-        else:
+            strides[i] = stride
+        elif size != 1:
             raise ValueError(f"cannot broadcast shape {x.shape} to {tuple(shape)}")
     out = xp.ndarray(shape, x.dtype, x, 0, strides)
     out.flags.writeable = False

@@ -1,18 +1,22 @@
 """Reverse mode: walk the graph from the outputs back to the leaves.
 
-The walk is iterative (no recursion limit on deep graphs): one depth-first pass orders
-the nodes so that every node comes after all nodes that consume it; a second pass calls
-each node's `vjp` once, with the sum of the gradients flowing into it.  Unless
-`retain_graph`, each node drops what it saved as soon as its `vjp` has run.
+The walk is iterative (no recursion limit on deep graphs) and runs the newest node first:
+a node is made after every node whose outputs it consumes, so all nodes that feed it a
+gradient have run before it (PyTorch's sequence numbers: `_seq` counts down, a heap pops
+the newest).  Each `vjp` runs once, on the sum of the gradients flowing into the node;
+unless `retain_graph`, the node then drops what it saved.
 
 The engine knows tensors and nodes only by the attributes it reads, so it sits below both:
 - a tensor has `_data` (its array), `_requires_grad`, `grad_fn` and `_out_nr` (the node that
   made it and which of its outputs it is), `_grad`, `_hooks`, `_post_hooks`, `_plain` (False
   for batched and other subclasses, which the fast paths leave alone) and `_new_plain(array)`;
 - a node (`ops/op.py`'s Op) has `args`, `edges` (per input: (node, output number), (leaf,
-  None) or None), `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
+  None) or None), `_seq`, `n_out`, `_out` (its output arrays), `vjp(*grads)`, `release()`, `name()`,
   `_freed`, `_hooks`, `_retained` and `_trace`.
 """
+from heapq import heappop, heappush
+from weakref import WeakSet
+
 from .._array import ones, sum_to, xp
 from .._array.device import as_array, device_of, is_array, move
 from .grad_mode import state
@@ -21,6 +25,9 @@ _ndarray = xp.ndarray
 # Set by diffprog.func.vmap: runs a node's vjp on batched gradients (a backward pass inside
 # vmap, over a graph made outside it), once per batch element where the vjp needs to.
 vjp_batched = None
+
+# Leaves with post-accumulate-grad hooks: the walk counts edges into them while there are any.
+post_hooked = WeakSet()
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -83,29 +90,21 @@ def _root_grads(tensors, grad_tensors, who):
     return roots
 
 
-def _topological(root_nodes, pending):
-    """Nodes reachable from the roots, each after every node that feeds it a gradient."""
-    order, seen = [], set()
-    stack = list(root_nodes)  # nodes; None above a node whose inputs are all in order
+def _reachable(root_nodes, pending):
+    """Nodes reachable from the roots, producers first; counts the edges into hooked leaves."""
+    seen, stack = set(), list(root_nodes)
     while stack:
         node = stack.pop()
-        if node is None:
-            order.append(stack.pop())
-            continue
         if node in seen:
             continue
         seen.add(node)
-        if node._freed:
-            raise freed_error()
-        stack += (node, None)
         for e in node.edges:
             if e is not None:
                 if e[1] is not None:
                     stack.append(e[0])
-                elif e[0]._post_hooks:                      # count edges into it
+                elif e[0]._post_hooks:
                     pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
-    order.reverse()           # consumers first
-    return order
+    return sorted(seen, key=lambda node: node._seq, reverse=True)
 
 
 def _run(roots, retain_graph, create_graph, inputs):
@@ -115,27 +114,26 @@ def _run(roots, retain_graph, create_graph, inputs):
     # a node whose op is `raw` runs its vjp on arrays, without making tensors or ops.
     raw = plain and not create_graph and not state.active
     buffers = {}              # node -> list of summed gradients, one per output
+    queue = []                # (node._seq, node) for the nodes in buffers: a heap, newest first
     owned = {} if raw else None   # id -> sum it may add into in place
     leaves = {}               # id(leaf) -> [leaf, summed gradient]
     for t, g in roots:
-        _add(buffers, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None),
+        _add(buffers, queue, leaves, (t.grad_fn, t._out_nr) if t.grad_fn is not None else (t, None),
              g._data if raw else g, owned)
-    pending = {}              # id(leaf) -> edges yet to run into it (leaves with post hooks)
-    order = _topological([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
-    if inputs is None:
-        taken = {id(g._data) for _, g in roots}   # never alias a caller's gradient
-    else:
-        pending = None        # autograd.grad and backward(inputs=) accumulate at the end
+    taken = {id(g._data) for _, g in roots} if inputs is None else None   # never alias a caller's gradient
 
     # With `inputs`, capture the gradient of each and skip nodes that cannot reach one.
-    wanted = None
+    wanted, pending = None, {}    # pending: id(leaf) -> edges yet to run into it (hooked leaves)
+    if inputs is not None or post_hooked:
+        order = _reachable([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
     if inputs is not None:
+        pending = None        # autograd.grad and backward(inputs=) accumulate at the end
         wanted = {}
         for i, t in enumerate(inputs):
             key = (id(t.grad_fn), t._out_nr) if t.grad_fn is not None else (id(t), None)
             wanted.setdefault(key, []).append(i)
         useful = _useful_nodes(order, wanted)
-    captured = [None] * (len(inputs) if inputs is not None else 0)
+        captured = [None] * len(inputs)
 
     batched = not plain and vjp_batched is not None
     wrap = roots[0][0]._new_plain if raw else None     # arrays -> tensors, where needed
@@ -143,12 +141,13 @@ def _run(roots, retain_graph, create_graph, inputs):
     prev = state.grad_enabled
     state.grad_enabled = create_graph
     try:
-        for node in order:
-            grads = buffers.pop(node, None)
-            if grads is None or (wanted is not None and node not in useful):
-                if pending:
-                    _settle_leaves(node, pending, leaves, create_graph, taken, wrap)
+        while queue:
+            node = heappop(queue)[1]
+            grads = buffers.pop(node)
+            if wanted is not None and node not in useful:
                 continue
+            if node._freed:
+                raise freed_error()
             if owned:                # handed on now: a vjp may pass them through unchanged
                 for g in grads:
                     owned.pop(id(g), None)
@@ -182,7 +181,7 @@ def _run(roots, retain_graph, create_graph, inputs):
                     g = _fit(g, a, node)
                 elif type(g) is not _ndarray or g.shape != a._data.shape or g.dtype != a._data.dtype:
                     g = _fit_array(g, a._data, node)
-                _add(buffers, leaves, e, g, owned)
+                _add(buffers, queue, leaves, e, g, owned)
             if pending:
                 _settle_leaves(node, pending, leaves, create_graph, taken, wrap)
             if not retain_graph:
@@ -222,11 +221,11 @@ def _finish_leaf(leaf, g, create_graph, taken, wrap):
 
 
 def _useful_nodes(order, wanted):
-    """Nodes from which some wanted tensor is reachable (order has consumers first)."""
+    """Nodes from which some wanted tensor is reachable (order has producers first)."""
     wanted_nodes = {k[0] for k in wanted if k[1] is not None}
     wanted_leaves = {k[0] for k in wanted if k[1] is None}
     useful = set()
-    for node in reversed(order):          # producers first
+    for node in order:
         if id(node) in wanted_nodes or any(
                 e is not None and ((e[1] is None and id(e[0]) in wanted_leaves) or e[0] in useful)
                 for e in node.edges):
@@ -234,8 +233,9 @@ def _useful_nodes(order, wanted):
     return useful
 
 
-def _add(buffers, leaves, edge, g, owned):
-    """Sum g into the gradient buffer of the edge's target (a node output or a leaf)."""
+def _add(buffers, queue, leaves, edge, g, owned):
+    """Sum g into the gradient buffer of the edge's target (a node output or a leaf); a node
+    that gets its first gradient joins the queue."""
     target, nr = edge
     if nr is None:                                   # a leaf
         entry = leaves.get(id(target))
@@ -246,6 +246,7 @@ def _add(buffers, leaves, edge, g, owned):
         return
     slots = buffers.get(target)
     if slots is None:
+        heappush(queue, (target._seq, target))
         slots = buffers[target] = [None] * target.n_out
     slots[nr] = g if slots[nr] is None else _sum(slots[nr], g, owned)
 
@@ -325,18 +326,24 @@ def _leaf_hooks(leaf, g):
 
 
 def _accumulate(leaf, g, create_graph, taken):
-    """Add g (an array unless create_graph) into leaf.grad (the stored array is always the
-    leaf's own, never an alias), then call its post-accumulate-grad hooks."""
-    if not create_graph:
-        data = g
-        if leaf._grad is not None:
-            data = leaf._grad._data + data
-        elif id(data) in taken or not (data.flags.owndata and data.flags.writeable):
-            data = data.copy()
-        taken.add(id(data))
-        g = leaf._new_plain(data)
-    elif leaf._grad is not None:
-        g = leaf._grad + g
+    """Add g (an array unless create_graph) into leaf.grad: in place where it can, as PyTorch
+    (the same .grad tensor, one version on); a new .grad's array is the leaf's own, never an
+    alias.  Then call the leaf's post-accumulate-grad hooks."""
+    old = leaf._grad
+    if create_graph:
+        g = g if old is None else old + g
+    elif old is not None and type(d := old._data) is type(g) and d.shape == g.shape and \
+            d.dtype == g.dtype and d.flags.writeable:
+        d += g
+        old._vc[0] += 1
+        g = old
+    else:
+        if old is not None:
+            g = old._data + g
+        elif id(g) in taken or not (g.flags.owndata and g.flags.writeable):
+            g = g.copy()
+        taken.add(id(g))
+        g = leaf._new_plain(g)
     leaf._grad = g
     for hook in leaf._post_hooks or ():
         hook(leaf)
@@ -353,19 +360,8 @@ def _check_anomaly(node, grads):
 
 def reachable_leaves(tensors):
     """ids of the leaves whose gradients a backward pass from `tensors` would reach."""
-    leaves, seen = set(), set()
-    stack = [t.grad_fn for t in tensors if t.grad_fn is not None]
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for e in node.edges:
-            if e is not None and e[1] is None:
-                leaves.add(id(e[0]))
-            elif e is not None:
-                stack.append(e[0])
-    return leaves
+    nodes = _reachable([t.grad_fn for t in tensors if t.grad_fn is not None], {})
+    return {id(e[0]) for node in nodes for e in node.edges if e is not None and e[1] is None}
 
 
 def _is_tensor(x):

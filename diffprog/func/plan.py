@@ -85,7 +85,8 @@ class Plan:
         fwd = self._forward_source(steps, out_names)
         bwd = self._backward_source(bsteps) if grad_names is not None else ""
         self.source = fwd + "\n" + bwd + "\n" + self._run_source()
-        self.ns.update(PLAN=self, CompiledRegion=CompiledRegion, _refresh_view=_op._refresh_view)
+        self.ns.update(PLAN=self, CompiledRegion=CompiledRegion, _refresh_view=_op._refresh_view,
+                       _sequence=_op.sequence)
         exec(compile(self.source, "<diffprog.compile>", "exec"), self.ns)
         self.forward, self.run = self.ns["forward"], self.ns["run"]
         self.backward = self.ns.get("backward")
@@ -236,6 +237,7 @@ class Plan:
                   "    node.edges = [" + ", ".join(
                       f"({a}.grad_fn, {a}._out_nr) if {a}.grad_fn is not None else ({a}, None)"
                       for a in args) + "]",
+                  "    node._seq = next(_sequence)",
                   f"    node.needs_input_grad = {(True,) * len(args)!r}",
                   "    node._versions = [" + ", ".join(f"{a}._vc[0]" for a in args) + "]",
                   f"    node.n_out = {self.n_diff}",

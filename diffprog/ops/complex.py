@@ -22,9 +22,11 @@ _COMPLEX_OF = {"float32": xp.complex64, "float64": xp.complex128, "float16": xp.
 
 def conj_if_complex(t):
     """conj(t) for a complex tensor, t itself otherwise (a real tensor, a mask, a number)."""
+    if type(t) is xp.ndarray:                               # (a raw vjp's arrays)
+        return t.conjugate() if t.dtype.kind == "c" else t
     if isinstance(t, Tensor):
         return Conj.apply(t) if t._data.dtype.kind == "c" else t
-    if isinstance(t, builtins.complex) or is_array(t) and t.dtype.kind == "c":    # (arrays: a raw vjp)
+    if isinstance(t, builtins.complex) or is_array(t) and t.dtype.kind == "c":
         return t.conjugate()
     return t
 

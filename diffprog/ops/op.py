@@ -26,6 +26,7 @@ Positional arguments of `apply` are the operands (tensors or Python scalars); op
 gradient per operand (None where there is none); `jvp` receives one tangent per operand
 (a zero for operands without one).
 """
+import itertools
 import traceback
 
 from .. import dtypes as _dt
@@ -40,6 +41,7 @@ from . import batching
 
 _new = object.__new__
 _ndarray = xp.ndarray
+sequence = itertools.count(0, -1)   # a node's _seq: minus its place in creation order (engine.py)
 
 # NumPy warns where PyTorch silently gives inf or nan (log(0), x / 0, exp(1000), sqrt(-1)).
 # The ops that meet such values in ordinary use decorate their forward with `quiet`
@@ -51,7 +53,7 @@ quiet = xp.errstate(all="ignore")
 
 class Op:
     __slots__ = ("args", "edges", "needs_input_grad", "_versions", "_out", "_out_vc", "_out_version",
-                 "__dict__", "__weakref__")
+                 "_seq", "__dict__", "__weakref__")
     # Rarely set, so class-level defaults (instances override them in __dict__).
     _freed = False          # saved values dropped after backward
     _hooks = None           # {output_nr: [hook, ...]} from Tensor.register_hook
@@ -204,6 +206,7 @@ class Op:
             edges.append(None)
             needs.append(False)
         ctx.edges = edges
+        ctx._seq = next(sequence)
         ctx.needs_input_grad = tuple(needs)
         ctx._versions = versions
         ctx._out = outs
