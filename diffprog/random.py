@@ -14,6 +14,7 @@ rather than baking its numbers into a trace.
 """
 import contextlib
 import functools
+import math
 import weakref
 
 import numpy as np
@@ -283,9 +284,18 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 @sampler
 def dropout_mask(input, p, shape):
     """Dropout's mask: a constant tensor of `shape` and input's dtype, 0 where dropped
-    (probability p), 1/(1-p) where kept; drawn from the default generator."""
-    u = rand(shape, dtype=input.dtype, device=input.device)
+    (probability p), 1/(1-p) where kept; drawn from the default generator.
+
+    On the host, outside vmap, an element is kept where a uniform 32-bit integer is at least
+    p 2^32 (rounded): one 64-bit draw gives two elements, where a float32 uniform takes one
+    (and a float64 one a whole draw)."""
     scale = 0.0 if p == 1 else 1 / (1 - p)
+    if not state.vmap and type(input._data) is np.ndarray and input._data.dtype.type in (np.float32, np.float64):
+        n = math.prod(shape)
+        bits = default_generator._bits.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        return Tensor._make(np.multiply(bits >= np.uint32(min(round(p * 2**32), 2**32 - 1)), scale,
+                                        dtype=input._data.dtype))
+    u = rand(shape, dtype=input.dtype, device=input.device)
     if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
         return (u >= p).to(input.dtype) * scale
     return Tensor._make(xp.multiply(u._data >= p, scale, dtype=u._data.dtype))

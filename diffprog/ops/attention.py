@@ -63,7 +63,7 @@ class Attention(Op):
         p = xp.matmul(q, xp.swapaxes(k, -1, -2))
         fast, rows = _score_rows(p, bias)
         if fast is not None:
-            fast.softmax_scores(p.reshape(-1, p.shape[-1]), scale, *rows, empty_rows_zero)
+            fast.softmax_scores(p.reshape(-1, p.shape[-1]), scale, rows, empty_rows_zero)
         else:
             _softmax_scores(p, scale, bias, empty_rows_zero)
         if keep is None:
@@ -100,8 +100,8 @@ class Attention(Op):
             fast = row_kernels(d, p, keep) if g_p is None and d.shape == p.shape else None
             if fast is not None:
                 ds = d.reshape(-1, d.shape[-1])
-                fast.softmax_scores_vjp(ds, p.reshape(ds.shape), _no_rows(p) if keep is None else
-                                        keep.reshape(ds.shape))
+                fast.softmax_scores_vjp(ds, p.reshape(ds.shape), xp.ones((1, ds.shape[1]), p.dtype)
+                                        if keep is None else keep.reshape(ds.shape))
                 ds = d
             else:
                 if keep is not None:
@@ -147,27 +147,21 @@ def _softmax_scores(p, scale, bias, empty_rows_zero):
 
 
 def _score_rows(p, bias):
-    """(rows_numba, (bias rows, their period)) for the scores p where the kernel applies:
-    float32 (its exp is exact to float32's precision, not float64's) and a bias that is
-    absent, of p's shape, or one (L, S) matrix for all batch elements."""
+    """(rows_numba, bias rows) for the scores p where the kernel applies: float32 (its exp
+    is exact to float32's precision, not float64's) and a bias that is absent (a row of
+    zeros), of p's shape, or one (L, S) matrix for all batch elements."""
     if p.dtype != xp.float32:
         return None, None
-    if bias is not None and bias.shape != p.shape:
+    if bias is None:
+        bias = xp.zeros((1, p.shape[-1]), p.dtype)
+    elif bias.shape != p.shape:
         if bias.shape[-2:] != p.shape[-2:] or bias.size != p.shape[-2] * p.shape[-1]:
             return None, None
         bias = xp.ascontiguousarray(bias.reshape(p.shape[-2:]))
     fast = row_kernels(p, bias)
     if fast is None or not p.size:
         return None, None
-    if bias is None:
-        return fast, (_no_rows(p), 1)
-    rows = bias.reshape(-1, p.shape[-1])
-    return fast, (rows, len(rows))
-
-
-def _no_rows(p):
-    """The kernels' stand-in for an absent bias or dropout mask: no rows."""
-    return xp.empty((0, p.shape[-1]), p.dtype)
+    return fast, bias.reshape(-1, p.shape[-1])
 
 
 def _attention(q, k, v, bias, scale, dropout_p, empty_rows_zero=False, need_weights=True):

@@ -25,18 +25,20 @@ def layer_norm(x, w, b, eps, y, mean, rstd):
     when absent); mean, rstd: (R,), written."""
     rows, d = x.shape
     for r in range(rows):
+        xr, yr = x[r], y[r]
         s = 0.0
         for j in range(d):
-            s += x[r, j]
+            s += xr[j]
         m = s / d
         v = 0.0
         for j in range(d):
-            c = x[r, j] - m
+            c = xr[j] - m
             v += c * c
         sd = 1.0 / math.sqrt(v / d + eps)
         mean[r], rstd[r] = m, sd
+        m, sd = xr.dtype.type(m), xr.dtype.type(sd)
         for j in range(d):
-            y[r, j] = (x[r, j] - m) * sd * w[j] + b[j]
+            yr[j] = (xr[j] - m) * sd * w[j] + b[j]
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
@@ -46,63 +48,67 @@ def layer_norm_vjp(x, g, w, mean, rstd, gx, gw, gb):
     gx = (d - mean(d) - xhat mean(d xhat)) rstd, gw = sum of g xhat, gb = sum of g."""
     rows, n = x.shape
     for r in range(rows):
+        xr, gr, gxr = x[r], g[r], gx[r]
         m, sd = mean[r], rstd[r]
         sum_d, sum_dx = 0.0, 0.0
         for j in range(n):
-            xhat = (x[r, j] - m) * sd
-            d = g[r, j] * w[j]
+            xhat = (xr[j] - m) * sd
+            d = gr[j] * w[j]
             sum_d += d
             sum_dx += d * xhat
-            gw[j] += g[r, j] * xhat
-            gb[j] += g[r, j]
-        a, c = sum_d / n, sum_dx / n
+            gw[j] += gr[j] * xhat
+            gb[j] += gr[j]
+        a, c = xr.dtype.type(sum_d / n), xr.dtype.type(sum_dx / n)
         for j in range(n):
-            xhat = (x[r, j] - m) * sd
-            gx[r, j] = (g[r, j] * w[j] - a - xhat * c) * sd
+            xhat = (xr[j] - m) * sd
+            gxr[j] = (gr[j] * w[j] - a - xhat * c) * sd
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
-def softmax_scores(p, scale, bias, period, empty_rows_zero):
-    """In place, each row of scores p (R, S) becomes softmax(p * scale + bias), bias row
-    r % period (bias: (period, S), or (0, S) for none).  A row whose scores are all -inf
-    becomes 0 with empty_rows_zero, NaN without (0 / 0, as NumPy computes it)."""
+def softmax_scores(p, scale, bias, empty_rows_zero):
+    """In place, each row r of float32 scores p (R, S) becomes softmax(p * scale + bias row
+    r % len(bias)), the exponentials in float64.  A row whose scores are all -inf becomes 0
+    with empty_rows_zero, NaN without (0 / 0, as NumPy computes it).  (Scaling and the
+    maximum in float32 vectorise twice as wide as in float64.)"""
     rows, n = p.shape
-    has_bias = bias.shape[0] > 0
+    period = bias.shape[0]
+    scale = np.float32(scale)
     for r in range(rows):
-        top = -np.inf
+        row, b = p[r], bias[r % period]
+        top = np.float32(-np.inf)
         for j in range(n):
-            s = p[r, j] * scale
-            if has_bias:
-                s += bias[r % period, j]
-            p[r, j] = s
+            s = row[j] * scale + b[j]
+            row[j] = s
             top = max(top, s)
         if top == -np.inf:
             fill = 0.0 if empty_rows_zero else np.nan
             for j in range(n):
-                p[r, j] = fill
+                row[j] = fill
             continue
         total = 0.0
         for j in range(n):
-            e = _exp(np.float64(p[r, j]) - top)
-            p[r, j] = e
+            e = _exp(np.float64(row[j] - top))
+            row[j] = e
             total += e
-        inv = 1.0 / total
+        inv = np.float32(1.0 / total)
         for j in range(n):
-            p[r, j] *= inv
+            row[j] *= inv
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def softmax_scores_vjp(d, p, keep):
     """In place, the gradient at the scores from d (R, S), the gradient at the dropped
-    weights p * keep (keep: (R, S), or (0, S) for no dropout): with e = d keep,
-    ds = p (e - sum(e p)) in each row."""
+    weights p * keep (keep row r % len(keep): the dropout mask, or a row of ones): with
+    e = d keep, ds = p (e - sum(e p)) in each row."""
     rows, n = d.shape
-    dropped = keep.shape[0] > 0
+    period = keep.shape[0]
     for r in range(rows):
+        dr, pr, kr = d[r], p[r], keep[r % period]
         s = 0.0
         for j in range(n):
-            e = d[r, j] * keep[r, j] if dropped else d[r, j]
-            d[r, j] = e
-            s += e * p[r, j]
+            e = dr[j] * kr[j]
+            dr[j] = e
+            s += e * pr[j]
+        s = np.float32(s)
         for j in range(n):
-            d[r, j] = p[r, j] * (d[r, j] - s)
+            dr[j] = pr[j] * (dr[j] - s)
