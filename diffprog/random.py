@@ -24,6 +24,7 @@ from .autograd.grad_mode import no_grad, state
 from ._array import xp
 from .creation import _finish, shape_arg
 from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
+from .ops.fast import numba
 from .ops.inplace import apply_inplace
 from .ops.op import Op
 from .tensor import Tensor
@@ -287,14 +288,21 @@ def dropout_mask(input, p, shape):
     (probability p), 1/(1-p) where kept; drawn from the default generator.
 
     On the host, outside vmap, an element is kept where a uniform 32-bit integer is at least
-    p 2^32 (rounded): one 64-bit draw gives two elements, where a float32 uniform takes one
-    (and a float64 one a whole draw)."""
+    p 2^32 (rounded): from `ops/dropout_numba.py` where numba is installed, else two per
+    64-bit draw of the generator (a float32 uniform would take one)."""
     scale = 0.0 if p == 1 else 1 / (1 - p)
-    if not state.vmap and type(input._data) is np.ndarray and input._data.dtype.type in (np.float32, np.float64):
+    dtype = None if state.vmap or type(input._data) is not np.ndarray else input._data.dtype
+    if dtype is not None and dtype.type in (np.float32, np.float64):
+        threshold = np.uint32(min(round(p * 2**32), 2**32 - 1))
+        if numba() is not None:
+            from .ops import dropout_numba
+            out = np.empty(shape, dtype)
+            dropout_numba.dropout_mask(out.reshape(-1), np.uint64(default_generator._bits.random_raw()),
+                                       threshold, dtype.type(scale))
+            return Tensor._make(out)
         n = math.prod(shape)
         bits = default_generator._bits.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
-        return Tensor._make(np.multiply(bits >= np.uint32(min(round(p * 2**32), 2**32 - 1)), scale,
-                                        dtype=input._data.dtype))
+        return Tensor._make(np.multiply(bits >= threshold, scale, dtype=dtype))
     u = rand(shape, dtype=input.dtype, device=input.device)
     if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
         return (u >= p).to(input.dtype) * scale

@@ -2,9 +2,9 @@
 
 It is imported once, on first use, so that diffprog imports without it and pays numba's
 import time only when a kernel is wanted.  The modules of kernels (`ops/erf_numba.py`,
-`ops/rows_numba.py`, `optim/update_numba.py`) import numba at their top and are themselves
-imported only after `numba()` has returned it; every caller keeps a NumPy path for when it
-returns None.
+`ops/rows_numba.py`, `ops/dropout_numba.py`, `optim/update_numba.py`) import numba at their
+top and are themselves imported only after `numba()` has returned it; every caller keeps a
+NumPy path for when it returns None.
 `diffprog.compile`'s fusion (`func/fuse.py`) asks here too.
 """
 from .._array import xp
