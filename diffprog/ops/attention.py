@@ -46,6 +46,7 @@ class Attention(Op):
     op_name = "scaled_dot_product_attention"
     n_out = 2
     raw = True
+    materialize_grads = False   # (the weights' gradient is usually None: no pass over zeros)
 
     @classmethod
     def batch(cls, n, args, batched, kwargs):

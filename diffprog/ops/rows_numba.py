@@ -109,6 +109,6 @@ def softmax_scores_vjp(d, p, keep):
             e = dr[j] * kr[j]
             dr[j] = e
             s += e * pr[j]
-        s = np.float32(s)
+        s = dr.dtype.type(s)
         for j in range(n):
             dr[j] = pr[j] * (dr[j] - s)
