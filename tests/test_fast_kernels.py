@@ -1,6 +1,7 @@
 """The numba kernels (ops/erf_numba.py, ops/rows_numba.py, ops/dropout_numba.py,
-optim/update_numba.py) against the NumPy / SciPy paths they replace and against PyTorch; `no_numba` runs the same code as if numba were
-not installed, so that each comparison tests the fallback too."""
+optim/update_numba.py) against the NumPy / SciPy paths they replace and against PyTorch;
+`no_numba` runs the same code as if numba were not installed, so that each comparison
+tests the fallback too."""
 import math
 import warnings
 
