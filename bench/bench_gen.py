@@ -7,7 +7,7 @@
    generated batch, then a generator step (diffprog.models.DCGANGenerator/Discriminator,
    width 64, Adam), against the same networks in PyTorch starting from the same weights.
 
-    python bench/bench_gen.py [--threads 1,2]
+    python bench/bench_gen.py [--threads 1,2] [--only vae|dcgan]
 
 Measured 2026-11-23, 1 BLAS thread, on the 2-core development machine while ~8 other jobs
 ran (absolute times 3-6x the idle ones; the ratio is what to read): diffprog 26-58 ms,
@@ -119,11 +119,14 @@ def dcgan_step():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_threads_option(parser)
+    parser.add_argument("--only", choices=["vae", "dcgan"])
     args = parser.parse_args(argv)
     for threads in args.threads:
         print(pin_threads(threads), flush=True)
-        vae_step()
-        dcgan_step()
+        if args.only in (None, "vae"):
+            vae_step()
+        if args.only in (None, "dcgan"):
+            dcgan_step()
 
 
 if __name__ == "__main__":

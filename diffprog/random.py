@@ -14,6 +14,7 @@ rather than baking its numbers into a trace.
 """
 import contextlib
 import functools
+import math
 import weakref
 
 import numpy as np
@@ -23,6 +24,7 @@ from .autograd.grad_mode import no_grad, state
 from ._array import xp
 from .creation import _finish, shape_arg
 from .ops.batching import leading, levels_of, peel, physical, random_levels, rewrap
+from .ops.fast import numba
 from .ops.inplace import apply_inplace
 from .ops.op import Op
 from .tensor import Tensor
@@ -283,9 +285,25 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 @sampler
 def dropout_mask(input, p, shape):
     """Dropout's mask: a constant tensor of `shape` and input's dtype, 0 where dropped
-    (probability p), 1/(1-p) where kept; drawn from the default generator."""
-    u = rand(shape, dtype=input.dtype, device=input.device)
+    (probability p), 1/(1-p) where kept; drawn from the default generator.
+
+    On the host, outside vmap, an element is kept where a uniform 32-bit integer is at least
+    p 2^32 (rounded): from `ops/dropout_numba.py` where numba is installed, else two per
+    64-bit draw of the generator (a float32 uniform would take one)."""
     scale = 0.0 if p == 1 else 1 / (1 - p)
+    dtype = None if state.vmap or type(input._data) is not np.ndarray else input._data.dtype
+    if dtype is not None and dtype.type in (np.float32, np.float64):
+        threshold = np.uint32(min(round(p * 2**32), 2**32 - 1))
+        if numba() is not None:
+            from .ops import dropout_numba
+            out = np.empty(shape, dtype)
+            dropout_numba.dropout_mask(out.reshape(-1), np.uint64(default_generator._bits.random_raw()),
+                                       threshold, dtype.type(scale))
+            return Tensor._make(out)
+        n = math.prod(shape)
+        bits = default_generator._bits.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+        return Tensor._make(np.multiply(bits >= threshold, scale, dtype=dtype))
+    u = rand(shape, dtype=input.dtype, device=input.device)
     if type(u) is not Tensor:          # inside vmap, one mask per element: with ops
         return (u >= p).to(input.dtype) * scale
     return Tensor._make(xp.multiply(u._data >= p, scale, dtype=u._data.dtype))

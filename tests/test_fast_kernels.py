@@ -1,6 +1,7 @@
-"""The numba kernels (ops/erf_numba.py, optim/adam_numba.py) against the NumPy / SciPy
-paths they replace and against PyTorch; `no_numba` runs the same code as if numba were
-not installed, so that each comparison tests the fallback too."""
+"""The numba kernels (ops/erf_numba.py, ops/rows_numba.py, ops/dropout_numba.py,
+optim/update_numba.py) against the NumPy / SciPy paths they replace and against PyTorch;
+`no_numba` runs the same code as if numba were not installed, so that each comparison
+tests the fallback too."""
 import math
 import warnings
 
@@ -252,3 +253,136 @@ def test_sgd_momentum_kernel_equals_numpy_path_and_torch(options, dtype):
         np.testing.assert_allclose(a, b, **tol)
     for a, b in zip(s, theirs[1]):
         np.testing.assert_allclose(a["momentum_buffer"], b["momentum_buffer"], **tol)
+
+
+# --- layer norm, attention's softmax, BCE with logits, dropout masks ---------------------------
+
+def _grads(fn, *arrays, g=None):
+    """fn's output and its inputs' gradients (a plain backward) as arrays."""
+    ts = [dp.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(*ts)
+    y.backward(dp.tensor(g) if g is not None else dp.ones_like(y))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in ts]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(6, 5, 16), (3, 4, 2, 8), (1, 1)])
+def test_layer_norm_kernel_equals_numpy_path(shape, affine, dtype):
+    x = rand(*shape, dtype=dtype, low=-3.0, high=5.0)
+    g = rand(*shape, dtype=dtype, seed=1)
+    norm = shape[-2:] if len(shape) == 4 else shape[-1:]
+    w, b = rand(*norm, dtype=dtype, seed=2), rand(*norm, dtype=dtype, seed=3)
+    args = (x, w, b) if affine else (x,)
+
+    def run():
+        return _grads(lambda x, *wb: dp.layer_norm(x, norm, *wb), *args, g=g)
+
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for ours, fallback in zip(*both_paths(run)):
+        assert ours.dtype == fallback.dtype == dtype
+        np.testing.assert_allclose(ours, fallback, **tol)
+
+
+@needs_numba
+def test_layer_norm_kernel_takes_only_trailing_dims_of_contiguous_inputs():
+    from diffprog.ops.nn import LayerNorm
+    x = np.ones((4, 6), np.float32)
+    assert LayerNorm._kernels(x, None, None, (1,)) is not None
+    assert LayerNorm._kernels(x.T, None, None, (1,)) is None                  # not C-contiguous
+    assert LayerNorm._kernels(x, None, None, (0,)) is None                    # not the trailing dims
+    assert LayerNorm._kernels(x, np.ones(6, np.float64), None, (1,)) is None  # mixed dtypes
+    assert LayerNorm._kernels(x[:0], None, None, (1,)) is None                # empty
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("mask", ["causal", "none", "full", "broadcast rows", "bool"])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_attention_kernels_equal_numpy_path(mask, dropout, dtype):
+    from diffprog.ops.attention import Attention
+    q, k, v = (rand(2, 3, 9, 4, dtype=dtype, seed=s) for s in range(3))
+    g = rand(2, 3, 9, 4, dtype=dtype, seed=3)
+    bias = {"causal": np.triu(np.full((9, 9), -np.inf, dtype), 1), "none": None,
+            "full": rand(2, 3, 9, 9, dtype=dtype, seed=4), "broadcast rows": rand(2, 1, 1, 9, dtype=dtype, seed=5),
+            "bool": None}[mask]
+    if mask == "causal":
+        bias[4] = -np.inf                       # a row with nothing to attend to
+    keep = (np.random.default_rng(6).random((2, 3, 9, 9)) > 0.3).astype(dtype) / 0.7 if dropout else None
+
+    def run():
+        if mask == "bool":                      # through the public function (its mask handling)
+            m = dp.tensor(np.random.default_rng(7).random((9, 9)) > 0.3)
+            return _grads(lambda q, k, v: dp.nn.functional.scaled_dot_product_attention(q, k, v, m), q, k, v, g=g)
+        extra = () if bias is None else (dp.tensor(bias),)
+        for empty_rows_zero in (True, False):
+            with np.errstate(all="ignore"):
+                out = _grads(lambda q, k, v: Attention.apply(q, k, v, *extra, scale=0.4, keep=keep,
+                                                            empty_rows_zero=empty_rows_zero)[0], q, k, v, g=g)
+            if empty_rows_zero:
+                result = out
+        return result + out[:1]                 # (NaN rows without empty_rows_zero)
+
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for ours, fallback in zip(*both_paths(run)):
+        assert ours.dtype == fallback.dtype == dtype
+        np.testing.assert_allclose(ours, fallback, equal_nan=True, **tol)
+
+
+@needs_numba
+def test_attention_double_backward_unchanged_by_kernels():
+    """create_graph takes the differentiable VJP; its gradients equal the plain backward's."""
+    from diffprog.ops.attention import Attention
+    q, k, v = (dp.tensor(rand(2, 5, 3, dtype=np.float32, seed=s), requires_grad=True) for s in range(3))
+    out = Attention.apply(q, k, v, scale=0.5)[0]
+    plain = dp.autograd.grad(out.sum(), (q, k, v), retain_graph=True)
+    graph = dp.autograd.grad(out.sum(), (q, k, v), create_graph=True)
+    for a, b in zip(plain, graph):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert graph[0].requires_grad
+
+
+@needs_numba
+def test_bce_with_logits_kernel_equals_numpy_path_and_is_accurate():
+    x = rand(64, 50, dtype=np.float32, low=-30.0, high=30.0)
+    x[0, :8] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-38, 90.0, -90.0]
+    t = rand(64, 50, dtype=np.float32, low=0.0, high=1.0, seed=1)
+
+    def run():
+        with np.errstate(all="ignore"):
+            return _grads(lambda x: dp.nn.functional.binary_cross_entropy_with_logits(
+                x, dp.tensor(t), reduction="none"), x)
+
+    (loss, grad), (loss0, grad0) = both_paths(run)
+    np.testing.assert_allclose(grad, grad0, rtol=1e-6, atol=1e-7, equal_nan=True)
+    xd, td = x.astype(np.float64), t.astype(np.float64)
+    with np.errstate(all="ignore"):
+        truth = np.maximum(xd, 0) - xd * td + np.log1p(np.exp(-np.abs(xd)))
+    finite = np.isfinite(truth)
+    np.testing.assert_array_equal(np.isnan(loss), np.isnan(loss0))
+    # float32 cancels in max(x, 0) - t x + log1p(..); the kernel sums in float64
+    assert (np.abs(loss[finite] - truth[finite]) / np.abs(truth[finite])).max() < 2e-7
+    np.testing.assert_allclose(loss[finite], loss0[finite], rtol=2e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("dtype", [dp.float32, dp.float64])
+def test_dropout_masks_of_both_paths_drop_p_and_reproduce(p, dtype):
+    x = dp.ones(400, 500, dtype=dtype)
+
+    def run():
+        dp.manual_seed(3)
+        a, b = dp.nn.functional.dropout(x, p).numpy(), dp.nn.functional.dropout(x, p).numpy()
+        dp.manual_seed(3)
+        return a, b, dp.nn.functional.dropout(x, p).numpy()
+
+    for a, b, again in both_paths(run):
+        assert a.dtype == dtype.np
+        np.testing.assert_array_equal(a, again)            # manual_seed reproduces the mask
+        assert not np.array_equal(a, b)                    # and the next mask is fresh
+        assert set(np.unique(a)) == {0.0, dtype.np.type(1 / (1 - p))}
+        assert abs((a == 0).mean() - p) < 5 * math.sqrt(p * (1 - p) / a.size)
+        # neighbours are independent: P(both kept) = (1 - p)^2
+        both = ((a[:, :-1] != 0) & (a[:, 1:] != 0)).mean()
+        assert abs(both - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / a[:, 1:].size)

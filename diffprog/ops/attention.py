@@ -13,6 +13,7 @@ from .._array import ones, xp
 from ..random import dropout_mask
 from ..tensor import Tensor
 from .batching import array_of, lift, loop, materialize, ndim_of
+from .fast import row_kernels
 from .nn import Linear
 from .selection import where
 from .op import Op, quiet
@@ -44,6 +45,8 @@ class Attention(Op):
 
     op_name = "scaled_dot_product_attention"
     n_out = 2
+    raw = True
+    materialize_grads = False   # (the weights' gradient is usually None: no pass over zeros)
 
     @classmethod
     def batch(cls, n, args, batched, kwargs):
@@ -59,24 +62,19 @@ class Attention(Op):
                                f"dtype, got {q.dtype}, {k.dtype} and {v.dtype}")
         ctx.scale, ctx.keep = scale, keep
         p = xp.matmul(q, xp.swapaxes(k, -1, -2))
-        p *= scale
-        if bias is not None:
-            p += bias
-        top = p.max(axis=-1, keepdims=True)
-        if empty_rows_zero and bias is not None:
-            top[top == -xp.inf] = 0
-        p -= top
-        xp.exp(p, out=p)
-        total = p.sum(axis=-1, keepdims=True)
-        if empty_rows_zero and bias is not None:
-            total[total == 0] = 1
-        p /= total
-        return xp.matmul(p if keep is None else p * keep, v), p
-
-    def _dropped(ctx, x):
-        return x if ctx.keep is None else x * Tensor._make(ctx.keep)
+        fast, rows = _score_rows(p, bias)
+        if fast is not None:
+            fast.softmax_scores(p.reshape(-1, p.shape[-1]), scale, rows, empty_rows_zero)
+        else:
+            _softmax_scores(p, scale, bias, empty_rows_zero)
+        if keep is None:
+            return xp.matmul(p, v), p
+        ctx.dropped = p * keep              # (for v's gradient)
+        return xp.matmul(ctx.dropped, v), p
 
     def vjp(ctx, g, g_p):
+        if ctx._raw:
+            return ctx._array_vjp(g, g_p)
         q, k, v = ctx.input(0), ctx.input(1), ctx.input(2)
         p = ctx.outputs[1]
         dp = None if g is None else ctx._dropped(g @ v.mT)
@@ -88,6 +86,41 @@ class Attention(Op):
                 ctx._dropped(p).mT @ g if need[2] and g is not None else None,
                 *((ds,) if len(need) > 3 else ()))
 
+    def _dropped(ctx, x):
+        return x if ctx.keep is None else x * Tensor._make(ctx.keep)
+
+    def _array_vjp(ctx, g, g_p):
+        """`vjp` on arrays (a backward that is not itself differentiated), the gradient at
+        the scores made in place by one kernel where numba is installed."""
+        q, k, v = ctx.input(0), ctx.input(1), ctx.input(2)
+        p, keep, need = ctx.outputs[1], ctx.keep, ctx.needs_input_grad
+        if g is None:
+            ds = p * (g_p - (g_p * p).sum(-1, keepdims=True))
+        else:
+            d = xp.matmul(g, xp.swapaxes(v, -1, -2))
+            fast = row_kernels(d, p, keep) if g_p is None and d.shape == p.shape else None
+            if fast is not None:
+                ds = d.reshape(-1, d.shape[-1])
+                fast.softmax_scores_vjp(ds, p.reshape(ds.shape), xp.ones((1, ds.shape[1]), p.dtype)
+                                        if keep is None else keep.reshape(ds.shape))
+                ds = d
+            else:
+                if keep is not None:
+                    d *= keep
+                if g_p is not None:
+                    d += g_p
+                ds = p * (d - (d * p).sum(-1, keepdims=True))
+        gq = gk = gv = None
+        if need[0]:
+            gq = xp.matmul(ds, k)
+            gq *= ctx.scale
+        if need[1]:
+            gk = xp.matmul(xp.swapaxes(ds, -1, -2), q)
+            gk *= ctx.scale
+        if need[2] and g is not None:
+            gv = xp.matmul(xp.swapaxes(p if keep is None else ctx.dropped, -1, -2), g)
+        return (gq, gk, gv, *((ds,) if len(need) > 3 else ()))
+
     def jvp(ctx, dq, dk, dv, dbias=None):
         q, k, v = ctx.args[:3]
         p = ctx.outputs[1]
@@ -98,15 +131,51 @@ class Attention(Op):
         return ctx._dropped(dp) @ v + ctx._dropped(p) @ dv, dp
 
 
-def _attention(q, k, v, bias, scale, dropout_p, empty_rows_zero=False):
+def _softmax_scores(p, scale, bias, empty_rows_zero):
+    """In place, p becomes softmax(p * scale + bias) over its last dim (NumPy)."""
+    p *= scale
+    if bias is not None:
+        p += bias
+    top = p.max(axis=-1, keepdims=True)
+    if empty_rows_zero and bias is not None:
+        top[top == -xp.inf] = 0
+    p -= top
+    xp.exp(p, out=p)
+    total = p.sum(axis=-1, keepdims=True)
+    if empty_rows_zero and bias is not None:
+        total[total == 0] = 1
+    p /= total
+
+
+def _score_rows(p, bias):
+    """(rows_numba, bias rows) for the scores p where the kernel applies: float32 (its exp
+    is exact to float32's precision, not float64's) and a bias that is absent (a row of
+    zeros), of p's shape, or one (L, S) matrix for all batch elements."""
+    if p.dtype != xp.float32:
+        return None, None
+    if bias is None:
+        bias = xp.zeros((1, p.shape[-1]), p.dtype)
+    elif bias.shape != p.shape:
+        if bias.shape[-2:] != p.shape[-2:] or bias.size != p.shape[-2] * p.shape[-1]:
+            return None, None
+        bias = xp.ascontiguousarray(bias.reshape(p.shape[-2:]))
+    fast = row_kernels(p, bias)
+    if fast is None or not p.size:
+        return None, None
+    return fast, bias.reshape(-1, p.shape[-1])
+
+
+def _attention(q, k, v, bias, scale, dropout_p, empty_rows_zero=False, need_weights=True):
     """Attention.apply with a fresh dropout mask when dropout_p > 0: (output, weights),
-    the weights with dropout applied as PyTorch returns them."""
+    the weights with dropout applied as PyTorch returns them (None unless need_weights)."""
     keep = None
     if dropout_p > 0:
         shape = (*xp.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
         keep = dropout_mask(q, dropout_p, shape)._data
     args = (q, k, v) if bias is None else (q, k, v, bias)
     out, weights = Attention.apply(*args, scale=scale, keep=keep, empty_rows_zero=empty_rows_zero)
+    if not need_weights:
+        return out, None
     return out, weights if keep is None else weights * Tensor._make(keep)
 
 
@@ -134,7 +203,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         _check_mask("scaled_dot_product_attention", attn_mask, shape)
         if attn_mask.dtype.name == "bool":             # True takes part: the opposite of MHA's
             attn_mask = _float_mask(attn_mask.logical_not(), query.dtype)
-    return _attention(query, key, value, attn_mask, scale, dropout_p, empty_rows_zero=True)[0]
+    return _attention(query, key, value, attn_mask, scale, dropout_p, empty_rows_zero=True,
+                      need_weights=False)[0]
 
 
 def _float_mask(mask, dtype):
@@ -230,7 +300,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not training:
         dropout_p = 0.0
 
-    out, weights = _attention(q, k, v, attn_mask, 1 / math.sqrt(hd), dropout_p)
+    out, weights = _attention(q, k, v, attn_mask, 1 / math.sqrt(hd), dropout_p, need_weights=need_weights)
     out = out.transpose(0, 1).reshape(L * N, E)
     out = Linear.apply(out, out_proj_weight, out_proj_bias).reshape(L, N, E)
     if not batched:

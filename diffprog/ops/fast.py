@@ -2,8 +2,9 @@
 
 It is imported once, on first use, so that diffprog imports without it and pays numba's
 import time only when a kernel is wanted.  The modules of kernels (`ops/erf_numba.py`,
-`optim/update_numba.py`) import numba at their top and are themselves imported only after
-`numba()` has returned it; every caller keeps a NumPy path for when it returns None.
+`ops/rows_numba.py`, `ops/dropout_numba.py`, `optim/update_numba.py`) import numba at their
+top and are themselves imported only after `numba()` has returned it; every caller keeps a
+NumPy path for when it returns None.
 `diffprog.compile`'s fusion (`func/fuse.py`) asks here too.
 """
 from .._array import xp
@@ -29,3 +30,16 @@ def erf_kernels(*arrays):
         return None
     from . import erf_numba
     return erf_numba
+
+
+def row_kernels(*arrays):
+    """`ops/rows_numba.py` (layer norm and attention softmax by rows) for these arrays (None
+    entries are skipped), or None without numba or unless all are C-contiguous NumPy arrays
+    of one dtype, float32 or float64."""
+    arrays = [a for a in arrays if a is not None]
+    dtype = arrays[0].dtype
+    if not all(type(a) is xp.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays) or (
+            dtype != xp.float32 and dtype != xp.float64) or numba() is None:
+        return None
+    from . import rows_numba
+    return rows_numba

@@ -8,10 +8,13 @@ written with differentiable ops as usual, so double backward works.
 The user-facing functions (with PyTorch's `nn.functional` signatures) are in
 `diffprog/nn/functional.py`; `layer_norm` is also a top-level function, as in PyTorch.
 """
+import math
+
 from ..autograd.grad_mode import state
 from .._array import ufunc_method, xp
 from ..tensor import Tensor
 from .batching import lift, loop, materialize, shift
+from .fast import row_kernels
 from .linalg import per_element_matmul
 from .indexing import Index, IndexBackward
 from .op import Op
@@ -216,7 +219,54 @@ class Normalize(Op):
 
 
 class LayerNorm(Normalize):
+    """Normalize over trailing dims; with numba, forward and the plain VJP are one kernel
+    over the rows (`rows_numba.py`), the statistics saved as the NumPy path saves them."""
+
     op_name = "layer_norm"
+
+    def forward(ctx, x, w=None, b=None, *, dims, eps, running=None):
+        fast = ctx._kernels(x, w, b, dims)
+        if fast is None or running is not None:
+            return Normalize.forward(ctx, x, w, b, dims=dims, eps=eps, running=running)
+        ctx.dims, ctx.eps = dims, eps
+        x2, w1, b1 = _rows(x, w, b, dims)
+        y, mean, rstd = xp.empty_like(x2), xp.empty(len(x2), x.dtype), xp.empty(len(x2), x.dtype)
+        fast.layer_norm(x2, w1, b1, eps, y, mean, rstd)
+        stat_shape = x.shape[:dims[0]] + (1,) * len(dims)
+        ctx.mean, ctx.rstd = mean.reshape(stat_shape), rstd.reshape(stat_shape)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def _kernels(x, w, b, dims, g=None):
+        """`rows_numba` where it applies: the trailing dims, parameters of their shape, a
+        non-empty input (and gradient) of a dtype and layout the kernels take."""
+        trailing = x.shape[dims[0]:]
+        if dims != tuple(range(dims[0], x.ndim)) or not x.size or any(
+                p is not None and p.shape != trailing for p in (w, b)):
+            return None
+        return row_kernels(x, w, b, g)
+
+    def _plain_vjp(ctx, g, needs):
+        x, w = ctx.input(0)._data, ctx.input(1)._data if ctx.args[1] is not None else None
+        fast = ctx._kernels(x, w, None, ctx.dims, g._data) if ctx.mean is not None else None
+        if fast is None:
+            return Normalize._plain_vjp(ctx, g, needs)
+        x2, w1, _ = _rows(x, w, None, ctx.dims)
+        gx, gw, gb = xp.empty_like(x2), xp.zeros(x2.shape[1]), xp.zeros(x2.shape[1])
+        fast.layer_norm_vjp(x2, g._data.reshape(x2.shape), w1, ctx.mean.reshape(-1), ctx.rstd.reshape(-1),
+                            gx, gw, gb)
+        trailing = x.shape[ctx.dims[0]:]
+        return (gx.reshape(x.shape) if needs[0] else None,
+                gw.astype(x.dtype).reshape(trailing) if needs[1] else None,
+                gb.astype(x.dtype).reshape(trailing) if needs[2] else None)
+
+
+def _rows(x, w, b, dims):
+    """x as rows (R, D) over the trailing dims, w and b flat (ones and zeros where absent)."""
+    x2 = x.reshape(-1, math.prod(x.shape[dims[0]:]))
+    d = x2.shape[1]
+    return (x2, xp.ones(d, x.dtype) if w is None else w.reshape(d),
+            xp.zeros(d, x.dtype) if b is None else b.reshape(d))
 
 
 class BatchNorm(Normalize):
