@@ -29,3 +29,13 @@ def erf_kernels(*arrays):
         return None
     from . import erf_numba
     return erf_numba
+
+
+def rnn_kernels(*arrays):
+    """`ops/rnn_numba.py` (the LSTM layer's per-step gate arithmetic) for these arrays, or
+    None without numba or unless all are float32 or float64 NumPy arrays."""
+    if (not all(type(a) is xp.ndarray and a.dtype in (xp.float32, xp.float64) for a in arrays)
+            or numba() is None):
+        return None
+    from . import rnn_numba
+    return rnn_numba
