@@ -250,7 +250,9 @@ class _Layer(Op):
     instead recomputes the steps with differentiable ops (`_bptt`), so double backward
     works at the cost of that recomputation; the JVP also runs on tensors (`_tangents`).
     With reverse=True the steps run from T-1 down to 0 (the backward direction of a
-    bidirectional layer).
+    bidirectional layer).  With batch_first=True hs is still (T, B, H) but laid out as
+    (B, T, H) in memory, so that nn's batch-first output is contiguous (the Linear after
+    it then copies nothing, forward or backward).
 
     A subclass is one cell: `n_state` (1: h; 2: h and c), on arrays `_run` (the forward
     loop) and `_back` (the backward loop; it returns each step's gradients of x_t @ w_ih.T and h @ w_hh.T as rows of one
@@ -260,7 +262,7 @@ class _Layer(Op):
     n_state = 1
     n_out = 2
 
-    def forward(ctx, x, *args, reverse=False):
+    def forward(ctx, x, *args, reverse=False, batch_first=False):
         if len({a.dtype for a in (x,) + args}) != 1:
             raise RuntimeError(f"{ctx.name()}: expected input, states and weights of the same dtype, got "
                                f"input {x.dtype}, states {', '.join(str(s.dtype) for s in args[:ctx.n_state])} "
@@ -272,7 +274,8 @@ class _Layer(Op):
         states = [s.T.copy() for s in args[:k]]
         hs, finals = ctx._run(x, states, w_ih, w_hh, b_ih, b_hh,
                               range(T - 1, -1, -1) if reverse else range(T))
-        return (hs.transpose(0, 2, 1).copy(),) + tuple(s.T.copy() for s in finals)
+        hs = hs.transpose(2, 0, 1).copy().transpose(1, 0, 2) if batch_first else hs.transpose(0, 2, 1).copy()
+        return (hs,) + tuple(s.T.copy() for s in finals)
 
     def vjp(ctx, *g):
         if not _fast() or state.fw_level:        # the gradient's graph or tangents are needed
@@ -562,9 +565,9 @@ class RNNLayer(_Layer):
 
     op_name = "rnn_layer"
 
-    def forward(ctx, *args, nonlinearity, reverse=False):
+    def forward(ctx, *args, nonlinearity, reverse=False, batch_first=False):
         ctx.nonlinearity = nonlinearity
-        return _Layer.forward(ctx, *args, reverse=reverse)
+        return _Layer.forward(ctx, *args, reverse=reverse, batch_first=batch_first)
 
     def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
         (h,) = states
