@@ -10,7 +10,8 @@ with the activations recomputed by differentiable ops.
 `LSTMLayer`, `GRULayer` and `RNNLayer` go further for nn.LSTM, nn.GRU and nn.RNN: a whole
 layer over a sequence is one node with a hand-written BPTT; they share everything but the
 cell's own arithmetic (`_Layer`'s docstring says how, and how double backward, JVP and
-vmap still work).
+vmap still work); where numba is installed, LSTMLayer's per-step gate
+arithmetic runs as numba loops (`rnn_numba.py`), with the NumPy path kept.
 
 Gate layouts are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n) with r applied to
 (h @ w_hn.T + b_hn).  The public functions have the signatures of `torch.lstm_cell` etc.
@@ -255,8 +256,8 @@ class _Layer(Op):
     it then copies nothing, forward or backward).
 
     A subclass is one cell: `n_state` (1: h; 2: h and c), on arrays `_run` (the forward
-    loop) and `_back` (the backward loop; it returns each step's gradients of x_t @ w_ih.T and h @ w_hh.T as rows of one
-    (rows, T*B) array that `_blocks` locates), and on tensors
+    loop) and `_back` (the backward loop, returning each step's gradients of x_t @ w_ih.T
+    and h @ w_hh.T as rows of one (rows, T*B) array that `_blocks` locates), and on tensors
     `_cell`, `_cell_vjp` and `_cell_jvp` (one step, its VJP and its JVP)."""
 
     n_state = 1
