@@ -1,7 +1,7 @@
 """The numba kernels (ops/erf_numba.py, ops/rows_numba.py, ops/dropout_numba.py,
-optim/update_numba.py) against the NumPy / SciPy paths they replace and against PyTorch;
-`no_numba` runs the same code as if numba were not installed, so that each comparison
-tests the fallback too."""
+ops/rnn_numba.py, optim/update_numba.py) against the NumPy / SciPy paths they replace and
+against PyTorch; `no_numba` runs the same code as if numba were not installed, so that each
+comparison tests the fallback too."""
 import math
 import warnings
 
@@ -386,3 +386,49 @@ def test_dropout_masks_of_both_paths_drop_p_and_reproduce(p, dtype):
         # neighbours are independent: P(both kept) = (1 - p)^2
         both = ((a[:, :-1] != 0) & (a[:, 1:] != 0)).mean()
         assert abs(both - (1 - p) ** 2) < 5 * math.sqrt((1 - p) ** 2 / a[:, 1:].size)
+
+
+# --- the LSTM layer's per-step gate arithmetic -------------------------------------------
+
+def _lstm_run(lib, dtype, bias, bidirectional, batch_first):
+    """Outputs and every gradient of a 2-layer nn.LSTM (PyTorch's initial weights) under a
+    random cotangent."""
+    torch.manual_seed(0)
+    kw = dict(num_layers=2, bias=bias, bidirectional=bidirectional, batch_first=batch_first)
+    mod = torch.nn.LSTM(5, 6, **kw).to(getattr(torch, np.dtype(dtype).name))
+    if lib is dp:
+        weights = {k: dp.tensor(v.detach().numpy()) for k, v in mod.state_dict().items()}
+        mod = dp.nn.LSTM(5, 6, **kw).to(getattr(dp, np.dtype(dtype).name))
+        mod.load_state_dict(weights)
+    L = 4 if bidirectional else 2
+    x, B = rand(3, 7, 5, seed=1, dtype=dtype), 3 if batch_first else 7
+    h0, c0 = rand(L, B, 6, seed=2, dtype=dtype), rand(L, B, 6, seed=3, dtype=dtype)
+    leaves = [lib.tensor(a, requires_grad=True) for a in (x, h0, c0)]
+    out, (h, c) = mod(leaves[0], (leaves[1], leaves[2]))
+    rng = np.random.default_rng(0)
+    loss = sum((o * lib.tensor(rng.standard_normal(tuple(o.shape)).astype(dtype))).sum() for o in (out, h, c))
+    loss.backward()
+    return [o.detach().numpy() for o in (out, h, c)] + [t.grad.numpy() for t in leaves + list(mod.parameters())]
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("bidirectional,batch_first", [(False, True), (True, False)])
+def test_lstm_layer_kernels_equal_numpy_path_and_torch(dtype, bias, bidirectional, batch_first):
+    fast_run, fallback = both_paths(lambda: _lstm_run(dp, dtype, bias, bidirectional, batch_first))
+    theirs = _lstm_run(torch, dtype, bias, bidirectional, batch_first)
+    same = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-13)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    assert len(fast_run) == len(fallback) == len(theirs)
+    for i, (a, b, t) in enumerate(zip(fast_run, fallback, theirs)):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, err_msg=f"kernels vs NumPy, result {i}", **same)
+        np.testing.assert_allclose(b, t, err_msg=f"NumPy vs torch, result {i}", **tol)
+
+
+@needs_numba
+def test_lstm_layer_takes_the_kernels_only_on_numpy_float_arrays():
+    a = np.ones((2, 2), np.float32)
+    assert fast.rnn_kernels(a, a) is not None and fast.rnn_kernels(a, a.astype(np.float64)) is not None
+    assert fast.rnn_kernels(a, a.astype(np.float16)) is None

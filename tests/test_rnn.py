@@ -118,6 +118,15 @@ def test_layers_match_torch(name, extra, num_layers, bidirectional, batch_first)
     _compare(d, t, x, hx, np.float64)
 
 
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+def test_batch_first_output_is_contiguous(name):
+    """The layer op lays a batch-first output out batch-first, so the Linear after it
+    copies nothing; a sequence-first one stays sequence-first."""
+    for batch_first in (True, False):
+        out = getattr(nn, name)(3, 4, batch_first=batch_first)(dp.randn(2, 5, 3))[0]
+        assert tuple(out.shape) == (2, 5, 4) and out.is_contiguous()
+
+
 @pytest.mark.parametrize("name,extra", MODES, ids=["rnn_tanh", "rnn_relu", "lstm", "gru"])
 def test_layers_float32_default_state(name, extra):
     d, t = _twins(name, np.float32, input_size=3, hidden_size=5, num_layers=2, bidirectional=True, **extra)

@@ -43,3 +43,13 @@ def row_kernels(*arrays):
         return None
     from . import rows_numba
     return rows_numba
+
+
+def rnn_kernels(*arrays):
+    """`ops/rnn_numba.py` (the LSTM layer's per-step gate arithmetic) for these arrays, or
+    None without numba or unless all are float32 or float64 NumPy arrays."""
+    if (not all(type(a) is xp.ndarray and a.dtype in (xp.float32, xp.float64) for a in arrays)
+            or numba() is None):
+        return None
+    from . import rnn_numba
+    return rnn_numba

@@ -10,7 +10,8 @@ with the activations recomputed by differentiable ops.
 `LSTMLayer`, `GRULayer` and `RNNLayer` go further for nn.LSTM, nn.GRU and nn.RNN: a whole
 layer over a sequence is one node with a hand-written BPTT; they share everything but the
 cell's own arithmetic (`_Layer`'s docstring says how, and how double backward, JVP and
-vmap still work).
+vmap still work); where numba is installed, LSTMLayer's per-step gate
+arithmetic runs as numba loops (`rnn_numba.py`), with the NumPy path kept.
 
 Gate layouts are PyTorch's: LSTM (i, f, g, o), GRU (r, z, n) with r applied to
 (h @ w_hn.T + b_hn).  The public functions have the signatures of `torch.lstm_cell` etc.
@@ -23,6 +24,7 @@ from .._array.device import device_of, move
 from ..tensor import Tensor
 from . import batching
 from .nn import Linear
+from .fast import rnn_kernels
 from .op import Op
 from .shape import cat, stack
 
@@ -249,17 +251,19 @@ class _Layer(Op):
     instead recomputes the steps with differentiable ops (`_bptt`), so double backward
     works at the cost of that recomputation; the JVP also runs on tensors (`_tangents`).
     With reverse=True the steps run from T-1 down to 0 (the backward direction of a
-    bidirectional layer).
+    bidirectional layer).  With batch_first=True hs is still (T, B, H) but laid out as
+    (B, T, H) in memory, so that nn's batch-first output is contiguous (the Linear after
+    it then copies nothing, forward or backward).
 
     A subclass is one cell: `n_state` (1: h; 2: h and c), on arrays `_run` (the forward
-    loop) and `_back` (the backward loop, writing each step's gradients of x_t @ w_ih.T and
-    h @ w_hh.T into rows of one (T, rows, B) buffer that `_blocks` locates), and on tensors
+    loop) and `_back` (the backward loop, returning each step's gradients of x_t @ w_ih.T
+    and h @ w_hh.T as rows of one (rows, T*B) array that `_blocks` locates), and on tensors
     `_cell`, `_cell_vjp` and `_cell_jvp` (one step, its VJP and its JVP)."""
 
     n_state = 1
     n_out = 2
 
-    def forward(ctx, x, *args, reverse=False):
+    def forward(ctx, x, *args, reverse=False, batch_first=False):
         if len({a.dtype for a in (x,) + args}) != 1:
             raise RuntimeError(f"{ctx.name()}: expected input, states and weights of the same dtype, got "
                                f"input {x.dtype}, states {', '.join(str(s.dtype) for s in args[:ctx.n_state])} "
@@ -271,7 +275,8 @@ class _Layer(Op):
         states = [s.T.copy() for s in args[:k]]
         hs, finals = ctx._run(x, states, w_ih, w_hh, b_ih, b_hh,
                               range(T - 1, -1, -1) if reverse else range(T))
-        return (hs.transpose(0, 2, 1).copy(),) + tuple(s.T.copy() for s in finals)
+        hs = hs.transpose(2, 0, 1).copy().transpose(1, 0, 2) if batch_first else hs.transpose(0, 2, 1).copy()
+        return (hs,) + tuple(s.T.copy() for s in finals)
 
     def vjp(ctx, *g):
         if not _fast() or state.fw_level:        # the gradient's graph or tangents are needed
@@ -280,14 +285,13 @@ class _Layer(Op):
         x, w_ih, w_hh = ctx.input(0)._data, ctx.input(k + 1)._data, ctx.input(k + 2)._data
         T, H = x.shape[0], w_hh.shape[1]
         states0 = [ctx.input(1 + j)._data.T for j in range(k)]
-        da, d0 = ctx._back(g[0]._data, [gj._data.T.copy() for gj in g[1:]], states0, w_hh,
-                           range(T) if ctx.reverse else range(T - 1, -1, -1))
+        rows, d0 = ctx._back(g[0]._data, [gj._data.T.copy() for gj in g[1:]], states0, w_hh,
+                             range(T) if ctx.reverse else range(T - 1, -1, -1))
         need = ctx.needs_input_grad
         grads = [None] * len(need)
         for j in range(k):
             if need[1 + j]:
                 grads[1 + j] = Tensor._make(d0[j].T.copy())
-        rows = da.transpose(1, 0, 2).copy().reshape(da.shape[1], -1)    # (rows, T*B)
         x_rows, h_rows, shift = ctx._blocks(H)
         dxg, dhg = rows[x_rows], rows[h_rows]
         if need[0]:
@@ -332,6 +336,11 @@ class _Layer(Op):
         return slice(None), slice(None), 0
 
 
+def _rows(da):
+    """A (T, rows, B) buffer of per-step gradients as (rows, T*B), for the weight products."""
+    return da.transpose(1, 0, 2).copy().reshape(da.shape[1], -1)
+
+
 def _unroll(a, shift):
     """Rows of a gradient laid out like w_ih rolled by `shift`, back in w_ih's order."""
     return xp.roll(a, -shift, 0) if shift else a
@@ -356,20 +365,29 @@ class LSTMLayer(_Layer):
         (h, c), H = states, w_hh.shape[1]
         scale = _lstm_affine(H, x)[0][:, None]
         # scale * (w_ih @ x_t + w_hh @ h + biases) is the argument of tanh: scale folded in
-        acts = _project(x, w_ih * scale, None if b_ih is None else (b_ih + b_hh) * scale[:, 0])
+        fast, half = rnn_kernels(x, w_hh, h, c), x.dtype.type(0.5)
+        bias = None if b_ih is None else (b_ih + b_hh) * scale[:, 0]
+        # the kernels add the bias at each step, where the step's block is in cache anyway
+        acts = _project(x, w_ih * scale, None if fast else bias)
         T, B = acts.shape[0], acts.shape[2]
         hs, cs, tcs = (xp.empty((T, H, B), dtype=x.dtype, like=x) for _ in range(3))
         w_s, hg = w_hh * scale, xp.empty_like(acts[0])
         for t in order:
-            a = acts[t]
-            a += xp.matmul(w_s, h, out=hg)
+            a, c2, tc = acts[t], cs[t], tcs[t]
+            xp.matmul(w_s, h, out=hg)
+            if fast:
+                fast.add_preactivations(acts, t, hg, bias)
+            else:
+                a += hg
             xp.tanh(a, out=a)
-            for s in (a[:2 * H], a[3 * H:]):            # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2
-                s *= 0.5
-                s += 0.5
-            c2, tc = cs[t], tcs[t]
-            xp.multiply(a[H:2 * H], c, out=c2)
-            c2 += a[:H] * a[2 * H:3 * H]
+            if fast:
+                fast.lstm_cell(acts, t, c, c2, half)
+            else:
+                for s in (a[:2 * H], a[3 * H:]):        # sigmoid(x) = tanh(x / 2) / 2 + 1 / 2
+                    s *= half
+                    s += half
+                xp.multiply(a[H:2 * H], c, out=c2)
+                c2 += a[:H] * a[2 * H:3 * H]
             xp.tanh(c2, out=tc)
             h = xp.multiply(a[3 * H:], tc, out=hs[t])
             c = c2
@@ -379,37 +397,24 @@ class LSTMLayer(_Layer):
     def _back(ctx, g_hs, d_final, states0, w_hh, order):
         acts, cs, tcs = ctx.acts, ctx.cs, ctx.tcs
         (dh, dc), T, H = d_final, acts.shape[0], w_hh.shape[1]
-        B = dh.shape[1]
-        w_t = w_hh.T.copy()
-        da, tmp = xp.empty_like(acts), xp.empty_like(dh)
+        w_t, c0 = w_hh.T.copy(), xp.ascontiguousarray(states0[1])
+        fast = rnn_kernels(acts, dh, dc, g_hs)
+        # the kernel writes step t's gradients straight into block t of a (4H, T, B) buffer,
+        # already laid out for the weight products; NumPy's strided writes would cost more
+        # than one transposed copy of a (T, 4H, B) buffer at the end
+        da = xp.empty((4 * H, T, dh.shape[1]), dtype=acts.dtype) if fast else xp.empty_like(acts)
+        tmp, one = xp.empty_like(dh), acts.dtype.type(1)
         for t in order:
             prev = t + 1 if ctx.reverse else t - 1
-            c_prev = cs[prev] if 0 <= prev < T else states0[1]
-            a, tc, d = acts[t], tcs[t], da[t]
-            i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
-            dh += g_hs[t].T
-            xp.multiply(tc, tc, out=tmp)                # dc += dh * o * (1 - tanh(c)^2)
-            xp.subtract(1, tmp, out=tmp)
-            tmp *= o
-            tmp *= dh
-            dc += tmp
-            xp.subtract(1, a[:2 * H], out=d[:2 * H])    # (d i, d f, d g) = dc * (g * i * (1 - i),
-            d[:2 * H] *= a[:2 * H]                      #   c_prev * f * (1 - f), i * (1 - g^2))
-            di *= g
-            df *= c_prev
-            xp.multiply(g, g, out=dg)
-            xp.subtract(1, dg, out=dg)
-            dg *= i
-            d_ifg = d[:3 * H].reshape(3, H, B)
-            d_ifg *= dc
-            xp.subtract(1, o, out=do)                   # d o = dh * tanh(c) * o * (1 - o)
-            do *= o
-            do *= tc
-            do *= dh
-            dc *= f
+            c_prev = cs[prev] if 0 <= prev < T else c0
+            if fast:
+                fast.lstm_cell_back(acts, tcs, t, c_prev, g_hs, dh, dc, da, one, tmp)
+                d = da[:, t]
+            else:
+                d = da[t]
+                _lstm_back_step(acts[t], tcs[t], c_prev, g_hs[t].T, dh, dc, d, tmp)
             xp.matmul(w_t, d, out=dh)
-        return da, (dh, dc)
+        return (da.reshape(4 * H, -1) if fast else _rows(da)), (dh, dc)
 
     def _cell(ctx, xg, hg, state):
         i, f, g, o = _lstm_gates(xg, hg, state[1].shape[-1])
@@ -423,6 +428,35 @@ class LSTMLayer(_Layer):
 
     def _cell_jvp(ctx, saved, state, hg, dxg, dhg, d):
         return _lstm_tangent(*saved, state[1], dxg + dhg, d[1])
+
+
+def _lstm_back_step(a, tc, c_prev, g_h, dh, dc, d, tmp):
+    """One step of the LSTM layer's BPTT on (.., B) arrays, in NumPy (`rnn_numba.py` has
+    the same as one loop): dh += g_h; writes the pre-activations' gradients into d (4H, B)
+    and dc <- (dc + dh o (1 - tanh(c')^2)) f."""
+    H, B = dc.shape
+    i, f, g, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    di, df, dg, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
+    dh += g_h
+    xp.multiply(tc, tc, out=tmp)                        # dc += dh * o * (1 - tanh(c)^2)
+    xp.subtract(1, tmp, out=tmp)
+    tmp *= o
+    tmp *= dh
+    dc += tmp
+    xp.subtract(1, a[:2 * H], out=d[:2 * H])            # (d i, d f, d g) = dc * (g * i * (1 - i),
+    d[:2 * H] *= a[:2 * H]                              #   c_prev * f * (1 - f), i * (1 - g^2))
+    di *= g
+    df *= c_prev
+    xp.multiply(g, g, out=dg)
+    xp.subtract(1, dg, out=dg)
+    dg *= i
+    d_ifg = d[:3 * H].reshape(3, H, B)
+    d_ifg *= dc
+    xp.subtract(1, o, out=do)                           # d o = dh * tanh(c) * o * (1 - o)
+    do *= o
+    do *= tc
+    do *= dh
+    dc *= f
 
 
 class GRULayer(_Layer):
@@ -494,7 +528,7 @@ class GRULayer(_Layer):
             xp.multiply(dh, z, out=dhz)                 # dh_prev = w_hh^T (dr, dz, dhn) + dh * z
             xp.matmul(w_t, d[H:], out=dh)
             dh += dhz
-        return da, (dh,)
+        return _rows(da), (dh,)
 
     def _blocks(ctx, H):
         return slice(0, 3 * H), slice(H, 4 * H), H
@@ -532,9 +566,9 @@ class RNNLayer(_Layer):
 
     op_name = "rnn_layer"
 
-    def forward(ctx, *args, nonlinearity, reverse=False):
+    def forward(ctx, *args, nonlinearity, reverse=False, batch_first=False):
         ctx.nonlinearity = nonlinearity
-        return _Layer.forward(ctx, *args, reverse=reverse)
+        return _Layer.forward(ctx, *args, reverse=reverse, batch_first=batch_first)
 
     def _run(ctx, x, states, w_ih, w_hh, b_ih, b_hh, order):
         (h,) = states
@@ -561,7 +595,7 @@ class RNNLayer(_Layer):
             else:                                       # d a = dh * (h > 0)
                 xp.multiply(dh, h > 0, out=d)
             xp.matmul(w_t, d, out=dh)
-        return da, (dh,)
+        return _rows(da), (dh,)
 
     def _cell(ctx, xg, hg, state):
         a = xg + hg

@@ -215,6 +215,8 @@ class RNNBase(Module):
             if layer and self.dropout and self.training:
                 x = F.dropout(x, self.dropout, True)
             outs = []
+            # the last layer's output laid out batch-first when that is what is returned
+            last = layer == self.num_layers - 1 and D == 1
             for d in range(D):
                 w = weights[layer * D + d]
                 w_ih, w_hh = w[0], w[1]
@@ -225,7 +227,7 @@ class RNNBase(Module):
                     # the whole layer as one node (see ops/rnn.py: _Layer); forward-mode AD
                     # and packed or projected sequences take the per-step path below
                     hs, *final = self._layer(x, *s0, w_ih, w_hh, *(() if b_hh is None else (b_ih, b_hh)),
-                                             reverse=d == 1)
+                                             reverse=d == 1, batch_first=last and self.batch_first)
                     outs.append(hs)
                     finals.append(tuple(final))
                     continue
@@ -249,13 +251,13 @@ class RNNBase(Module):
                 h_n = tuple(h.squeeze(1) for h in h_n)
         return output, (h_n if self.mode == "LSTM" else h_n[0])
 
-    def _layer(self, *args, reverse):
+    def _layer(self, *args, **kw):
         """One layer and direction as one op (LSTMLayer, GRULayer or RNNLayer)."""
         if self.mode == "LSTM":
-            return LSTMLayer.apply(*args, reverse=reverse)
+            return LSTMLayer.apply(*args, **kw)
         if self.mode == "GRU":
-            return GRULayer.apply(*args, reverse=reverse)
-        return RNNLayer.apply(*args, nonlinearity="tanh" if self.mode == "RNN_TANH" else "relu", reverse=reverse)
+            return GRULayer.apply(*args, **kw)
+        return RNNLayer.apply(*args, nonlinearity="tanh" if self.mode == "RNN_TANH" else "relu", **kw)
 
     def _initial_state(self, hx, B, batched, dtype):
         """The initial states as a list [h0] or [h0, c0] of (layers * directions, B, size)."""
