@@ -151,7 +151,7 @@ def _score_rows(p, bias):
     """(rows_numba, bias rows) for the scores p where the kernel applies: float32 (its exp
     is exact to float32's precision, not float64's) and a bias that is absent (a row of
     zeros), of p's shape, or one (L, S) matrix for all batch elements."""
-    if p.dtype != xp.float32:
+    if p.dtype != xp.float32 or type(p) is not xp.ndarray:
         return None, None
     if bias is None:
         bias = xp.zeros((1, p.shape[-1]), p.dtype)

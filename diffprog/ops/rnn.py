@@ -397,7 +397,7 @@ class LSTMLayer(_Layer):
     def _back(ctx, g_hs, d_final, states0, w_hh, order):
         acts, cs, tcs = ctx.acts, ctx.cs, ctx.tcs
         (dh, dc), T, H = d_final, acts.shape[0], w_hh.shape[1]
-        w_t, c0 = w_hh.T.copy(), xp.ascontiguousarray(states0[1])
+        w_t, c0 = w_hh.T.copy(), states0[1].copy()
         fast = rnn_kernels(acts, dh, dc, g_hs)
         # the kernel writes step t's gradients straight into block t of a (4H, T, B) buffer,
         # already laid out for the weight products; NumPy's strided writes would cost more
