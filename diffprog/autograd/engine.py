@@ -91,7 +91,7 @@ def _root_grads(tensors, grad_tensors, who):
 
 
 def _reachable(root_nodes, pending):
-    """Nodes reachable from the roots, producers first; counts the edges into hooked leaves."""
+    """The set of nodes reachable from the roots; counts the edges into hooked leaves."""
     seen, stack = set(), list(root_nodes)
     while stack:
         node = stack.pop()
@@ -104,7 +104,7 @@ def _reachable(root_nodes, pending):
                     stack.append(e[0])
                 elif e[0]._post_hooks:
                     pending[id(e[0])] = pending.get(id(e[0]), 0) + 1
-    return sorted(seen, key=lambda node: node._seq, reverse=True)
+    return seen
 
 
 def _run(roots, retain_graph, create_graph, inputs):
@@ -125,14 +125,14 @@ def _run(roots, retain_graph, create_graph, inputs):
     # With `inputs`, capture the gradient of each and skip nodes that cannot reach one.
     wanted, pending = None, {}    # pending: id(leaf) -> edges yet to run into it (hooked leaves)
     if inputs is not None or post_hooked:
-        order = _reachable([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
+        reachable = _reachable([t.grad_fn for t, _ in roots if t.grad_fn is not None], pending)
     if inputs is not None:
         pending = None        # autograd.grad and backward(inputs=) accumulate at the end
         wanted = {}
         for i, t in enumerate(inputs):
             key = (id(t.grad_fn), t._out_nr) if t.grad_fn is not None else (id(t), None)
             wanted.setdefault(key, []).append(i)
-        useful = _useful_nodes(order, wanted)
+        useful = _useful_nodes(reachable, wanted)
         captured = [None] * len(inputs)
 
     batched = not plain and vjp_batched is not None
@@ -220,12 +220,12 @@ def _finish_leaf(leaf, g, create_graph, taken, wrap):
     _accumulate(leaf, g if wrap or create_graph else g._data, create_graph, taken)
 
 
-def _useful_nodes(order, wanted):
-    """Nodes from which some wanted tensor is reachable (order has producers first)."""
+def _useful_nodes(nodes, wanted):
+    """Those of nodes from which some wanted tensor is reachable."""
     wanted_nodes = {k[0] for k in wanted if k[1] is not None}
     wanted_leaves = {k[0] for k in wanted if k[1] is None}
     useful = set()
-    for node in order:
+    for node in sorted(nodes, key=lambda node: node._seq, reverse=True):      # producers first
         if id(node) in wanted_nodes or any(
                 e is not None and ((e[1] is None and id(e[0]) in wanted_leaves) or e[0] in useful)
                 for e in node.edges):

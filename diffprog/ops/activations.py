@@ -277,7 +277,7 @@ class Hardswish(_Unary):
 # --- public functions ------------------------------------------------------------------
 
 def relu(input, inplace=False):
-    return Relu.apply(input) if not inplace else apply_inplace(Relu, input)    # (the hot one: direct)
+    return _run(Relu, inplace, input)
 
 
 def relu6(input, inplace=False):

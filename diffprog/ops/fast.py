@@ -2,9 +2,10 @@
 
 It is imported once, on first use, so that diffprog imports without it and pays numba's
 import time only when a kernel is wanted.  The modules of kernels (`ops/erf_numba.py`,
-`ops/rows_numba.py`, `ops/dropout_numba.py`, `optim/update_numba.py`) import numba at their
-top and are themselves imported only after `numba()` has returned it; every caller keeps a
-NumPy path for when it returns None.
+`ops/rows_numba.py`, `ops/dropout_numba.py`, `ops/rnn_numba.py`, `optim/update_numba.py`)
+import numba at their top and are themselves imported only after `numba()` has returned
+it (`usable` says when their callers may ask); every caller keeps a NumPy path for when
+they may not.
 `diffprog.compile`'s fusion (`func/fuse.py`) asks here too.
 """
 from .._array import xp
@@ -23,23 +24,26 @@ def numba():
     return _NUMBA[0]
 
 
-def erf_kernels(*arrays):
-    """`ops/erf_numba.py` (float32 erf, GELU, GELU') for these arrays, or None without
-    numba or unless all are float32 NumPy arrays (device arrays keep their library's path)."""
-    if not all(type(a) is xp.ndarray and a.dtype == xp.float32 for a in arrays) or numba() is None:
+def usable(arrays, dtypes=(xp.float32, xp.float64), contiguous=True):
+    """Whether numba kernels may take these arrays (None entries skipped): numba installed,
+    and all NumPy arrays (device arrays keep their library's path) of one dtype among
+    `dtypes`, C-contiguous unless `contiguous` is False."""
+    arrays = [a for a in arrays if a is not None]
+    return all(type(a) is xp.ndarray and a.dtype == arrays[0].dtype and a.dtype in dtypes and (
+        a.flags.c_contiguous or not contiguous) for a in arrays) and numba() is not None
+
+
+def erf_kernels(*arrays, contiguous=False):
+    """`ops/erf_numba.py` (float32 erf, GELU, GELU', BCE with logits) for these arrays, or None."""
+    if not usable(arrays, (xp.float32,), contiguous):
         return None
     from . import erf_numba
     return erf_numba
 
 
 def row_kernels(*arrays):
-    """`ops/rows_numba.py` (layer norm and attention softmax by rows) for these arrays (None
-    entries are skipped), or None without numba or unless all are C-contiguous NumPy arrays
-    of one dtype, float32 or float64."""
-    arrays = [a for a in arrays if a is not None]
-    dtype = arrays[0].dtype
-    if not all(type(a) is xp.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays) or (
-            dtype != xp.float32 and dtype != xp.float64) or numba() is None:
+    """`ops/rows_numba.py` (layer norm and attention softmax by rows) for these arrays, or None."""
+    if not usable(arrays):
         return None
     from . import rows_numba
     return rows_numba
@@ -47,9 +51,8 @@ def row_kernels(*arrays):
 
 def rnn_kernels(*arrays):
     """`ops/rnn_numba.py` (the LSTM layer's per-step gate arithmetic) for these arrays, or
-    None without numba or unless all are float32 or float64 NumPy arrays."""
-    if (not all(type(a) is xp.ndarray and a.dtype in (xp.float32, xp.float64) for a in arrays)
-            or numba() is None):
+    None; each may be float32 or float64 (numba compiles the mix)."""
+    if not all(usable([a], contiguous=False) for a in arrays):
         return None
     from . import rnn_numba
     return rnn_numba

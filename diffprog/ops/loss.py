@@ -361,8 +361,8 @@ class BceWithLogits(Op):
     batch = broadcasting
 
     def forward(ctx, x, t):
-        fast = erf_kernels(x, t)              # (float32 arrays only)
-        if fast is not None and x.shape == t.shape and x.flags.c_contiguous and t.flags.c_contiguous:
+        fast = erf_kernels(x, t, contiguous=True)     # (float32 arrays only)
+        if fast is not None and x.shape == t.shape:
             loss, ctx.sig = xp.empty_like(x), xp.empty_like(x)
             fast.bce_with_logits(x.reshape(-1), t.reshape(-1), loss.reshape(-1), ctx.sig.reshape(-1))
             return loss

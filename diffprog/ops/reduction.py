@@ -87,7 +87,7 @@ class Sum(Op):
     batch = along("dim")
 
     def forward(ctx, x, dim=None, keepdim=False, dtype=None):
-        ctx.dims = _axes(dim, x.ndim) if dim is not None else tuple(range(x.ndim))
+        ctx.dims = _axes(dim, x.ndim)
         ctx.keepdim = keepdim
         ctx.shape = x.shape
         if dtype is None and x.dtype.kind in "bui":

@@ -13,7 +13,7 @@ from collections import defaultdict
 from .. import dtypes as _dt
 from ..autograd.grad_mode import enable_grad
 from .._array import xp
-from ..ops.fast import numba
+from ..ops.fast import usable
 from ..tensor import Tensor
 
 
@@ -273,10 +273,7 @@ def numba_kernel(name, *arrays):
     """The update `name` of `update_numba.py` where numba is installed and the arrays (None
     ones left out) are C-contiguous NumPy arrays of one float dtype; else None (the NumPy
     path, which device arrays take too)."""
-    arrays = [a for a in arrays if a is not None]
-    dtype = arrays[0].dtype
-    if dtype not in (xp.float32, xp.float64) or numba() is None or not all(
-            type(a) is xp.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays):
+    if not usable(arrays):
         return None
     from . import update_numba
     return getattr(update_numba, name)
