@@ -1,7 +1,6 @@
 """Time the same workload on diffprog and PyTorch in one process and print the ratio.
 
-Both sides run with the same number of BLAS threads (threadpoolctl for NumPy,
-`torch.set_num_threads` for PyTorch), alternately, round after round, so that a busy
+Both sides run with the same number of threads (`set_num_threads` of each), alternately, round after round, so that a busy
 machine slows both alike; we report the median time per call of each side.
 """
 import json
@@ -13,16 +12,16 @@ import time
 
 
 def pin_threads(n):
-    """Fix BLAS/OpenMP threads for NumPy and PyTorch; return a description."""
-    import numpy  # noqa: F401  (threadpoolctl only limits BLAS libraries already loaded)
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(n)
+    """Give both sides n threads (`set_num_threads`: BLAS and diffprog's numba kernels, or
+    PyTorch's intra-op pool); return a description."""
+    import diffprog
+    diffprog.set_num_threads(n)
     try:
         import torch
         torch.set_num_threads(n)
     except ImportError:
         pass
-    return f"{n} BLAS thread(s)"
+    return f"{n} thread(s)"
 
 
 def add_threads_option(parser):

@@ -24,6 +24,8 @@ from . import random, cuda, backends, accelerator, version  # noqa: E402
 from .random import (Generator, default_generator, manual_seed, seed, initial_seed,  # noqa: E402
                      get_rng_state, set_rng_state, rand, rand_like, randn, randn_like, randint,
                      randint_like, randperm, normal, bernoulli, multinomial, poisson)
+from .parallel import (set_num_threads, get_num_threads, set_num_interop_threads,  # noqa: E402
+                       get_num_interop_threads)
 from . import utils, io  # noqa: E402
 from .io import save, load  # noqa: E402
 from . import optim  # noqa: E402

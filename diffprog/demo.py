@@ -11,7 +11,6 @@ curves to a PNG (after each epoch on MNIST, once at the end on the digits, whose
 are short).  At the end it prints the test accuracy: about 97.5% on both.  The held-out
 set also draws the validation curve; nothing is tuned on it.
 """
-import contextlib
 import os
 import time
 
@@ -57,13 +56,10 @@ def mlp(n_in, hidden, n_out=10):
 
 
 def _one_blas_thread():
-    """Run the matrix products on one BLAS thread (with threadpoolctl installed): this
-    network's matrices are small, where OpenBLAS's threads cost more than they bring, and
-    many times more when another process keeps a core busy."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
+    """Run the matrix products on one BLAS thread: this network's matrices are small, where
+    OpenBLAS's threads cost more than they bring, and many times more when another process
+    keeps a core busy."""
+    from threadpoolctl import threadpool_limits
     return threadpool_limits(1)
 
 

@@ -432,3 +432,37 @@ def test_lstm_layer_takes_the_kernels_only_on_numpy_float_arrays():
     a = np.ones((2, 2), np.float32)
     assert fast.rnn_kernels(a, a) is not None and fast.rnn_kernels(a, a.astype(np.float64)) is not None
     assert fast.rnn_kernels(a, a.astype(np.float16)) is None
+
+
+# --- col2im of 2-d stride-1 convolutions -------------------------------------------------------
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", [
+    dict(c=6, o=16, size=(14, 14), k=(5, 5), padding=0, groups=1),     # LeNet's second layer
+    dict(c=2, o=12, size=(9, 7), k=(3, 2), padding=(1, 2), groups=2),
+    dict(c=1, o=8, size=(5, 6), k=(1, 1), padding=0, groups=1)])
+def test_conv_input_gradient_kernel_equals_numpy_path_and_torch(geometry, dtype, monkeypatch):
+    """The input gradient of a stride-1 conv2d (a transposed convolution through the
+    col2im kernel), with the weight's, against the NumPy path and PyTorch."""
+    from diffprog.ops import conv_numba
+    calls, kernel = [], conv_numba.col2im
+    monkeypatch.setattr(conv_numba, "col2im", lambda *a: calls.append(1) or kernel(*a))
+    g = geometry
+    x = rand(5, g["c"], *g["size"], dtype=dtype)
+    w = rand(g["o"], g["c"] // g["groups"], *g["k"], dtype=dtype, seed=1)
+    args = dict(padding=g["padding"], groups=g["groups"])
+    y = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **args)
+    gy = rand(*y.shape, dtype=dtype, seed=2)
+
+    def run():
+        return _grads(lambda x, w: dp.nn.functional.conv2d(x, w, **args), x, w, g=gy)
+    (out, gx, gw), (_, gx0, gw0) = both_paths(run)
+    assert len(calls) == 1
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(gx, gx0, **tol)
+    np.testing.assert_allclose(gw, gw0, **tol)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(xt, wt, **args).backward(torch.tensor(gy))
+    np.testing.assert_allclose(gx, xt.grad.numpy(), **tol)
+    np.testing.assert_allclose(gw, wt.grad.numpy(), **tol)

@@ -16,7 +16,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Bottom first.  A module belongs to the layer of the longest prefix that names it; it may
 # import its own layer and the layers below, never one above.
 LAYERS = [
-    ("base", ["_array", "_dims", "dtypes", "version"]),
+    ("base", ["_array", "_dims", "dtypes", "version", "parallel"]),
     ("core", ["autograd.grad_mode", "autograd.forward_ad", "autograd.anomaly", "autograd.engine",
               "_repr", "tensor"]),
     ("ops", ["ops", "creation", "random"]),

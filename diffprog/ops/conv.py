@@ -20,7 +20,7 @@ computed as correlations, one per stride phase (no scatter) or, where every kern
 a multiple of its stride (DCGAN's 4x4 stride 2), all phases as one "sub-pixel" correlation
 with s^d times the channels; or, where that would multiply mostly zeros or copy many more
 channels (1x1 -> 7x7, 64 -> 1 channels), as GEMM + col2im: one strided slice add per kernel
-offset.
+offset, or in 2-d with numba installed a scatter kernel (`conv_numba.py`).
 Unfold (im2col) and Fold (col2im) are each other's adjoint.
 """
 import math
@@ -28,6 +28,7 @@ import math
 from .._array import as_strided, xp
 from ..tensor import Tensor
 from .batching import fold_batch, folding, materialize, unfold_batch
+from .fast import conv_kernels
 from .op import Op
 
 _CHUNK = 1 << 22       # elements of one im2col temporary (batch chunks keep it below this)
@@ -316,9 +317,16 @@ def _conv_transpose_scatter(gy, w, size, stride, padding, dilation, groups):
     # GEMM much wider (small planes, many channels; crossover measured on ResNet shapes)
     # or the columns much longer (an output far smaller than the input, e.g. 7x7 -> 1x1)
     p, L = math.prod(padded), math.prod(out)
-    unit = all(t == 1 for t in stride) and (p - L) * (o // groups) <= 150 * L and p <= 2.5 * L
+    plain = len(ksize) == 2 and all(t == 1 for t in tuple(stride) + tuple(dilation))
+    fast = conv_kernels(gy, w) if plain else None
+    unit = (fast is None and all(t == 1 for t in stride) and (p - L) * (o // groups) <= 150 * L
+            and p <= 2.5 * L)
     for sl in _batches(n, wt.shape[1] * groups * math.prod(padded if unit else out)):
-        if unit:
+        if fast is not None:        # per-sample GEMMs (groups, n, C/g * K, L), then the kernel
+            buf = xp.zeros((sl.stop - sl.start, c) + padded, dtype=gy.dtype)
+            gys = gy[sl].reshape(-1, groups, o // groups, L).transpose(1, 0, 2, 3)
+            fast.col2im(xp.matmul(wt[:, None], gys), buf, *ksize, *out)
+        elif unit:
             buf = _col2im_shifts(gy[sl], wt, c, ksize, padded, dilation).swapaxes(0, 1)
         else:
             buf = xp.zeros((sl.stop - sl.start, c) + padded, dtype=gy.dtype, like=gy)

@@ -2,7 +2,8 @@
 
 It is imported once, on first use, so that diffprog imports without it and pays numba's
 import time only when a kernel is wanted.  The modules of kernels (`ops/erf_numba.py`,
-`ops/rows_numba.py`, `ops/dropout_numba.py`, `ops/rnn_numba.py`, `optim/update_numba.py`)
+`ops/rows_numba.py`, `ops/dropout_numba.py`, `ops/rnn_numba.py`, `ops/conv_numba.py`,
+`optim/update_numba.py`)
 import numba at their top and are themselves imported only after `numba()` has returned
 it (`usable` says when their callers may ask); every caller keeps a NumPy path for when
 they may not.
@@ -56,3 +57,12 @@ def rnn_kernels(*arrays):
         return None
     from . import rnn_numba
     return rnn_numba
+
+
+def conv_kernels(*arrays):
+    """`ops/conv_numba.py` (2-d col2im) for these arrays, or None."""
+    if not usable(arrays, contiguous=False):
+        return None
+    from . import conv_numba
+    return conv_numba
+

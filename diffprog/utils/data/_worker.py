@@ -16,7 +16,7 @@ import traceback
 
 import numpy as np
 
-from ... import random as _random
+from ... import parallel, random as _random
 from ._fetch import make_fetcher
 
 __all__ = ["WorkerInfo", "get_worker_info"]
@@ -93,6 +93,7 @@ def worker_loop(worker_id, num_workers, dataset, fetch_options, index_queue, res
     """Serve tasks until told to stop, the loader is shut down, or the parent dies."""
     global _worker_info
     try:
+        parallel.set_num_threads(1)         # as PyTorch's workers: no pool per worker
         seed = base_seed + worker_id
         _seed(seed)
         _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
