@@ -536,3 +536,23 @@ def test_student_style_training_loop():
     with torch_.no_grad():
         acc = (model(x).argmax(1) == y).float().mean().item()
     assert losses[-1] < 0.5 * losses[0] and acc > 0.8
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("x_shape", [(8, 256), (2, 4, 256)])
+def test_linear_on_few_rows_takes_the_swapped_product_and_agrees_with_torch(x_shape, bias):
+    """A few rows against many out-features: forward as (w @ x.T).T (nn._swapped_pays)."""
+    from diffprog.ops import nn as fused
+    x, w = rand(*x_shape, dtype=np.float32), rand(1024, 256, seed=1, dtype=np.float32)
+    b = rand(1024, seed=2, dtype=np.float32) if bias else None
+    assert fused._swapped_pays(x.reshape(-1, 256), w)
+    args = [dp.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    targs = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    y, ty = F.linear(*args), TF.linear(*targs)
+    assert y.detach().numpy().flags.c_contiguous
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    g = rand(*ty.shape, seed=3, dtype=np.float32)
+    y.backward(dp.tensor(g))
+    ty.backward(torch.tensor(g))
+    for a, ta in zip(args, targs):
+        np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-4, atol=1e-4)
