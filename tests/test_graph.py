@@ -1,6 +1,8 @@
 """Graph networks: PyG-style utilities, MessagePassing, GCNConv and GATConv, checked against
 their formulas written densely and against PyTorch Geometric itself (same weights) through
 the oracle (forward, VJP, double VJP, JVP, finite differences)."""
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -103,8 +105,14 @@ def test_gcn_conv_is_the_dense_formula():
 
 
 @pytest.fixture(scope="module")
-def pyg():
-    return pytest.importorskip("torch_geometric.nn")
+def pyg(tmp_path_factory):
+    """torch_geometric.nn, writing the modules it generates (and never deletes) into a
+    temporary folder of pytest's rather than the system's."""
+    module = pytest.importorskip("torch_geometric.nn")
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("pyg"))
+    yield module
+    tempfile.tempdir = saved
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(improved=True), dict(add_self_loops=False), dict(normalize=False)])
