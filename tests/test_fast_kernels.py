@@ -466,3 +466,40 @@ def test_conv_input_gradient_kernel_equals_numpy_path_and_torch(geometry, dtype,
     torch.nn.functional.conv2d(xt, wt, **args).backward(torch.tensor(gy))
     np.testing.assert_allclose(gx, xt.grad.numpy(), **tol)
     np.testing.assert_allclose(gw, wt.grad.numpy(), **tol)
+
+
+# --- ReLU ------------------------------------------------------------------------------------
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "0-d"])
+def test_relu_kernels_equal_the_numpy_path_bit_for_bit(layout, dtype, monkeypatch):
+    """Equal values, signs of zero and NaNs, and no warning (the kernels take contiguous
+    arrays only: a transposed input keeps NumPy's path)."""
+    from diffprog.ops import relu_numba
+    x = rand(6, 40, dtype=dtype, low=-3.0, high=3.0)
+    x[0, :6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40]
+    x = np.array(-0.0, dtype) if layout == "0-d" else x
+    g = rand(*x.shape, dtype=dtype, seed=1)
+    if g.ndim:
+        g[0, 3:6] = [np.nan, 5.0, -2.0]
+    op = (lambda t: dp.relu(t.mT)) if layout == "transposed" else dp.relu
+    calls = []
+    for name in ("relu", "relu_grad"):
+        kernel = getattr(relu_numba, name)
+        monkeypatch.setattr(relu_numba, name, lambda *a, k=kernel, n=name: calls.append(n) or k(*a))
+    gy = g.T if layout == "transposed" else g
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (y, gx), (y0, gx0) = both_paths(lambda: _grads(op, x, g=gy))
+    assert calls == ([] if layout == "transposed" else ["relu", "relu_grad"])
+    assert y.dtype == dtype
+    for a, b in ((y, y0), (gx, gx0)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+    y = y.T if layout == "transposed" else y
+    xt = torch.tensor(x, requires_grad=True)
+    torch.relu(xt).backward(torch.tensor(g))
+    finite = np.isfinite(x) & np.isfinite(g)
+    np.testing.assert_array_equal(y[np.isfinite(x)], torch.relu(torch.tensor(x)).numpy()[np.isfinite(x)])
+    np.testing.assert_array_equal(gx[finite], xt.grad.numpy()[finite])

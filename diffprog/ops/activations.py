@@ -10,7 +10,7 @@ from .._array import xp
 from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _inplace, _scipy
-from .fast import erf_kernels
+from .fast import erf_kernels, relu_kernels
 from .inplace import apply_inplace
 from .op import Op
 
@@ -29,7 +29,12 @@ class Relu(_Unary):
     promote = None
 
     def forward(ctx, x):
-        return xp.maximum(x, 0)
+        fast = relu_kernels(x)
+        return fast.relu(x) if fast is not None else xp.maximum(x, 0)
+
+    def vjp(ctx, g):
+        fast = relu_kernels(ctx.output, g) if ctx._raw else None
+        return fast.relu_grad(ctx.output, g) if fast is not None else _Unary.vjp(ctx, g)
 
     def deriv(ctx):
         return ctx.output > 0                 # 0 at 0

@@ -3,7 +3,7 @@
 It is imported once, on first use, so that diffprog imports without it and pays numba's
 import time only when a kernel is wanted.  The modules of kernels (`ops/erf_numba.py`,
 `ops/rows_numba.py`, `ops/dropout_numba.py`, `ops/rnn_numba.py`, `ops/conv_numba.py`,
-`optim/update_numba.py`)
+`ops/relu_numba.py`, `optim/update_numba.py`)
 import numba at their top and are themselves imported only after `numba()` has returned
 it (`usable` says when their callers may ask); every caller keeps a NumPy path for when
 they may not.
@@ -66,3 +66,11 @@ def conv_kernels(*arrays):
     from . import conv_numba
     return conv_numba
 
+
+
+def relu_kernels(*arrays):
+    """`ops/relu_numba.py` (ReLU and its VJP) for these arrays of one shape, or None."""
+    if not usable(arrays) or any(a.shape != arrays[0].shape for a in arrays):
+        return None
+    from . import relu_numba
+    return relu_numba
