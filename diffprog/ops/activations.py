@@ -29,12 +29,21 @@ class Relu(_Unary):
     promote = None
 
     def forward(ctx, x):
-        fast = relu_kernels(x)
-        return fast.relu(x) if fast is not None else xp.maximum(x, 0)
+        fast = relu_kernels(x) if x.size >= 4096 else None
+        if fast is None:
+            return xp.maximum(x, 0)
+        y = xp.empty_like(x)
+        fast.relu(x.reshape(-1), y.reshape(-1))
+        return y
 
     def vjp(ctx, g):
-        fast = relu_kernels(ctx.output, g) if ctx._raw else None
-        return fast.relu_grad(ctx.output, g) if fast is not None else _Unary.vjp(ctx, g)
+        y = ctx.output
+        fast = relu_kernels(y, g) if ctx._raw and y.size >= 4096 else None
+        if fast is None:
+            return _Unary.vjp(ctx, g)
+        gx = xp.empty_like(g)
+        fast.relu_grad(y.reshape(-1), g.reshape(-1), gx.reshape(-1))
+        return gx
 
     def deriv(ctx):
         return ctx.output > 0                 # 0 at 0
