@@ -67,7 +67,6 @@ def conv_kernels(*arrays):
     return conv_numba
 
 
-
 def relu_kernels(*arrays):
     """`ops/relu_numba.py` (ReLU and its VJP) for these arrays of one shape, or None."""
     if not usable(arrays) or any(a.shape != arrays[0].shape for a in arrays):

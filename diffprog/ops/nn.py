@@ -62,8 +62,11 @@ class Linear(Op):
                                f"{x.dtype}, {w.dtype}" + (f" and {b.dtype}" if b is not None else ""))
         x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
         if _swapped_pays(x2, w):
-            y = xp.empty((x2.shape[0], w.shape[0]), dtype=x.dtype)
-            xp.add(xp.matmul(w, x2.T).T, 0 if b is None else b, out=y)
+            y, yt = xp.empty((x2.shape[0], w.shape[0]), dtype=x.dtype), xp.matmul(w, x2.T).T
+            if b is None:
+                xp.copyto(y, yt)
+            else:
+                xp.add(yt, b, out=y)
         else:
             y = xp.matmul(x2, w.T)
             if b is not None:

@@ -6,10 +6,10 @@ a mask and multiplies by it with a cast.  These are one vectorised pass each, wi
 NumPy path's values bit for bit: NaN stays NaN, -0.0 becomes 0, and the gradient is
 `g * 0` where y <= 0 (NaN for an infinite g, as there).  They are plain loops rather than
 ufuncs, so that comparing a NaN raises no floating-point warning (NumPy checks the flags
-after a ufunc; `maximum` itself does not warn), and they write into arrays NumPy
-allocated (arrays allocated by numba's runtime were not reused by NumPy's: ResNet-18's
-peak memory grew by a quarter).  `Relu` (activations.py) loads this module where numba is
-installed (`pip install diffprog[fast]`, see `fast.py`), for arrays of 4096 elements or more.
+after a ufunc; `maximum` itself does not warn), and they write into arrays the caller
+allocated with NumPy.  `Relu` (activations.py) loads this module where numba is installed
+(`pip install diffprog[fast]`, see `fast.py`), for arrays of 4096 elements or more: below
+that NumPy's call costs less than the kernel's dispatch.
 """
 import numba
 
