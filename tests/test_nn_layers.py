@@ -539,13 +539,14 @@ def test_student_style_training_loop():
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("x_shape", [(8, 256), (2, 4, 256)])
+@pytest.mark.parametrize("x_shape", [(8, 512), (2, 4, 512)])
 def test_linear_on_few_rows_takes_the_swapped_product_and_agrees_with_torch(x_shape, bias):
     """A few rows against many out-features: forward as (w @ x.T).T (nn._swapped_pays)."""
     from diffprog.ops import nn as fused
-    x, w = rand(*x_shape, dtype=np.float32), rand(1024, 256, seed=1, dtype=np.float32)
+    x, w = rand(*x_shape, dtype=np.float32), rand(1024, 512, seed=1, dtype=np.float32)
     b = rand(1024, seed=2, dtype=np.float32) if bias else None
-    assert fused._swapped_pays(x.reshape(-1, 256), w)
+    assert fused._swapped_pays(x.reshape(-1, 512), w)
+    assert not fused._swapped_pays(x.reshape(-1, 512)[:, :64], w[:, :64])     # a short sum
     args = [dp.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
     targs = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
     y, ty = F.linear(*args), TF.linear(*targs)

@@ -22,12 +22,13 @@ from .op import Op
 
 def _swapped_pays(x, w):
     """Is x @ w.T faster as (w @ x.T).T, written back row-major as the bias is added?  With
-    OpenBLAS, for a batch of rows M a quarter of the out-features N or fewer, and an output
-    small enough (M N <= 2^19) that the transposing write stays in cache: measured 0.46-0.86x
-    the time with 8-64 rows and 512-4096 features, about even at 128 rows (bench/README.md)."""
-    m, n = x.shape[0], w.shape[0]
-    return (type(x) is xp.ndarray and 4 * m <= n and m * n <= 1 << 19
-            and m * n * x.shape[1] >= 1 << 20)
+    OpenBLAS, for M rows at most half the N out-features, a long enough sum (K >= 384) that
+    the GEMM outweighs the transposing write, and an output that stays in cache (M N <= 2^19):
+    measured 0.38-0.97x the time (8-128 rows, 200-4096 features), never above 1.01x; with a
+    short sum (K = 64-256) or a large output it was up to 1.36x slower (bench/README.md)."""
+    m, (n, k) = x.shape[0], w.shape
+    return (type(x) is xp.ndarray and 4 <= m and 2 * m <= n and k >= 384 and m * n <= 1 << 19
+            and m * n * k >= 1 << 20)
 
 
 class Linear(Op):
