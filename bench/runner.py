@@ -1,7 +1,8 @@
 """Time the same workload on diffprog and PyTorch in one process and print the ratio.
 
-Both sides run with the same number of threads (`set_num_threads` of each), alternately, round after round, so that a busy
-machine slows both alike; we report the median time per call of each side.
+Both sides run with the same number of threads (each library's `set_num_threads`),
+alternately, round after round, so that a busy machine slows both alike; we report the
+median time per call of each side.
 """
 import json
 import os
@@ -12,8 +13,8 @@ import time
 
 
 def pin_threads(n):
-    """Give both sides n threads (`set_num_threads`: BLAS and diffprog's numba kernels, or
-    PyTorch's intra-op pool); return a description."""
+    """Give both sides n threads (`set_num_threads`: NumPy's BLAS pool, PyTorch's intra-op
+    pool); return a description."""
     import diffprog
     diffprog.set_num_threads(n)
     try:

@@ -10,7 +10,7 @@ from .._array import xp
 from .selection import where
 from .batching import broadcasting
 from .elementwise import _Quotient, _Unary, _inplace, _scipy
-from .fast import erf_kernels, relu_kernels
+from .fast import RELU_MIN_SIZE, erf_kernels, relu_kernels
 from .inplace import apply_inplace
 from .op import Op
 
@@ -29,7 +29,7 @@ class Relu(_Unary):
     promote = None
 
     def forward(ctx, x):
-        fast = relu_kernels(x) if x.size >= 4096 else None
+        fast = relu_kernels(x) if x.size >= RELU_MIN_SIZE else None
         if fast is None:
             return xp.maximum(x, 0)
         y = xp.empty_like(x)
@@ -38,7 +38,7 @@ class Relu(_Unary):
 
     def vjp(ctx, g):
         y = ctx.output
-        fast = relu_kernels(y, g) if ctx._raw and y.size >= 4096 else None
+        fast = relu_kernels(y, g) if ctx._raw and y.size >= RELU_MIN_SIZE else None
         if fast is None:
             return _Unary.vjp(ctx, g)
         gx = xp.empty_like(g)

@@ -67,8 +67,12 @@ def conv_kernels(*arrays):
     return conv_numba
 
 
+RELU_MIN_SIZE = 4096    # below, NumPy's call costs less than the kernel's dispatch
+
+
 def relu_kernels(*arrays):
-    """`ops/relu_numba.py` (ReLU and its VJP) for these arrays of one shape, or None."""
+    """`ops/relu_numba.py` (ReLU and its VJP) for these arrays of one shape, or None; the
+    caller checks RELU_MIN_SIZE first (a hot path: tiny arrays skip this call)."""
     if not usable(arrays) or any(a.shape != arrays[0].shape for a in arrays):
         return None
     from . import relu_numba

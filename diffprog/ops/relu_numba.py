@@ -8,8 +8,7 @@ NumPy path's values bit for bit: NaN stays NaN, -0.0 becomes 0, and the gradient
 ufuncs, so that comparing a NaN raises no floating-point warning (NumPy checks the flags
 after a ufunc; `maximum` itself does not warn), and they write into arrays the caller
 allocated with NumPy.  `Relu` (activations.py) loads this module where numba is installed
-(`pip install diffprog[fast]`, see `fast.py`), for arrays of 4096 elements or more: below
-that NumPy's call costs less than the kernel's dispatch.
+(`pip install diffprog[fast]`), for arrays of `fast.RELU_MIN_SIZE` elements or more.
 """
 import numba
 
